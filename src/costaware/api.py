@@ -1,0 +1,51 @@
+"""The public entry points: ``configure``, ``instrument``, ``uninstrument``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costaware import config
+
+
+def configure(**settings: Any) -> config.Settings:
+    """Set costaware's defaults, validated now (bad input raises :class:`ConfigurationError` here,
+    never during a call). Unset fields keep their current value. Returns the resulting settings.
+
+    ```python
+    costaware.configure(prices={"my-finetune": {"input": 0.5, "output": 1.5}}, capture_content=False)
+    ```
+
+    Fields: ``enabled``, ``capture_content``, ``prices``, ``raise_internal_errors``,
+    ``tracer_provider``, ``meter_provider`` (see :class:`costaware.config.Settings`).
+    """
+    new = config.build_settings(config.current_settings(), **settings)
+    config.set_settings(new)
+    from costaware import patching
+
+    patching.refresh_runtime()
+    return new
+
+
+def instrument(**settings: Any) -> None:
+    """Patch the installed ``anthropic`` and ``openai`` clients; keyword arguments go to :func:`configure`.
+
+    Idempotent; an SDK imported later is patched when it is imported.
+    """
+    if settings:
+        configure(**settings)
+    from costaware import patching
+
+    patching.instrument()
+
+
+def uninstrument() -> None:
+    """Restore the SDKs' original methods. Idempotent."""
+    from costaware import patching
+
+    patching.uninstrument()
+
+
+def is_instrumented() -> bool:
+    from costaware import patching
+
+    return patching.is_instrumented()

@@ -1,0 +1,153 @@
+"""``costaware.configure()`` and the ``COSTAWARE_*`` environment variables, validated once.
+
+Environment variables (read by :func:`settings_from_env`, and so by ``import costaware.auto``):
+
+``COSTAWARE_ENABLED``
+    ``false`` turns instrumentation off entirely (``instrument()`` patches nothing).
+``COSTAWARE_PRICES``
+    Path to a JSON or TOML file of price overrides, ``{"model-id": {"input": 0.5, "output": 1.5, ...}}``
+    in USD per million tokens (keys: ``input``, ``output``, ``cache_read``, ``cache_write_5m``,
+    ``cache_write_1h``); a key ``"provider:model"`` limits an override to one provider.
+``COSTAWARE_RAISE_INTERNAL_ERRORS``
+    ``true``/``false``: whether an error inside costaware itself is raised (default: only under pytest)
+    or logged and swallowed so the application's call goes on.
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
+    The standard OpenTelemetry switch: ``true`` records prompts and completions on spans. Off by default.
+
+Exporters are configured with the standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("costaware")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class ConfigurationError(ValueError):
+    """A costaware setting is invalid. Raised by ``configure()``, never during an LLM call."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configured defaults. Build with :func:`configure`; every field is validated there."""
+
+    enabled: bool = True
+    capture_content: bool = False
+    prices: Mapping[str, Any] = field(default_factory=dict)
+    """Price overrides by model id (or ``provider:model``), USD per million tokens."""
+    raise_internal_errors: bool | None = None
+    """``None``: raise costaware's own errors only under pytest; otherwise log them."""
+    tracer_provider: Any = None
+    """An OpenTelemetry ``TracerProvider``; ``None`` uses the global one (even one set later)."""
+    meter_provider: Any = None
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is not a boolean: use true or false")
+
+
+def _load_prices_file(path: str) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"COSTAWARE_PRICES: cannot read {path}: {exc}") from exc
+    try:
+        if file.suffix == ".toml":
+            import tomllib
+
+            data: Any = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"COSTAWARE_PRICES: {path} is not valid {file.suffix or 'JSON'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"COSTAWARE_PRICES: {path} must hold a table of models")
+    return data
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings the environment asks for, as keyword arguments for :func:`configure`."""
+    env = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    if "COSTAWARE_ENABLED" in env:
+        found["enabled"] = _flag("COSTAWARE_ENABLED", env["COSTAWARE_ENABLED"])
+    if "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" in env:
+        raw = env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"]
+        found["capture_content"] = raw.strip().lower() in _TRUE
+    if env.get("COSTAWARE_PRICES"):
+        found["prices"] = _load_prices_file(env["COSTAWARE_PRICES"])
+    if "COSTAWARE_RAISE_INTERNAL_ERRORS" in env:
+        found["raise_internal_errors"] = _flag(
+            "COSTAWARE_RAISE_INTERNAL_ERRORS", env["COSTAWARE_RAISE_INTERNAL_ERRORS"]
+        )
+    return found
+
+
+_settings = Settings()
+
+
+def current_settings() -> Settings:
+    return _settings
+
+
+def build_settings(base: Settings, **changes: Any) -> Settings:
+    """``base`` with ``changes`` applied and validated; raises :class:`ConfigurationError`."""
+    unknown = set(changes) - set(Settings.__dataclass_fields__)
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    for name in ("enabled", "capture_content"):
+        if name in changes and not isinstance(changes[name], bool):
+            raise ConfigurationError(f"{name} must be a bool, not {changes[name]!r}")
+    if changes.get("raise_internal_errors") not in (None, True, False):
+        raise ConfigurationError("raise_internal_errors must be True, False or None")
+    if "prices" in changes:
+        changes["prices"] = dict(changes["prices"] or {})
+        _validate_prices(changes["prices"])
+    return replace(base, **changes)
+
+
+def _validate_prices(prices: Mapping[str, Any]) -> None:
+    from costaware.core.pricing import PriceBook
+
+    try:
+        PriceBook(overrides=prices)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"invalid price override: {exc}") from exc
+
+
+def set_settings(settings: Settings) -> None:
+    global _settings
+    _settings = settings
+
+
+def should_raise_internal_errors() -> bool:
+    flag = _settings.raise_internal_errors
+    return ("pytest" in sys.modules) if flag is None else flag
+
+
+def internal_error(what: str) -> None:
+    """Report an error inside costaware (call from an ``except`` block).
+
+    Logged with its traceback and swallowed, so the application's call is never broken; re-raised
+    when :func:`should_raise_internal_errors` says so (under pytest by default) so bugs surface.
+    """
+    if should_raise_internal_errors():
+        raise  # noqa: PLE0704 - re-raises the exception being handled
+    log.warning("costaware: internal error while %s; the call itself is unaffected", what, exc_info=True)

@@ -1,0 +1,1 @@
+"""Pure core: no SDK, no OpenTelemetry, no I/O."""

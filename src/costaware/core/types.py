@@ -1,0 +1,116 @@
+"""Values that cross module boundaries: what a call asked for, what it used, what it cost.
+
+Pure: no SDK, no OpenTelemetry, no I/O. Every type here is a frozen dataclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Provider = Literal["anthropic", "openai"]
+Operation = Literal["chat", "embeddings"]
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one call, normalised across providers.
+
+    ``input_tokens`` is the whole prompt, cached tokens included (the OpenTelemetry GenAI convention):
+    for Anthropic it is ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``, for
+    OpenAI it is ``prompt_tokens`` as sent. ``output_tokens`` includes reasoning tokens.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """Prompt tokens written to the provider's cache, whatever the TTL."""
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Prompt tokens billed at the plain input rate (neither read from nor written to a cache)."""
+        return max(self.input_tokens - self.cache_read_tokens - self.cache_write_tokens, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What one call cost, in USD, as exact decimals.
+
+    ``total`` is ``None`` when the model has no known price ("unpriced"): an unknown price is never $0.
+    The parts say where the money went; they are zero for an unpriced call.
+    """
+
+    total: Decimal | None
+    input: Decimal = ZERO
+    cache_read: Decimal = ZERO
+    cache_write: Decimal = ZERO
+    output: Decimal = ZERO
+    source: str = "unpriced"
+    """Where the price came from: ``genai-prices``, ``override`` or ``unpriced``."""
+    priced_model: str | None = None
+    """The model whose price was used (the response model, else the request model)."""
+
+    @property
+    def unpriced(self) -> bool:
+        return self.total is None
+
+
+UNPRICED = Cost(total=None)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """What an instrumented SDK method was asked to do, read from its arguments before sending."""
+
+    provider: Provider
+    operation: Operation
+    method: str
+    """The SDK method, e.g. ``anthropic.messages.create`` or ``openai.responses.stream``."""
+    model: str | None
+    stream: bool = False
+    max_tokens: int | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    batch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What a finished call returned, read by a provider adapter from the response or stream."""
+
+    usage: Usage | None = None
+    """``None`` when the response carried no usable usage (malformed, missing, or a stream cut short
+    before any usage arrived)."""
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: tuple[str, ...] = ()
+    output_text: str | None = None
+
+
+StreamEnd = Literal["completed", "error", "closed", "abandoned"]
+"""How a stream finished: read to the end, raised, closed by the caller, or dropped (garbage collected)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """Everything telemetry needs about one finished call. Produced once per call by the pipeline."""
+
+    request: CallRequest
+    result: CallResult
+    cost: Cost
+    duration_s: float
+    error_type: str | None = None
+    time_to_first_chunk_s: float | None = None
+    stream_end: StreamEnd | None = None
+    attempts: int = 1
+    extra_attributes: tuple[tuple[str, str | int | float | bool], ...] = field(default=())

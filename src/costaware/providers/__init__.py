@@ -1,0 +1,1 @@
+"""Provider adapters: the only modules that know the SDKs' shapes (and never import them eagerly)."""

@@ -1,0 +1,100 @@
+"""What a provider adapter tells the pipeline: which methods to patch and how to read them.
+
+Adapters never import their SDK at module import; the SDK is imported by the patching registry
+when (and if) it is installed and imported by the application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from costaware.core.types import CallRequest, CallResult, Operation, Provider, Usage
+
+TargetKind = Literal["call", "stream_helper"]
+"""``call``: the method sends the request and returns a model, a stream or a raw response.
+``stream_helper``: the method returns a context manager that sends the request on entry."""
+
+
+class StreamAccumulator(Protocol):
+    """Reads a stream's events one by one and says what the call used so far."""
+
+    def add(self, event: Any) -> None: ...
+
+    def result(self) -> CallResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """How to read one family of calls (e.g. Anthropic messages, OpenAI chat completions)."""
+
+    provider: Provider
+    operation: Operation
+    read_request: Callable[[Mapping[str, Any]], tuple[str | None, int | None, bool]]
+    """kwargs -> (model, max_tokens, stream)."""
+    read_response: Callable[[Any], CallResult]
+    new_accumulator: Callable[[bool], StreamAccumulator]
+    """capture_text -> a fresh accumulator for one stream."""
+    read_input: Callable[[Mapping[str, Any]], Any] | None = None
+    """kwargs -> the prompt, for opt-in content capture."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatchTarget:
+    """One SDK method to wrap: ``module`` imported by name, ``attribute`` like ``"Messages.create"``."""
+
+    module: str
+    attribute: str
+    method: str
+    """The name the telemetry uses, e.g. ``anthropic.messages.create``."""
+    endpoint: Endpoint
+    is_async: bool
+    kind: TargetKind = "call"
+
+
+def request_of(target: PatchTarget, kwargs: Mapping[str, Any], client: Any) -> CallRequest:
+    """The ``CallRequest`` a patched method was asked for, read from its keyword arguments."""
+    model, max_tokens, stream = target.endpoint.read_request(kwargs)
+    address, port = _server_of(client)
+    return CallRequest(
+        provider=target.endpoint.provider,
+        operation=target.endpoint.operation,
+        method=target.method,
+        model=model,
+        stream=stream or target.kind == "stream_helper",
+        max_tokens=max_tokens,
+        server_address=address,
+        server_port=port,
+    )
+
+
+def _server_of(client: Any) -> tuple[str | None, int | None]:
+    url = getattr(client, "base_url", None)
+    if url is None:
+        return None, None
+    host = getattr(url, "host", None)
+    port = getattr(url, "port", None)
+    if port is None:
+        port = 443 if getattr(url, "scheme", "https") == "https" else 80
+    return host, port
+
+
+def as_int(value: Any) -> int:
+    """A token count from a response field; anything that is not a non-negative int counts as 0."""
+    if type(value) is int and value >= 0:
+        return value
+    return 0
+
+
+def is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def usage_or_none(usage: Usage, *fields: Any) -> Usage | None:
+    """``usage`` when at least one of the raw fields was a real count, else ``None`` (no usable usage)."""
+    return usage if any(is_count(f) for f in fields) else None

@@ -1,0 +1,342 @@
+"""The simulator's request handling, apart from HTTP: request in, ``Reply`` out.
+
+The engine owns the shared state (request counters, faults, prompt caches, clock) and maps a
+parsed request to a ``Reply`` that the HTTP layer writes. Keeping HTTP out makes each step
+cheap to read and to test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import anthropic_wire, openai_wire, responses_wire
+from .answers import is_reasoning_model, make_answer
+from .caching import AnthropicPromptCache, OpenAIPromptCache, TooManyBreakpoints
+from .faults import Fault, FaultBook, FaultSpecError
+from .tokens import (
+    anthropic_blocks,
+    canonical_text,
+    chat_blocks,
+    count_tokens,
+    embedding_inputs,
+    last_user_text,
+    prompt_tokens,
+    responses_blocks,
+)
+
+__all__ = ["Reply", "SimEngine"]
+
+HEADER_FAULT = "x-sim-fault"
+HEADER_RESPONSE_MODEL = "x-sim-response-model"
+HEADER_USAGE = "x-sim-usage"
+
+Headers = Mapping[str, str]
+
+
+@dataclass
+class Reply:
+    """What to send back: a JSON body, or SSE events, or nothing (a dropped connection)."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    events: list[bytes] | None = None
+    drop: bool = False
+    drop_after: int | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API request as the endpoint handlers see it."""
+
+    body: dict[str, Any]
+    model: str
+    response_model: str
+    usage_mode: str
+    request_id: str
+
+
+def _json_reply(status: int, payload: Any, request_id: str) -> Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = [("content-type", "application/json"), ("request-id", request_id), ("x-request-id", request_id)]
+    return Reply(status=status, headers=headers, body=body)
+
+
+def _sse_reply(events: list[bytes], request_id: str) -> Reply:
+    headers = [
+        ("content-type", "text/event-stream; charset=utf-8"),
+        ("cache-control", "no-cache"),
+        ("request-id", request_id),
+        ("x-request-id", request_id),
+    ]
+    return Reply(headers=headers, events=events)
+
+
+def _first_int(body: Mapping[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+class SimEngine:
+    """Shared simulator state and the mapping of requests to replies (thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self.faults = FaultBook()
+        self.anthropic_cache = AnthropicPromptCache(lambda: self.clock())
+        self.openai_cache = OpenAIPromptCache(lambda: self.clock())
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._routes: dict[str, Callable[[_Call], Reply]] = {
+            "/v1/messages": self._messages,
+            "/v1/messages/count_tokens": self._count_tokens,
+            "/v1/chat/completions": self._chat,
+            "/v1/responses": self._responses,
+            "/v1/embeddings": self._embeddings,
+        }
+
+    # -- state -------------------------------------------------------------------------------
+
+    def requests(self, path: str | None = None, model: str | None = None) -> int:
+        """Return how many API requests were received, optionally only for a path and/or model."""
+        with self._lock:
+            return sum(
+                n
+                for (p, m), n in self._counts.items()
+                if (path is None or p == path) and (model is None or m == model)
+            )
+
+    def reset(self) -> None:
+        """Forget counters, faults and both prompt caches."""
+        with self._lock:
+            self._counts.clear()
+        self.faults.clear()
+        self.anthropic_cache.clear()
+        self.openai_cache.clear()
+
+    def stats(self) -> dict[str, Any]:
+        """Return the counters, faults and cache sizes (the ``GET /_sim/stats`` body)."""
+        with self._lock:
+            counts = dict(self._counts)
+        by_path: dict[str, dict[str, int]] = {}
+        for (path, model), n in sorted(counts.items()):
+            by_path.setdefault(path, {})[model] = n
+        return {
+            "total": sum(counts.values()),
+            "requests": by_path,
+            "faults": self.faults.snapshot(),
+            "cache_entries": {"anthropic": len(self.anthropic_cache), "openai": len(self.openai_cache)},
+        }
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}sim_{next(self._ids):012d}"
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: Headers, raw: bytes) -> Reply:
+        """Answer one HTTP request. Never raises for a bad request: it becomes an error reply."""
+        path = path.split("?", 1)[0]
+        if path.startswith("/_sim/"):
+            return self._control(method, path, raw)
+        anthropic = path.startswith("/v1/messages")
+        request_id = self._new_id("req_")
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        model = body.get("model") if isinstance(body, dict) else None
+        model = model if isinstance(model, str) else None
+        with self._lock:
+            key = (path, model or "")
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+        def error(status: int, message: str) -> Reply:
+            payload = (
+                anthropic_wire.error_body(status, message, request_id)
+                if anthropic
+                else openai_wire.error_body(status, message)
+            )
+            return _json_reply(status, payload, request_id)
+
+        try:
+            fault = self.faults.pick(path, model, headers.get(HEADER_FAULT))
+        except FaultSpecError as exc:
+            return error(400, f"invalid {HEADER_FAULT} header: {exc}")
+        if fault is not None and (fault.drop or fault.status is not None):
+            reply = Reply(drop=True) if fault.drop else self._fault_reply(error, fault)
+            reply.delay = fault.delay
+            return reply
+
+        route = self._routes.get(path)
+        if route is None or method != "POST":
+            reply = error(404, f"costaware.sim has no {method} {path}")
+        elif not isinstance(body, dict):
+            reply = error(400, "the request body is not a JSON object")
+        elif model is None:
+            reply = error(400, "model: Field required")
+        else:
+            response_model = headers.get(HEADER_RESPONSE_MODEL) or model
+            usage_mode = (headers.get(HEADER_USAGE) or "normal").strip().lower()
+            call = _Call(body, model, response_model, usage_mode, request_id)
+            try:
+                reply = route(call)
+            except _BadRequest as exc:
+                reply = error(400, str(exc))
+        if fault is not None:
+            reply.delay = fault.delay
+            if reply.events is not None:
+                reply.drop_after = fault.drop_mid_stream_after
+        return reply
+
+    @staticmethod
+    def _fault_reply(error: Callable[[int, str], Reply], fault: Fault) -> Reply:
+        status = fault.status or 500
+        reply = error(status, f"costaware.sim injected a {status} fault")
+        if fault.retry_after is not None:
+            reply.headers.append(("retry-after", f"{fault.retry_after:g}"))
+            reply.headers.append(("retry-after-ms", f"{fault.retry_after * 1000:g}"))
+        if fault.should_retry is not None:
+            reply.headers.append(("x-should-retry", "true" if fault.should_retry else "false"))
+        return reply
+
+    # -- control endpoints -------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, raw: bytes) -> Reply:
+        request_id = self._new_id("req_")
+        if (method, path) == ("GET", "/_sim/stats"):
+            return _json_reply(200, self.stats(), request_id)
+        if (method, path) == ("POST", "/_sim/reset"):
+            self.reset()
+            return _json_reply(200, {"ok": True}, request_id)
+        if (method, path) == ("DELETE", "/_sim/faults"):
+            self.faults.clear()
+            return _json_reply(200, {"ok": True}, request_id)
+        if (method, path) == ("POST", "/_sim/faults"):
+            try:
+                spec = json.loads(raw or b"{}")
+                specs = spec if isinstance(spec, list) else [spec]
+                faults = [Fault.from_mapping(item) for item in specs]
+            except (ValueError, AttributeError) as exc:
+                return _json_reply(400, openai_wire.error_body(400, f"bad fault spec: {exc}"), request_id)
+            for fault in faults:
+                self.faults.add(fault)
+            return _json_reply(200, {"ok": True, "added": len(faults)}, request_id)
+        return _json_reply(404, openai_wire.error_body(404, f"no control endpoint {method} {path}"), request_id)
+
+    # -- API endpoints -----------------------------------------------------------------------
+
+    def _messages(self, call: _Call) -> Reply:
+        body = call.body
+        max_tokens = _first_int(body, "max_tokens")
+        if max_tokens is None:
+            raise _BadRequest("max_tokens: Field required")
+        if not isinstance(body.get("messages"), list):
+            raise _BadRequest("messages: Field required")
+        blocks = anthropic_blocks(body)
+        try:
+            cache = self.anthropic_cache.apply(call.model, blocks, body.get("cache_control"))
+        except TooManyBreakpoints as exc:
+            raise _BadRequest(str(exc)) from None
+        answer = make_answer(last_user_text("anthropic", body), max_tokens=max_tokens)
+        usage = anthropic_wire.usage_body(
+            prompt=count_tokens(canonical_text(blocks)),
+            cache=cache,
+            output_tokens=answer.output_tokens,
+            mode=call.usage_mode,
+        )
+        parts = {"msg_id": self._new_id("msg_"), "model": call.response_model, "answer": answer, "usage": usage}
+        if body.get("stream"):
+            return _sse_reply(anthropic_wire.stream_events(**parts), call.request_id)
+        return _json_reply(200, anthropic_wire.message_body(**parts), call.request_id)
+
+    def _count_tokens(self, call: _Call) -> Reply:
+        return _json_reply(200, {"input_tokens": prompt_tokens("anthropic", call.body)}, call.request_id)
+
+    def _openai_prompt(self, call: _Call, canonical: str) -> tuple[int, int]:
+        cache_key = call.body.get("prompt_cache_key")
+        cached = self.openai_cache.apply(call.model, canonical, cache_key if isinstance(cache_key, str) else None)
+        return count_tokens(canonical), cached
+
+    def _chat(self, call: _Call) -> Reply:
+        body = call.body
+        if not isinstance(body.get("messages"), list):
+            raise _BadRequest("messages: Field required")
+        prompt, cached = self._openai_prompt(call, canonical_text(chat_blocks(body)))
+        reasoning = is_reasoning_model(call.model, body.get("reasoning_effort"))
+        max_tokens = _first_int(body, "max_completion_tokens", "max_tokens")
+        answer = make_answer(last_user_text("openai", body), max_tokens=max_tokens, reasoning=reasoning)
+        usage = openai_wire.chat_usage_body(prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode)
+        parts = {
+            "completion_id": self._new_id("chatcmpl-"),
+            "model": call.response_model,
+            "created": int(time.time()),
+            "answer": answer,
+            "usage": usage,
+        }
+        if body.get("stream"):
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            events = openai_wire.chat_chunks(**parts, include_usage=include_usage)
+            return _sse_reply(events, call.request_id)
+        return _json_reply(200, openai_wire.chat_completion_body(**parts), call.request_id)
+
+    def _responses(self, call: _Call) -> Reply:
+        body = call.body
+        prompt, cached = self._openai_prompt(call, canonical_text(responses_blocks(body)))
+        effort = body.get("reasoning", {}).get("effort") if isinstance(body.get("reasoning"), dict) else None
+        reasoning = is_reasoning_model(call.model, effort)
+        max_tokens = _first_int(body, "max_output_tokens")
+        answer = make_answer(last_user_text("openai-responses", body), max_tokens=max_tokens, reasoning=reasoning)
+        usage = responses_wire.responses_usage_body(
+            prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode
+        )
+        parts = {
+            "response_id": self._new_id("resp_"),
+            "item_id": self._new_id("msg_"),
+            "model": call.response_model,
+            "created": int(time.time()),
+            "request": body,
+            "answer": answer,
+            "usage": usage,
+        }
+        if body.get("stream"):
+            return _sse_reply(responses_wire.response_events(**parts), call.request_id)
+        return _json_reply(200, responses_wire.response_body(**parts), call.request_id)
+
+    def _embeddings(self, call: _Call) -> Reply:
+        body = call.body
+        inputs = embedding_inputs(body)
+        if not inputs:
+            raise _BadRequest("input: Field required")
+        dimensions = _first_int(body, "dimensions") or openai_wire.DEFAULT_DIMENSIONS
+        if not 1 <= dimensions <= 65536:
+            raise _BadRequest("dimensions must be between 1 and 65536")
+        n_tokens = prompt_tokens("openai-embeddings", body)
+        usage: dict[str, Any] | None = {"prompt_tokens": n_tokens, "total_tokens": n_tokens}
+        if call.usage_mode == "missing":
+            usage = None
+        elif call.usage_mode == "malformed":
+            usage = {"prompt_tokens": None, "total_tokens": str(n_tokens)}
+        payload = openai_wire.embeddings_body(
+            inputs=inputs,
+            model=call.response_model,
+            dimensions=dimensions,
+            encoding_format=str(body.get("encoding_format") or "float"),
+            usage=usage,
+        )
+        return _json_reply(200, payload, call.request_id)
+
+
+class _BadRequest(Exception):
+    """A request the real API would refuse with a 400."""

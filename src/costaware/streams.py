@@ -1,0 +1,292 @@
+"""Transparent proxies that read a stream as the caller reads it and finish its call exactly once.
+
+A stream's call ends whichever way the stream ends: read to the end (``completed``), an error while
+reading (``error``), ``close()`` or a ``with`` block's exit (``closed``), or the stream being dropped
+and garbage collected, e.g. after ``break`` (``abandoned``). What the stream delivered until then
+(partial usage included) is recorded. State lives in ``_self_*`` attributes, per ``wrapt``.
+
+Streams are recognised by behaviour (``__next__`` / ``__anext__``), never by class, so another
+instrumentor's proxy around the SDK's ``Stream`` works the same.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from costaware.config import internal_error
+
+if TYPE_CHECKING:
+    from costaware.pipeline import Call
+    from costaware.providers.base import PatchTarget
+
+
+def _finish_on_gc(proxy: Any) -> None:
+    call = getattr(proxy, "_self_call", None)
+    if call is not None and not call.done:
+        try:
+            call.finish_stream("abandoned")
+        except Exception:  # never raise from a finaliser
+            pass
+
+
+def _add(call: Call, event: Any) -> None:
+    if call.first_chunk_at is None:
+        call.note_first_chunk()
+    try:
+        call.accumulator.add(event)  # type: ignore[union-attr]
+    except Exception:
+        internal_error("reading a stream event")
+
+
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A sync stream (``anthropic.Stream``, ``openai.Stream``) that records its call."""
+
+    def __init__(self, stream: Any, call: Call) -> None:
+        super().__init__(stream)
+        self._self_call = call
+        self._self_iter: Any = None
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        iterator = self._self_iter
+        if iterator is None:
+            iterator = self._self_iter = iter(self.__wrapped__)
+        try:
+            event = next(iterator)
+        except StopIteration:
+            self._self_call.finish_stream("completed")
+            raise
+        except BaseException as exc:
+            self._self_call.fail(exc, "error")
+            raise
+        _add(self._self_call, event)
+        return event
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream("closed")
+
+    def __enter__(self) -> StreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_call.finish_stream("closed")
+
+    def __del__(self) -> None:
+        _finish_on_gc(self)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """An async stream (``anthropic.AsyncStream``, ``openai.AsyncStream``) that records its call."""
+
+    def __init__(self, stream: Any, call: Call) -> None:
+        super().__init__(stream)
+        self._self_call = call
+        self._self_iter: Any = None
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        iterator = self._self_iter
+        if iterator is None:
+            iterator = self._self_iter = self.__wrapped__.__aiter__()
+        try:
+            event = await iterator.__anext__()
+        except StopAsyncIteration:
+            self._self_call.finish_stream("completed")
+            raise
+        except BaseException as exc:
+            self._self_call.fail(exc, "error")
+            raise
+        _add(self._self_call, event)
+        return event
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream("closed")
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_call.finish_stream("closed")
+
+    def __del__(self) -> None:
+        _finish_on_gc(self)
+
+
+def wrap_stream(stream: Any, call: Call) -> Any:
+    return AsyncStreamProxy(stream, call) if hasattr(stream, "__anext__") else StreamProxy(stream, call)
+
+
+class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A raw response (``with_raw_response`` / ``with_streaming_response``): its call is recorded when
+    the caller parses it (a parsed stream is proxied in turn) and ends at the latest on ``close()``."""
+
+    def __init__(self, response: Any, call: Call) -> None:
+        super().__init__(response)
+        self._self_call = call
+        self._self_parsed: tuple[Any, Any] | None = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        value = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(value):
+            return self._self_parse_async(value)
+        return self._self_observe(value)
+
+    async def _self_parse_async(self, pending: Any) -> Any:
+        return self._self_observe(await pending)
+
+    def _self_observe(self, value: Any) -> Any:
+        parsed = self._self_parsed
+        if parsed is not None and parsed[0] is value:
+            return parsed[1]  # the SDK caches parse(); hand back the same proxy
+        if self._self_call.done:
+            return value
+        observed = self._self_call.observe(value)
+        self._self_parsed = (value, observed)
+        return observed
+
+    def close(self) -> Any:
+        result = self.__wrapped__.close()
+        if inspect.isawaitable(result):
+            return self._self_close_async(result)
+        self._self_call.finish_stream("closed")
+        return result
+
+    async def _self_close_async(self, pending: Any) -> Any:
+        try:
+            return await pending
+        finally:
+            self._self_call.finish_stream("closed")
+
+    def __del__(self) -> None:
+        _finish_on_gc(self)
+
+
+def wrap_raw_response(response: Any, call: Call) -> Any:
+    return RawResponseProxy(response, call)
+
+
+def _attach_to_helper_stream(call: Call, helper_stream: Any) -> None:
+    """Feed ``call`` from the SDK stream under a helper's high-level stream.
+
+    The helpers (``MessageStream``, ``ChatCompletionStream``, ``ResponseStream``) read their raw SSE
+    stream from ``_raw_stream``; every convenience (``text_stream``, ``get_final_message()``,
+    ``until_done()``) goes through it, so proxying it sees every event once. OpenAI's helpers call
+    the patched ``create()``, which has already attached the stream by this point.
+    """
+    if call.stream_attached:
+        return
+    raw = getattr(helper_stream, "_raw_stream", None)
+    if raw is None:
+        return  # unknown helper shape: the call still ends, without usage, when the block exits
+    helper_stream._raw_stream = call.attach_stream(raw)
+
+
+class _HelperBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, manager: Any, begin: Any) -> None:
+        super().__init__(manager)
+        self._self_begin = begin
+        self._self_call: Call | None = None
+
+    def _self_start(self) -> Call | None:
+        runtime, target, instance, kwargs = self._self_begin
+        call: Call | None = runtime.begin(target, instance, kwargs)
+        self._self_call = call
+        return call
+
+    def _self_end(self) -> None:
+        if self._self_call is not None:
+            self._self_call.finish_stream("closed")
+
+    def __del__(self) -> None:
+        _finish_on_gc(self)
+
+
+class HelperProxy(_HelperBase):
+    """``client.messages.stream(...)`` and friends: the request is sent on ``__enter__``."""
+
+    def __enter__(self) -> Any:
+        call = self._self_start()
+        if call is None:
+            return self.__wrapped__.__enter__()
+        tokens = call.activate()
+        try:
+            helper_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            call.deactivate(tokens)
+            call.fail(exc)
+            raise
+        call.deactivate(tokens)
+        _attach_to_helper_stream(call, helper_stream)
+        return helper_stream
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_end()
+
+
+class AsyncHelperProxy(_HelperBase):
+    """``async with client.messages.stream(...)``: ``stream()`` is a plain ``def`` returning this."""
+
+    async def __aenter__(self) -> Any:
+        call = self._self_start()
+        if call is None:
+            return await self.__wrapped__.__aenter__()
+        tokens = call.activate()
+        try:
+            helper_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            call.deactivate(tokens)
+            call.fail(exc)
+            raise
+        call.deactivate(tokens)
+        _attach_to_helper_stream(call, helper_stream)
+        return helper_stream
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_end()
+
+
+def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
+    """Wrapper for a stream-helper method: returns the SDK's manager behind a recording proxy."""
+    from costaware.pipeline import active_call, is_suppressed
+
+    proxy_class = AsyncHelperProxy if target.is_async else HelperProxy
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        runtime = runtime_of()
+        if runtime is None or is_suppressed() or active_call() is not None:
+            return manager
+        try:
+            return proxy_class(manager, (runtime, target, instance, kwargs))
+        except Exception:
+            internal_error("wrapping a stream helper")
+            return manager
+
+    return wrapper

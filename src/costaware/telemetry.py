@@ -1,0 +1,183 @@
+"""Spans and metrics from a call's outcome. A consumer of the pipeline: it decides nothing.
+
+One CLIENT span per call, named ``{gen_ai.operation.name} {gen_ai.request.model}`` with the GenAI
+semantic-convention attributes plus ``costaware.*`` cost attributes; metrics per the conventions
+(token usage and duration histograms with the advised buckets, time to first chunk) and a cost
+counter in USD.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from costaware import __version__
+from costaware.core.types import CallOutcome, CallRequest
+
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
+DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 ... 81.92
+MAX_CONTENT_CHARS = 64_000
+
+COST_METRIC = "costaware.cost"
+UNPRICED_METRIC = "costaware.calls.unpriced"
+CALLS_METRIC = "costaware.calls"
+
+
+class Telemetry:
+    """Tracer and instruments, created once; ``start`` opens a call's span, ``end`` records the outcome."""
+
+    def __init__(
+        self, *, tracer_provider: Any = None, meter_provider: Any = None, capture_content: bool = False
+    ) -> None:
+        self.capture_content = capture_content
+        self._tracer = trace.get_tracer("costaware", __version__, tracer_provider=tracer_provider)
+        meter = metrics.get_meter("costaware", __version__, meter_provider=meter_provider)
+        self._tokens = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+        self._duration = meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time from the request to the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._cost = meter.create_counter(
+            COST_METRIC, unit="USD", description="Cost of LLM calls in US dollars (priced calls only)"
+        )
+        self._calls = meter.create_counter(CALLS_METRIC, unit="{call}", description="LLM calls made")
+        self._unpriced = meter.create_counter(
+            UNPRICED_METRIC, unit="{call}", description="LLM calls whose model has no known price"
+        )
+
+    def start(self, request: CallRequest, prompt: Any = None) -> Span:
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": request.operation,
+            "gen_ai.provider.name": request.provider,
+            "costaware.sdk.method": request.method,
+        }
+        if request.model is not None:
+            attributes["gen_ai.request.model"] = request.model
+        if request.max_tokens is not None:
+            attributes["gen_ai.request.max_tokens"] = request.max_tokens
+        if request.operation == "chat":
+            attributes["gen_ai.request.stream"] = request.stream
+        if request.server_address is not None:
+            attributes["server.address"] = request.server_address
+            if request.server_port is not None:
+                attributes["server.port"] = request.server_port
+        if prompt is not None and self.capture_content:
+            attributes["gen_ai.input.messages"] = _content(prompt)
+        name = f"{request.operation} {request.model}" if request.model else request.operation
+        return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+
+    def end(self, span: Span, outcome: CallOutcome) -> None:
+        self._record_span(span, outcome)
+        self._record_metrics(outcome)
+
+    def _record_span(self, span: Span, outcome: CallOutcome) -> None:
+        result, cost = outcome.result, outcome.cost
+        attributes: dict[str, Any] = {}
+        if result.response_model is not None:
+            attributes["gen_ai.response.model"] = result.response_model
+        if result.response_id is not None:
+            attributes["gen_ai.response.id"] = result.response_id
+        if result.finish_reasons:
+            attributes["gen_ai.response.finish_reasons"] = result.finish_reasons
+        usage = result.usage
+        if usage is not None:
+            attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
+            attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
+            if usage.cache_read_tokens:
+                attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cache_read_tokens
+            if usage.cache_write_tokens:
+                attributes["gen_ai.usage.cache_creation.input_tokens"] = usage.cache_write_tokens
+                if usage.cache_write_1h_tokens:
+                    attributes["costaware.usage.cache_creation_1h.input_tokens"] = usage.cache_write_1h_tokens
+            if usage.reasoning_tokens:
+                attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
+        else:
+            attributes["costaware.usage.missing"] = True
+        if cost.total is not None:
+            attributes["costaware.cost.usd"] = float(cost.total)
+            attributes["costaware.cost.usd_exact"] = str(cost.total)
+            attributes["costaware.cost.unpriced"] = False
+            if cost.priced_model is not None:
+                attributes["costaware.cost.priced_model"] = cost.priced_model
+        else:
+            attributes["costaware.cost.unpriced"] = True
+        attributes["costaware.cost.source"] = cost.source
+        if outcome.time_to_first_chunk_s is not None:
+            attributes["costaware.time_to_first_chunk_s"] = outcome.time_to_first_chunk_s
+        if outcome.stream_end is not None:
+            attributes["costaware.stream.end"] = outcome.stream_end
+        if result.output_text is not None and self.capture_content:
+            attributes["gen_ai.output.messages"] = _content(
+                [{"role": "assistant", "parts": [{"type": "text", "content": result.output_text}]}]
+            )
+        attributes.update(outcome.extra_attributes)
+        if outcome.error_type is not None:
+            attributes["error.type"] = outcome.error_type
+            span.set_status(Status(StatusCode.ERROR, outcome.error_type))
+        span.set_attributes(attributes)
+        span.end()
+
+    def _record_metrics(self, outcome: CallOutcome) -> None:
+        request, result = outcome.request, outcome.result
+        base: dict[str, Any] = {
+            "gen_ai.operation.name": request.operation,
+            "gen_ai.provider.name": request.provider,
+        }
+        if request.model is not None:
+            base["gen_ai.request.model"] = request.model
+        if result.response_model is not None:
+            base["gen_ai.response.model"] = result.response_model
+        if request.server_address is not None:
+            base["server.address"] = request.server_address
+        duration_attributes = base
+        if outcome.error_type is not None:
+            duration_attributes = {**base, "error.type": outcome.error_type}
+        self._duration.record(outcome.duration_s, duration_attributes)
+        self._calls.add(1, duration_attributes)
+        if outcome.time_to_first_chunk_s is not None:
+            self._first_chunk.record(outcome.time_to_first_chunk_s, base)
+        usage = result.usage
+        if usage is not None:
+            self._tokens.record(usage.input_tokens, {**base, "gen_ai.token.type": "input"})
+            if request.operation != "embeddings":
+                self._tokens.record(usage.output_tokens, {**base, "gen_ai.token.type": "output"})
+        cost = outcome.cost
+        if cost.total is not None:
+            if cost.total:
+                self._cost.add(float(cost.total), _cost_attributes(request, cost.priced_model))
+        elif usage is not None:
+            self._unpriced.add(1, base)
+
+
+def _cost_attributes(request: CallRequest, model: str | None) -> Mapping[str, Any]:
+    return {
+        "gen_ai.provider.name": request.provider,
+        "gen_ai.operation.name": request.operation,
+        "gen_ai.request.model": request.model or "",
+        "costaware.model": model or request.model or "",
+    }
+
+
+def _content(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text[:MAX_CONTENT_CHARS]

@@ -1,0 +1,43 @@
+"""Expected values computed independently of costaware: list prices and exact Decimal arithmetic."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+MTOK = Decimal(1_000_000)
+
+# Published list prices, USD per million tokens (input, output), from the providers' price pages.
+LIST_PRICES = {
+    "claude-haiku-4-5": (Decimal(1), Decimal(5)),
+    "claude-sonnet-4-6": (Decimal(3), Decimal(15)),
+    "claude-opus-4-6": (Decimal(5), Decimal(25)),
+}
+
+HAIKU = "claude-haiku-4-5"
+SONNET = "claude-sonnet-4-6"
+
+
+def anthropic_cost(model: str, usage: Any) -> Decimal:
+    """Cost of an Anthropic response's usage: cache writes 1.25x (5m) / 2x (1h), reads 0.1x."""
+    price_in, price_out = LIST_PRICES[model]
+    creation = getattr(usage, "cache_creation", None)
+    write_1h = getattr(creation, "ephemeral_1h_input_tokens", 0) or 0
+    write_5m = (usage.cache_creation_input_tokens or 0) - write_1h
+    read = usage.cache_read_input_tokens or 0
+    return (
+        usage.input_tokens * price_in
+        + write_5m * price_in * Decimal("1.25")
+        + write_1h * price_in * 2
+        + read * price_in * Decimal("0.1")
+        + usage.output_tokens * price_out
+    ) / MTOK
+
+
+def total_input(usage: Any) -> int:
+    """The semantic-convention input count: Anthropic's input plus cache reads and writes."""
+    return usage.input_tokens + (usage.cache_read_input_tokens or 0) + (usage.cache_creation_input_tokens or 0)
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]

@@ -64,6 +64,9 @@ def test_no_spans_after_uninstrument(anthropic_client: Any, telemetry: Any) -> N
 
 
 def test_every_documented_method_is_patched(telemetry: Any) -> None:
+    import openai.resources.embeddings
+    import openai.resources.responses.responses  # noqa: F401 - the SDK imports these lazily
+
     patched = set(patching.patched_methods())
     for name in ("create", "parse", "stream"):
         for cls in ("Messages", "AsyncMessages"):

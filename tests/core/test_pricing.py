@@ -90,6 +90,14 @@ def test_importing_pricing_does_not_import_genai_prices() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
+def test_without_genai_prices_only_overrides_are_priced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "genai_prices.data_snapshot", None)  # import raises ImportError
+    book = PriceBook({"mine": {"input": 1, "output": 1}})
+
+    assert book.lookup("openai", "gpt-4o") is None
+    assert book.lookup("openai", "mine") is not None
+
+
 # --- exact costs at list prices -----------------------------------------------------------------
 
 CALL = {"plain": 10_000, "read": 100_000, "write_5m": 8_000, "write_1h": 2_000, "output": 4_000}

@@ -58,10 +58,12 @@ _ANTHROPIC_CACHE_MULTIPLIERS = (
 _PROVIDER_IDS = {"anthropic": "anthropic", "openai": "openai"}
 # Prefixes recognised in "provider:model" override keys. An explicit list, because model ids contain
 # colons too ("ft:gpt-4o-mini:org::id", "anthropic.claude-3-5-sonnet-20240620-v1:0").
-_OVERRIDE_PROVIDERS = frozenset(
-    "anthropic openai azure aws google groq mistral deepseek x-ai openrouter together fireworks cohere "
-    "perplexity novita avian".split()
-)
+# fmt: off
+_OVERRIDE_PROVIDERS = frozenset({
+    "anthropic", "openai", "azure", "aws", "google", "groq", "mistral", "deepseek", "x-ai", "openrouter",
+    "together", "fireworks", "cohere", "perplexity", "novita", "avian",
+})
+# fmt: on
 _DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
 _BATCH = {"processing": "batch"}
 _MEMO_LIMIT = 4096  # a stream of made-up model ids must not grow the memo without bound

@@ -48,7 +48,7 @@ def read_usage(usage: Any) -> Usage | None:
         cache_write_1h_tokens=write_1h,
         reasoning_tokens=as_int(thinking),
     )
-    return usage_or_none(normalised, plain, output, read, written)
+    return usage_or_none(normalised, plain, output)
 
 
 def _split_writes(written: int, split: Any) -> tuple[int, int]:

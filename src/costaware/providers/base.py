@@ -96,5 +96,5 @@ def str_or_none(value: Any) -> str | None:
 
 
 def usage_or_none(usage: Usage, *fields: Any) -> Usage | None:
-    """``usage`` when at least one of the raw fields was a real count, else ``None`` (no usable usage)."""
+    """``usage`` when one of the main raw counts (input or output) is a real count, else ``None``."""
     return usage if any(is_count(f) for f in fields) else None

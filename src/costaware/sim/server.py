@@ -170,7 +170,7 @@ class Simulator:
         if self._server is None:
             server = _Server((self.host, self._requested_port), self.engine)
             self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="costaware-sim", daemon=True
+                target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="costaware-sim", daemon=True
             )
             self._server = server
             self._thread.start()

@@ -36,7 +36,9 @@ def anthropic_cost(model: str, usage: Any) -> Decimal:
 
 def total_input(usage: Any) -> int:
     """The semantic-convention input count: Anthropic's input plus cache reads and writes."""
-    return usage.input_tokens + (usage.cache_read_input_tokens or 0) + (usage.cache_creation_input_tokens or 0)
+    return (
+        usage.input_tokens + (usage.cache_read_input_tokens or 0) + (usage.cache_creation_input_tokens or 0)
+    )
 
 
 def user(text: str) -> list[dict[str, Any]]:

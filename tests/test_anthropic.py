@@ -7,14 +7,21 @@ from typing import Any
 
 import anthropic
 import pytest
-from helpers import HAIKU, SONNET, anthropic_cost, total_input, user
 from opentelemetry.trace import SpanKind, StatusCode
 
 from costaware.sim import prompt_tokens
 
+from helpers import HAIKU, SONNET, anthropic_cost, total_input, user
+
 
 def assert_call_span(
-    telemetry: Any, message: Any, model: str, *, stream: bool, max_tokens: int = 200, response_id: str | None = None
+    telemetry: Any,
+    message: Any,
+    model: str,
+    *,
+    stream: bool,
+    max_tokens: int = 200,
+    response_id: str | None = None,
 ) -> Any:
     """Check the one span against ``message`` (whose usage the streamed call must equal)."""
     span = telemetry.span()
@@ -116,7 +123,9 @@ def test_stream_helper_text_stream_and_final_message(anthropic_client: Any, tele
 
 
 def test_stream_helper_get_final_message_without_iterating(anthropic_client: Any, telemetry: Any) -> None:
-    with anthropic_client.messages.stream(model=SONNET, max_tokens=200, messages=user("Just the result.")) as s:
+    with anthropic_client.messages.stream(
+        model=SONNET, max_tokens=200, messages=user("Just the result.")
+    ) as s:
         final = s.get_final_message()
     assert_call_span(telemetry, final, SONNET, stream=True)
 
@@ -198,15 +207,22 @@ def test_beta_stream_helper(anthropic_client: Any, telemetry: Any) -> None:
 
 
 def test_cache_write_then_read_is_priced_per_kind(anthropic_client: Any, telemetry: Any) -> None:
-    system = [{"type": "text", "text": "You are a support agent. " * 800, "cache_control": {"type": "ephemeral"}}]
+    system = [
+        {"type": "text", "text": "You are a support agent. " * 800, "cache_control": {"type": "ephemeral"}}
+    ]
     kwargs = {"model": SONNET, "max_tokens": 100, "system": system, "messages": user("Where is my order?")}
     first = anthropic_client.messages.create(**kwargs)
     second = anthropic_client.messages.create(**kwargs)
 
     assert first.usage.cache_creation_input_tokens > 0 and second.usage.cache_read_input_tokens > 0
     write_span, read_span = telemetry.our_spans()
-    assert write_span.attributes["gen_ai.usage.cache_creation.input_tokens"] == first.usage.cache_creation_input_tokens
-    assert read_span.attributes["gen_ai.usage.cache_read.input_tokens"] == second.usage.cache_read_input_tokens
+    assert (
+        write_span.attributes["gen_ai.usage.cache_creation.input_tokens"]
+        == first.usage.cache_creation_input_tokens
+    )
+    assert (
+        read_span.attributes["gen_ai.usage.cache_read.input_tokens"] == second.usage.cache_read_input_tokens
+    )
     assert read_span.attributes["gen_ai.usage.input_tokens"] == total_input(second.usage)
     assert Decimal(write_span.attributes["costaware.cost.usd_exact"]) == anthropic_cost(SONNET, first.usage)
     assert Decimal(read_span.attributes["costaware.cost.usd_exact"]) == anthropic_cost(SONNET, second.usage)
@@ -217,7 +233,11 @@ def test_cache_write_then_read_is_priced_per_kind(anthropic_client: Any, telemet
 
 def test_one_hour_cache_write_priced_at_twice_input(anthropic_client: Any, telemetry: Any) -> None:
     system = [
-        {"type": "text", "text": "Policy manual. " * 1200, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+        {
+            "type": "text",
+            "text": "Policy manual. " * 1200,
+            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+        }
     ]
     message = anthropic_client.messages.create(model=SONNET, max_tokens=50, system=system, messages=user("q"))
     assert message.usage.cache_creation.ephemeral_1h_input_tokens > 0

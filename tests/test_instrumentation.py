@@ -11,7 +11,6 @@ from typing import Any
 
 import anthropic
 import openai
-from helpers import HAIKU, user
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,6 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import costaware
 from costaware import patching
+
+from helpers import HAIKU, user
 
 MESSAGES_CLASS = anthropic.resources.messages.messages.Messages
 COMPLETIONS_CLASS = openai.resources.chat.completions.completions.Completions
@@ -89,7 +90,9 @@ def test_suppression_key_is_honoured(anthropic_client: Any, telemetry: Any) -> N
     assert telemetry.our_spans() == []
 
 
-def test_native_anthropic_span_nests_under_ours_and_nothing_is_counted_twice(sim: Any, telemetry: Any) -> None:
+def test_native_anthropic_span_nests_under_ours_and_nothing_is_counted_twice(
+    sim: Any, telemetry: Any
+) -> None:
     native_exporter = InMemorySpanExporter()
     native_provider = TracerProvider()
     native_provider.add_span_processor(SimpleSpanProcessor(native_exporter))
@@ -202,7 +205,12 @@ def test_opentelemetry_instrument_command_instruments_an_unchanged_app(sim: Any,
     )
     import os
 
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
     env.pop("PYTEST_CURRENT_TEST", None)
     done = subprocess.run(
         [command, sys.executable, str(app)], capture_output=True, text=True, env=env, timeout=120

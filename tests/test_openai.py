@@ -27,7 +27,9 @@ def price_of(model: str) -> Any:
 def openai_cost(model: str, prompt: int, cached: int, completion: int) -> Decimal:
     price = price_of(model)
     cache_rate = price.cache_read if price.cache_read is not None else price.input
-    return ((prompt - cached) * price.input + cached * cache_rate + completion * price.output) / Decimal(10**6)
+    return ((prompt - cached) * price.input + cached * cache_rate + completion * price.output) / Decimal(
+        10**6
+    )
 
 
 def assert_chat_span(telemetry: Any, response_model: str, usage: Any, *, stream: bool, method: str) -> Any:
@@ -66,7 +68,9 @@ def _cached(usage: Any) -> int:
 def test_chat_create(openai_client: Any, telemetry: Any) -> None:
     completion = openai_client.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES, max_tokens=300)
     assert isinstance(completion, openai.types.chat.ChatCompletion)
-    assert completion.usage.prompt_tokens == prompt_tokens("openai", {"model": CHAT_MODEL, "messages": MESSAGES})
+    assert completion.usage.prompt_tokens == prompt_tokens(
+        "openai", {"model": CHAT_MODEL, "messages": MESSAGES}
+    )
     span = assert_chat_span(
         telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create"
     )
@@ -76,7 +80,9 @@ def test_chat_create(openai_client: Any, telemetry: Any) -> None:
 
 async def test_async_chat_create(async_openai_client: Any, telemetry: Any) -> None:
     completion = await async_openai_client.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES)
-    assert_chat_span(telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create")
+    assert_chat_span(
+        telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create"
+    )
 
 
 def test_chat_stream_with_usage(openai_client: Any, telemetry: Any) -> None:
@@ -87,7 +93,9 @@ def test_chat_stream_with_usage(openai_client: Any, telemetry: Any) -> None:
     chunks = list(stream)
     usage = chunks[-1].usage
     assert usage is not None and chunks[-1].choices == []
-    span = assert_chat_span(telemetry, chunks[0].model, usage, stream=True, method="openai.chat.completions.create")
+    span = assert_chat_span(
+        telemetry, chunks[0].model, usage, stream=True, method="openai.chat.completions.create"
+    )
     assert span.attributes["costaware.stream.end"] == "completed"
 
 
@@ -106,7 +114,9 @@ async def test_async_chat_stream(async_openai_client: Any, telemetry: Any) -> No
         model=CHAT_MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
     chunks = [chunk async for chunk in stream]
-    assert_chat_span(telemetry, chunks[0].model, chunks[-1].usage, stream=True, method="openai.chat.completions.create")
+    assert_chat_span(
+        telemetry, chunks[0].model, chunks[-1].usage, stream=True, method="openai.chat.completions.create"
+    )
 
 
 def test_chat_stream_helper_is_one_span(openai_client: Any, telemetry: Any) -> None:
@@ -114,7 +124,9 @@ def test_chat_stream_helper_is_one_span(openai_client: Any, telemetry: Any) -> N
         model=CHAT_MODEL, messages=MESSAGES, stream_options={"include_usage": True}
     ) as stream:
         final = stream.get_final_completion()
-    assert_chat_span(telemetry, final.model, final.usage, stream=True, method="openai.chat.completions.stream")
+    assert_chat_span(
+        telemetry, final.model, final.usage, stream=True, method="openai.chat.completions.stream"
+    )
 
 
 async def test_async_chat_stream_helper(async_openai_client: Any, telemetry: Any) -> None:
@@ -122,19 +134,25 @@ async def test_async_chat_stream_helper(async_openai_client: Any, telemetry: Any
         model=CHAT_MODEL, messages=MESSAGES, stream_options={"include_usage": True}
     ) as stream:
         final = await stream.get_final_completion()
-    assert_chat_span(telemetry, final.model, final.usage, stream=True, method="openai.chat.completions.stream")
+    assert_chat_span(
+        telemetry, final.model, final.usage, stream=True, method="openai.chat.completions.stream"
+    )
 
 
 def test_chat_parse(openai_client: Any, telemetry: Any) -> None:
     completion = openai_client.chat.completions.parse(model=CHAT_MODEL, messages=MESSAGES)
-    assert_chat_span(telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.parse")
+    assert_chat_span(
+        telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.parse"
+    )
 
 
 def test_chat_with_raw_response(openai_client: Any, telemetry: Any) -> None:
     raw = openai_client.chat.completions.with_raw_response.create(model=CHAT_MODEL, messages=MESSAGES)
     completion = raw.parse()
     assert isinstance(completion, openai.types.chat.ChatCompletion)
-    assert_chat_span(telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create")
+    assert_chat_span(
+        telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create"
+    )
 
 
 async def test_async_chat_with_streaming_response(async_openai_client: Any, telemetry: Any) -> None:
@@ -142,13 +160,17 @@ async def test_async_chat_with_streaming_response(async_openai_client: Any, tele
         model=CHAT_MODEL, messages=MESSAGES
     ) as response:
         completion = await response.parse()
-    assert_chat_span(telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create")
+    assert_chat_span(
+        telemetry, completion.model, completion.usage, stream=False, method="openai.chat.completions.create"
+    )
 
 
 def test_responses_create(openai_client: Any, telemetry: Any) -> None:
     response = openai_client.responses.create(model=CHAT_MODEL, input="What is 2 + 2?", max_output_tokens=100)
     assert response.output_text
-    span = assert_chat_span(telemetry, response.model, response.usage, stream=False, method="openai.responses.create")
+    span = assert_chat_span(
+        telemetry, response.model, response.usage, stream=False, method="openai.responses.create"
+    )
     assert span.attributes["gen_ai.request.max_tokens"] == 100
 
 
@@ -162,7 +184,9 @@ async def test_async_responses_create_stream(async_openai_client: Any, telemetry
 def test_responses_stream_helper(openai_client: Any, telemetry: Any) -> None:
     with openai_client.responses.stream(model=CHAT_MODEL, input="Helper stream") as stream:
         final = stream.get_final_response()
-    span = assert_chat_span(telemetry, final.model, final.usage, stream=True, method="openai.responses.stream")
+    span = assert_chat_span(
+        telemetry, final.model, final.usage, stream=True, method="openai.responses.stream"
+    )
     assert span.attributes["costaware.stream.end"] == "completed"
 
 

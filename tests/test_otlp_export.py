@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from otlp_receiver import OtlpReceiver, attributes
 
 APP = """
@@ -41,7 +42,9 @@ def exported(sim_server: Any) -> tuple[OtlpReceiver, dict[str, tuple[int, int]]]
         code = textwrap.dedent(APP).format(
             anthropic_url=sim_server.anthropic_base_url, openai_url=sim_server.openai_base_url
         )
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         counts = {}
         for line in done.stdout.splitlines():

@@ -8,11 +8,12 @@ from typing import Any
 
 import anthropic
 import pytest
-from helpers import HAIKU, SONNET, anthropic_cost, user
 from opentelemetry.trace import StatusCode
 
 import costaware
 from costaware.sim import Fault
+
+from helpers import HAIKU, SONNET, anthropic_cost, user
 
 
 @pytest.mark.parametrize("mode", ["missing", "malformed"])
@@ -88,9 +89,14 @@ def test_priced_on_response_model(anthropic_client: Any, telemetry: Any) -> None
     assert Decimal(attrs["costaware.cost.usd_exact"]) == anthropic_cost(SONNET, message.usage)
 
 
-def test_falls_back_to_request_model_when_response_model_unknown(anthropic_client: Any, telemetry: Any) -> None:
+def test_falls_back_to_request_model_when_response_model_unknown(
+    anthropic_client: Any, telemetry: Any
+) -> None:
     message = anthropic_client.messages.create(
-        model=HAIKU, max_tokens=50, messages=user("hi"), extra_headers={"x-sim-response-model": "mystery-model"}
+        model=HAIKU,
+        max_tokens=50,
+        messages=user("hi"),
+        extra_headers={"x-sim-response-model": "mystery-model"},
     )
     attrs = telemetry.span().attributes
     assert attrs["costaware.cost.priced_model"] == HAIKU

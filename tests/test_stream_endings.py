@@ -8,12 +8,17 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from helpers import HAIKU, user
 from opentelemetry.trace import StatusCode
 
 from costaware.sim import Fault
 
-KWARGS = {"model": HAIKU, "max_tokens": 400, "messages": user("Write a long story about a lighthouse keeper.")}
+from helpers import HAIKU, user
+
+KWARGS = {
+    "model": HAIKU,
+    "max_tokens": 400,
+    "messages": user("Write a long story about a lighthouse keeper."),
+}
 
 
 def ended_once(telemetry: Any) -> Any:
@@ -117,7 +122,10 @@ async def test_async_abandoned_without_close(async_anthropic_client: Any, teleme
 
 def test_openai_stream_closed_early(openai_client: Any, telemetry: Any) -> None:
     stream = openai_client.chat.completions.create(
-        model="gpt-4.1-mini", messages=user("long answer please"), stream=True, stream_options={"include_usage": True}
+        model="gpt-4.1-mini",
+        messages=user("long answer please"),
+        stream=True,
+        stream_options={"include_usage": True},
     )
     next(iter(stream))
     stream.close()

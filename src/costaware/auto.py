@@ -24,8 +24,13 @@ def _wants(signal: str) -> bool:
 
 def _provider_is_default(provider: object) -> bool:
     # The API's placeholders before anyone sets a provider.
-    return type(provider).__name__ in {"ProxyTracerProvider", "ProxyMeterProvider", "NoOpTracerProvider",
-                                       "NoOpMeterProvider", "_ProxyMeterProvider"}
+    return type(provider).__name__ in {
+        "ProxyTracerProvider",
+        "ProxyMeterProvider",
+        "NoOpTracerProvider",
+        "NoOpMeterProvider",
+        "_ProxyMeterProvider",
+    }
 
 
 def setup_otlp_export() -> None:

@@ -76,7 +76,9 @@ def _load_prices_file(path: str) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except ValueError as exc:
-        raise ConfigurationError(f"COSTAWARE_PRICES: {path} is not valid {file.suffix or 'JSON'}: {exc}") from exc
+        raise ConfigurationError(
+            f"COSTAWARE_PRICES: {path} is not valid {file.suffix or 'JSON'}: {exc}"
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"COSTAWARE_PRICES: {path} must hold a table of models")
     return data
@@ -149,5 +151,5 @@ def internal_error(what: str) -> None:
     when :func:`should_raise_internal_errors` says so (under pytest by default) so bugs surface.
     """
     if should_raise_internal_errors():
-        raise  # noqa: PLE0704 - re-raises the exception being handled
+        raise
     log.warning("costaware: internal error while %s; the call itself is unaffected", what, exc_info=True)

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - only when used without opentelemetry-i
     BaseInstrumentor = object
 
 
-class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc,valid-type]
+class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the ``anthropic`` and ``openai`` clients (whichever are installed)."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -38,6 +38,7 @@ class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc,valid-type]
         api.uninstrument()
 
     if BaseInstrumentor is object:  # pragma: no cover
+
         def instrument(self, **kwargs: Any) -> None:
             self._instrument(**kwargs)
 

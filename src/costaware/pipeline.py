@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from decimal import Decimal
 from contextvars import ContextVar, Token
+from decimal import Decimal
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -219,7 +219,7 @@ class Call:
         from costaware import streams
 
         try:
-            if hasattr(value, "__next__") or hasattr(value, "__anext__"):
+            if _is_stream(value):
                 return self.attach_stream(value)
             if hasattr(value, "http_response") and hasattr(value, "parse"):
                 return streams.wrap_raw_response(value, self)
@@ -239,21 +239,28 @@ class Call:
 def _pass_through_nested(call: Call, value: Any) -> Any:
     """A patched method reached from inside ``call`` (an SDK helper calling ``create``): the stream it
     returns feeds ``call`` when ``call`` is a stream helper still waiting for its stream."""
-    if call.target.kind == "stream_helper" and not call.stream_attached and not call.done:
-        if hasattr(value, "__next__") or hasattr(value, "__anext__"):
-            return call.attach_stream(value)
+    waiting = call.target.kind == "stream_helper" and not call.stream_attached and not call.done
+    if waiting and _is_stream(value):
+        return call.attach_stream(value)
     return value
 
 
+def _is_stream(value: Any) -> bool:
+    """Streams are recognised by behaviour, not class (another instrumentor may have proxied them)."""
+    return hasattr(value, "__next__") or hasattr(value, "__anext__")
+
+
 def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
-    """The ``wrapt`` wrapper for ``target``; ``runtime_of()`` gives the current :class:`Runtime` or ``None``."""
+    """The ``wrapt`` wrapper for ``target``; ``runtime_of()`` gives the current :class:`Runtime`."""
     if target.kind == "stream_helper":
         from costaware import streams
 
         return streams.make_helper_wrapper(target, runtime_of)
     if target.is_async:
 
-        async def async_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        async def async_wrapper(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
             runtime = runtime_of()
             if runtime is None or is_suppressed():
                 return await wrapped(*args, **kwargs)

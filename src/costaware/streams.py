@@ -11,6 +11,7 @@ instrumentor's proxy around the SDK's ``Stream`` works the same.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +27,8 @@ if TYPE_CHECKING:
 def _finish_on_gc(proxy: Any) -> None:
     call = getattr(proxy, "_self_call", None)
     if call is not None and not call.done:
-        try:
+        with contextlib.suppress(Exception):  # never raise from a finaliser
             call.finish_stream("abandoned")
-        except Exception:  # never raise from a finaliser
-            pass
 
 
 def _add(call: Call, event: Any) -> None:
@@ -41,7 +40,7 @@ def _add(call: Call, event: Any) -> None:
         internal_error("reading a stream event")
 
 
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A sync stream (``anthropic.Stream``, ``openai.Stream``) that records its call."""
 
     def __init__(self, stream: Any, call: Call) -> None:
@@ -87,7 +86,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         _finish_on_gc(self)
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """An async stream (``anthropic.AsyncStream``, ``openai.AsyncStream``) that records its call."""
 
     def __init__(self, stream: Any, call: Call) -> None:
@@ -137,7 +136,7 @@ def wrap_stream(stream: Any, call: Call) -> Any:
     return AsyncStreamProxy(stream, call) if hasattr(stream, "__anext__") else StreamProxy(stream, call)
 
 
-class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A raw response (``with_raw_response`` / ``with_streaming_response``): its call is recorded when
     the caller parses it (a parsed stream is proxied in turn) and ends at the latest on ``close()``."""
 
@@ -202,7 +201,7 @@ def _attach_to_helper_stream(call: Call, helper_stream: Any) -> None:
     helper_stream._raw_stream = call.attach_stream(raw)
 
 
-class _HelperBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, manager: Any, begin: Any) -> None:
         super().__init__(manager)
         self._self_begin = begin

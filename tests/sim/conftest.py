@@ -12,10 +12,10 @@ import pytest
 if importlib.util.find_spec("costaware") is None:  # running from a checkout without an install
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-import anthropic  # noqa: E402
-import openai  # noqa: E402
+import anthropic
+import openai
 
-from costaware.sim import Simulator  # noqa: E402
+from costaware.sim import Simulator
 
 
 class FakeClock:

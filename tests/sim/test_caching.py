@@ -35,9 +35,14 @@ def ask(claude: anthropic.Anthropic, model: str = SONNET, **body: Any) -> anthro
 def test_repeated_prefix_is_written_then_read(claude: anthropic.Anthropic) -> None:
     system = cached_system(2000)
     first, second = ask(claude, system=system), ask(claude, system=system)
-    total = prompt_tokens("anthropic", {"system": system, "messages": [{"role": "user", "content": "Question?"}]})
+    total = prompt_tokens(
+        "anthropic", {"system": system, "messages": [{"role": "user", "content": "Question?"}]}
+    )
     assert first.usage.cache_creation_input_tokens == 2000
-    assert first.usage.cache_creation is not None and first.usage.cache_creation.ephemeral_5m_input_tokens == 2000
+    assert (
+        first.usage.cache_creation is not None
+        and first.usage.cache_creation.ephemeral_5m_input_tokens == 2000
+    )
     assert first.usage.cache_read_input_tokens == 0
     assert first.usage.input_tokens == total - 2000
     assert second.usage.cache_read_input_tokens == 2000
@@ -147,7 +152,11 @@ def test_openai_repeated_long_prompt_is_cached_in_128_token_steps(oai: openai.Op
     first, second = chat(oai, "Hi"), chat(oai, "Hi")
     assert first.prompt_tokens_details and first.prompt_tokens_details.cached_tokens == 0
     assert second.prompt_tokens_details and second.prompt_tokens_details.cached_tokens == 1408
-    assert second.prompt_tokens == first.prompt_tokens == prompt_tokens("openai", {"messages": chat_messages("Hi")})
+    assert (
+        second.prompt_tokens
+        == first.prompt_tokens
+        == prompt_tokens("openai", {"messages": chat_messages("Hi")})
+    )
     assert second.prompt_tokens == 1503  # 1408 = the longest 128-token step within it
 
 
@@ -172,7 +181,9 @@ def test_openai_cache_expires_after_ten_minutes(oai: openai.OpenAI, clock: FakeC
 
 def test_openai_short_prompts_are_never_cached(oai: openai.OpenAI) -> None:
     for _ in range(2):
-        usage = oai.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "Hi"}]).usage
+        usage = oai.chat.completions.create(
+            model="gpt-4.1", messages=[{"role": "user", "content": "Hi"}]
+        ).usage
         assert usage is not None and usage.prompt_tokens_details is not None
         assert usage.prompt_tokens_details.cached_tokens == 0
 

@@ -120,7 +120,11 @@ def test_embeddings_float_vectors_are_deterministic_unit_vectors(oai: openai.Ope
     assert len(first) == 64 and len(again.data[0].embedding) == 256
     assert math.isclose(sum(v * v for v in first), 1.0, rel_tol=1e-9)
     assert result.data[1].embedding != first
-    assert result.usage.prompt_tokens == result.usage.total_tokens == count_tokens("alpha") + count_tokens("beta")
+    assert (
+        result.usage.prompt_tokens
+        == result.usage.total_tokens
+        == count_tokens("alpha") + count_tokens("beta")
+    )
 
 
 def test_embeddings_default_base64_decodes_to_the_same_vector(sim: Simulator) -> None:

@@ -109,7 +109,9 @@ def test_stream_deltas_rebuild_the_text() -> None:
 
 def test_capability_orders_tiers_for_any_prompt() -> None:
     for prompt in ("hi", "prove the Riemann hypothesis " * 300):
-        small, mid, large = (capability(m, prompt) for m in ("claude-haiku-4-5", "gpt-4.1", "claude-opus-4-6"))
+        small, mid, large = (
+            capability(m, prompt) for m in ("claude-haiku-4-5", "gpt-4.1", "claude-opus-4-6")
+        )
         assert 0.0 <= small < mid < large <= 1.0
 
 

@@ -213,18 +213,34 @@ class _NoStream:
         return CallResult()
 
 
-CHAT = Endpoint("openai", "chat", _read_chat_request, read_chat_response, ChatStreamAccumulator, _read_chat_input)
+CHAT = Endpoint(
+    "openai", "chat", _read_chat_request, read_chat_response, ChatStreamAccumulator, _read_chat_input
+)
 RESPONSES = Endpoint(
-    "openai", "chat", _read_responses_request, read_responses_response, ResponsesStreamAccumulator,
+    "openai",
+    "chat",
+    _read_responses_request,
+    read_responses_response,
+    ResponsesStreamAccumulator,
     _read_responses_input,
 )
 EMBEDDINGS = Endpoint("openai", "embeddings", _read_embeddings_request, read_embeddings_response, _NoStream)
 
 _FAMILIES: tuple[tuple[str, str, str, Endpoint, tuple[tuple[str, str], ...]], ...] = (
-    ("openai.resources.chat.completions.completions", "Completions", "openai.chat.completions", CHAT,
-     (("create", "call"), ("parse", "call"), ("stream", "stream_helper"))),
-    ("openai.resources.responses.responses", "Responses", "openai.responses", RESPONSES,
-     (("create", "call"), ("parse", "call"), ("stream", "stream_helper"))),
+    (
+        "openai.resources.chat.completions.completions",
+        "Completions",
+        "openai.chat.completions",
+        CHAT,
+        (("create", "call"), ("parse", "call"), ("stream", "stream_helper")),
+    ),
+    (
+        "openai.resources.responses.responses",
+        "Responses",
+        "openai.responses",
+        RESPONSES,
+        (("create", "call"), ("parse", "call"), ("stream", "stream_helper")),
+    ),
     ("openai.resources.embeddings", "Embeddings", "openai.embeddings", EMBEDDINGS, (("create", "call"),)),
 )
 

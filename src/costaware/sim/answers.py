@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from .tokens import count_tokens
 
-__all__ = ["Answer", "answer_text", "make_answer", "is_reasoning_model", "split_for_stream"]
+__all__ = ["Answer", "answer_text", "is_reasoning_model", "make_answer", "split_for_stream"]
 
 _WORDS = (
     "the", "model", "answer", "token", "cost", "cache", "prompt", "budget", "route", "simple",
@@ -96,8 +96,6 @@ def split_for_stream(text: str, words_per_delta: int = 4) -> list[str]:
     if not text:
         return []
     words = text.split(" ")
-    deltas = [
-        " ".join(words[i : i + words_per_delta]) + " " for i in range(0, len(words), words_per_delta)
-    ]
+    deltas = [" ".join(words[i : i + words_per_delta]) + " " for i in range(0, len(words), words_per_delta)]
     deltas[-1] = deltas[-1][:-1]
     return [d for d in deltas if d]

@@ -30,9 +30,7 @@ def error_body(status: int, message: str, request_id: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
 
 
-def usage_body(
-    *, prompt: int, cache: CacheUsage, output_tokens: int, mode: str
-) -> dict[str, Any] | None:
+def usage_body(*, prompt: int, cache: CacheUsage, output_tokens: int, mode: str) -> dict[str, Any] | None:
     """Return the ``usage`` object; ``mode`` is ``"normal"``, ``"missing"`` or ``"malformed"``.
 
     ``input_tokens`` excludes cached tokens: prompt = input + cache read + cache creation.
@@ -106,9 +104,7 @@ def _delta_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: usage[key] for key in keys}
 
 
-def stream_events(
-    *, msg_id: str, model: str, answer: Answer, usage: dict[str, Any] | None
-) -> list[bytes]:
+def stream_events(*, msg_id: str, model: str, answer: Answer, usage: dict[str, Any] | None) -> list[bytes]:
     """Return the SSE events of a streamed message, in the API's order."""
     start = _message(msg_id, model, [], None)
     start_usage = _start_usage(usage)

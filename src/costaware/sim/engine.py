@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import anthropic_wire, openai_wire, responses_wire
 from .answers import is_reasoning_model, make_answer
@@ -36,7 +36,11 @@ HEADER_FAULT = "x-sim-fault"
 HEADER_RESPONSE_MODEL = "x-sim-response-model"
 HEADER_USAGE = "x-sim-usage"
 
-Headers = Mapping[str, str]
+
+class Headers(Protocol):
+    """The request headers: anything with a case-insensitive ``get`` (``email.message.Message``)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 @dataclass
@@ -232,7 +236,9 @@ class SimEngine:
             for fault in faults:
                 self.faults.add(fault)
             return _json_reply(200, {"ok": True, "added": len(faults)}, request_id)
-        return _json_reply(404, openai_wire.error_body(404, f"no control endpoint {method} {path}"), request_id)
+        return _json_reply(
+            404, openai_wire.error_body(404, f"no control endpoint {method} {path}"), request_id
+        )
 
     # -- API endpoints -----------------------------------------------------------------------
 
@@ -255,7 +261,12 @@ class SimEngine:
             output_tokens=answer.output_tokens,
             mode=call.usage_mode,
         )
-        parts = {"msg_id": self._new_id("msg_"), "model": call.response_model, "answer": answer, "usage": usage}
+        parts: dict[str, Any] = {
+            "msg_id": self._new_id("msg_"),
+            "model": call.response_model,
+            "answer": answer,
+            "usage": usage,
+        }
         if body.get("stream"):
             return _sse_reply(anthropic_wire.stream_events(**parts), call.request_id)
         return _json_reply(200, anthropic_wire.message_body(**parts), call.request_id)
@@ -265,7 +276,9 @@ class SimEngine:
 
     def _openai_prompt(self, call: _Call, canonical: str) -> tuple[int, int]:
         cache_key = call.body.get("prompt_cache_key")
-        cached = self.openai_cache.apply(call.model, canonical, cache_key if isinstance(cache_key, str) else None)
+        cached = self.openai_cache.apply(
+            call.model, canonical, cache_key if isinstance(cache_key, str) else None
+        )
         return count_tokens(canonical), cached
 
     def _chat(self, call: _Call) -> Reply:
@@ -277,7 +290,7 @@ class SimEngine:
         max_tokens = _first_int(body, "max_completion_tokens", "max_tokens")
         answer = make_answer(last_user_text("openai", body), max_tokens=max_tokens, reasoning=reasoning)
         usage = openai_wire.chat_usage_body(prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode)
-        parts = {
+        parts: dict[str, Any] = {
             "completion_id": self._new_id("chatcmpl-"),
             "model": call.response_model,
             "created": int(time.time()),
@@ -297,11 +310,13 @@ class SimEngine:
         effort = body.get("reasoning", {}).get("effort") if isinstance(body.get("reasoning"), dict) else None
         reasoning = is_reasoning_model(call.model, effort)
         max_tokens = _first_int(body, "max_output_tokens")
-        answer = make_answer(last_user_text("openai-responses", body), max_tokens=max_tokens, reasoning=reasoning)
+        answer = make_answer(
+            last_user_text("openai-responses", body), max_tokens=max_tokens, reasoning=reasoning
+        )
         usage = responses_wire.responses_usage_body(
             prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode
         )
-        parts = {
+        parts: dict[str, Any] = {
             "response_id": self._new_id("resp_"),
             "item_id": self._new_id("msg_"),
             "model": call.response_model,

@@ -117,7 +117,12 @@ def response_events(
     usage: dict[str, Any] | None,
 ) -> list[bytes]:
     """Return the SSE events of a streamed response, each with its ``sequence_number``."""
-    common = {"response_id": response_id, "item_id": item_id, "model": model, "created": created}
+    common: dict[str, Any] = {
+        "response_id": response_id,
+        "item_id": item_id,
+        "model": model,
+        "created": created,
+    }
     snapshot = response_body(**common, request=request, answer=None, usage=None)
     final = response_body(**common, request=request, answer=answer, usage=usage)
     status = _final_status(answer)
@@ -125,7 +130,10 @@ def response_events(
     steps: list[tuple[str, dict[str, Any]]] = [
         ("response.created", {"response": snapshot}),
         ("response.in_progress", {"response": snapshot}),
-        ("response.output_item.added", {"output_index": 0, "item": _message_item(item_id, "in_progress", [])}),
+        (
+            "response.output_item.added",
+            {"output_index": 0, "item": _message_item(item_id, "in_progress", [])},
+        ),
         ("response.content_part.added", {**where, "part": _text_part("")}),
     ]
     steps.extend(

@@ -7,6 +7,7 @@ algorithm. SSE replies use chunked transfer encoding, one chunk per event.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import sys
@@ -47,10 +48,8 @@ class _Server(ThreadingHTTPServer):
         with self.connections_lock:
             connections = list(self.connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,10 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):  # the client may already be gone
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: benchmarks send thousands of requests."""
@@ -267,7 +264,5 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, clock: Callable[[], floa
     print(f"costaware.sim listening on {sim.url}", flush=True)
     print(f"  ANTHROPIC_BASE_URL={sim.anthropic_base_url}", flush=True)
     print(f"  OPENAI_BASE_URL={sim.openai_base_url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sim.serve_forever()
-    except KeyboardInterrupt:
-        pass

@@ -1,0 +1,210 @@
+"""``costaware demo``: a short realistic workload through the real SDKs against the local simulator.
+
+Long shared system prompts with short questions, streaming and not, both providers, the Responses
+API and embeddings, and a few injected transient faults that the SDKs' own retries absorb. Prints
+per-model calls, tokens and cost. With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, spans and metrics are
+also exported there over OTLP/HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+from typing import Any, TextIO
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+
+QUESTIONS = (
+    "Where is my order #4417? It was due on Monday.",
+    "How do I reset my password if I no longer have the recovery email?",
+    "Can I change the delivery address after the parcel has shipped?",
+    "What is your refund policy for opened electronics?",
+    "My invoice shows VAT twice. Can you fix it?",
+    "Do you ship to Norway, and how long does it take?",
+    "The app crashes when I upload a photo larger than 10 MB. Any workaround?",
+    "Please summarise the warranty terms for the X200 headphones in three bullet points.",
+)
+
+SUPPORT_POLICY = (
+    "You are the support assistant of Northwind Outfitters. Follow the policy below exactly. "
+    + " ".join(
+        f"Policy {i}: customers may return unused items within 30 days; refunds go to the original payment "
+        f"method within 5 business days; shipping to EU countries takes 3-6 days; escalate fraud to tier 2."
+        for i in range(1, 90)
+    )
+)
+
+
+@dataclass
+class ModelTotals:
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced: int = 0
+
+
+@dataclass
+class Totals(SpanProcessor):
+    """A span processor that sums costaware's call spans per provider and model."""
+
+    by_model: dict[tuple[str, str], ModelTotals] = field(default_factory=lambda: defaultdict(ModelTotals))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.instrumentation_scope is None or span.instrumentation_scope.name != "costaware":
+            return
+        attrs = span.attributes or {}
+        key = (
+            str(attrs.get("gen_ai.provider.name")),
+            str(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model")),
+        )
+        row = self.by_model[key]
+        row.calls += 1
+        row.errors += "error.type" in attrs
+        row.input_tokens += int(attrs.get("gen_ai.usage.input_tokens", 0))  # type: ignore[arg-type]
+        row.cache_read += int(attrs.get("gen_ai.usage.cache_read.input_tokens", 0))  # type: ignore[arg-type]
+        row.cache_write += int(attrs.get("gen_ai.usage.cache_creation.input_tokens", 0))  # type: ignore[arg-type]
+        row.output_tokens += int(attrs.get("gen_ai.usage.output_tokens", 0))  # type: ignore[arg-type]
+        if "costaware.cost.usd_exact" in attrs:
+            row.cost += Decimal(str(attrs["costaware.cost.usd_exact"]))
+        elif attrs.get("costaware.cost.unpriced"):
+            row.unpriced += 1
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _progress(done: int, total: int, out: TextIO, width: int = 30) -> None:
+    filled = width * done // total
+    out.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} calls")
+    out.flush()
+
+
+def _workload(anthropic_client: Any, openai_client: Any) -> Iterator[Callable[[], Any]]:
+    """The calls of the demo, one callable each."""
+    system = [{"type": "text", "text": SUPPORT_POLICY, "cache_control": {"type": "ephemeral"}}]
+    openai_system = {"role": "system", "content": SUPPORT_POLICY}
+    for i, question in enumerate(QUESTIONS):
+        messages = [{"role": "user", "content": question}]
+        model = "claude-haiku-4-5" if i % 3 else "claude-sonnet-4-6"
+        # A transient fault on some calls: the SDK's own retries absorb it, costaware records one call.
+        fault = {"x-sim-fault": f"status={(429, 503, 529)[i % 3]};times=1;key=demo-{i}"} if i % 4 == 1 else {}
+        yield partial(
+            anthropic_client.messages.create,
+            model=model,
+            max_tokens=300,
+            system=system,
+            messages=messages,
+            extra_headers=fault,
+        )
+        yield partial(_stream_anthropic, anthropic_client, system, messages)
+        yield partial(
+            openai_client.chat.completions.create,
+            model="gpt-4.1-mini",
+            messages=[openai_system, *messages],
+            max_tokens=300,
+        )
+        yield partial(_stream_openai, openai_client, [openai_system, *messages])
+        yield partial(
+            openai_client.responses.create,
+            model="gpt-4.1",
+            instructions=SUPPORT_POLICY,
+            input=question,
+            max_output_tokens=200,
+        )
+    yield partial(openai_client.embeddings.create, model="text-embedding-3-small", input=list(QUESTIONS))
+
+
+def _stream_anthropic(client: Any, system: Any, messages: Any) -> str:
+    with client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=300, system=system, messages=messages
+    ) as s:
+        return "".join(s.text_stream)
+
+
+def _stream_openai(client: Any, messages: Any) -> list[Any]:
+    stream = client.chat.completions.create(
+        model="gpt-4.1-mini", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
+    return list(stream)
+
+
+def _print_table(totals: Totals, out: TextIO) -> None:
+    header = (
+        f"{'provider':<10} {'model':<22} {'calls':>5} {'input':>8} {'cached':>8} {'written':>8} "
+        f"{'output':>7} {'cost USD (exact)':>18}"
+    )
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    grand = Decimal(0)
+    for (provider, model), row in sorted(totals.by_model.items()):
+        cost = format(row.cost, "f") + ("*" if row.unpriced else "")  # exact, never rounded
+        out.write(
+            f"{provider:<10} {model:<22} {row.calls:>5} {row.input_tokens:>8} {row.cache_read:>8} "
+            f"{row.cache_write:>8} {row.output_tokens:>7} {cost:>18}\n"
+        )
+        grand += row.cost
+    out.write(
+        "-" * len(header)
+        + "\n"
+        + f"{'total':<33} {'':>5} {'':>8} {'':>8} {'':>8} {'':>7} {format(grand, 'f'):>18}\n"
+    )
+    if any(row.unpriced for row in totals.by_model.values()):
+        out.write("* some calls of this model are unpriced (no known price)\n")
+
+
+def run(out: TextIO = sys.stdout) -> Totals:
+    """Run the demo and return the per-model totals it printed."""
+    import anthropic
+    import openai
+
+    import costaware
+    from costaware.auto import setup_otlp_export
+    from costaware.sim import Simulator
+
+    totals = Totals()
+    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    if exporting:
+        setup_otlp_export()
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+    provider.add_span_processor(totals)
+    costaware.instrument(tracer_provider=provider)
+    with Simulator() as sim:
+        out.write(f"costaware demo: simulator on {sim.url} (no real API is called, nothing is spent)\n")
+        anthropic_client = anthropic.Anthropic(base_url=sim.anthropic_base_url, api_key="demo", max_retries=2)
+        openai_client = openai.OpenAI(base_url=sim.openai_base_url, api_key="demo", max_retries=2)
+        calls = list(_workload(anthropic_client, openai_client))
+        started = time.perf_counter()
+        for i, call in enumerate(calls, 1):
+            call()
+            _progress(i, len(calls), out)
+        elapsed = time.perf_counter() - started
+        out.write(
+            f"\n  {len(calls)} calls in {elapsed:.1f} s; {sim.requests()} HTTP requests reached the "
+            "simulator (the extra ones are the SDKs' retries of injected faults)\n\n"
+        )
+    _print_table(totals, out)
+    if exporting:
+        out.write(f"\nspans and metrics exported to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}\n")
+    else:
+        out.write("\nset OTEL_EXPORTER_OTLP_ENDPOINT to send these spans and metrics to your backend\n")
+    costaware.uninstrument()
+    return totals

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from . import anthropic_wire, openai_wire, responses_wire
@@ -81,6 +82,16 @@ def _sse_reply(events: list[bytes], request_id: str) -> Reply:
         ("x-request-id", request_id),
     ]
     return Reply(headers=headers, events=events)
+
+
+def _error_reply(anthropic: bool, request_id: str, status: int, message: str) -> Reply:
+    """An error in the provider's shape (Anthropic for ``/v1/messages*``, else OpenAI)."""
+    payload = (
+        anthropic_wire.error_body(status, message, request_id)
+        if anthropic
+        else openai_wire.error_body(status, message)
+    )
+    return _json_reply(status, payload, request_id)
 
 
 def _first_int(body: Mapping[str, Any], *names: str) -> int | None:
@@ -153,7 +164,6 @@ class SimEngine:
         path = path.split("?", 1)[0]
         if path.startswith("/_sim/"):
             return self._control(method, path, raw)
-        anthropic = path.startswith("/v1/messages")
         request_id = self._new_id("req_")
         try:
             body = json.loads(raw) if raw else {}
@@ -161,47 +171,47 @@ class SimEngine:
             body = None
         model = body.get("model") if isinstance(body, dict) else None
         model = model if isinstance(model, str) else None
-        with self._lock:
+        with self._lock:  # every request counts, whatever happens to it next
             key = (path, model or "")
             self._counts[key] = self._counts.get(key, 0) + 1
-
-        def error(status: int, message: str) -> Reply:
-            payload = (
-                anthropic_wire.error_body(status, message, request_id)
-                if anthropic
-                else openai_wire.error_body(status, message)
-            )
-            return _json_reply(status, payload, request_id)
-
+        error = partial(_error_reply, path.startswith("/v1/messages"), request_id)
         try:
             fault = self.faults.pick(path, model, headers.get(HEADER_FAULT))
         except FaultSpecError as exc:
             return error(400, f"invalid {HEADER_FAULT} header: {exc}")
         if fault is not None and (fault.drop or fault.status is not None):
             reply = Reply(drop=True) if fault.drop else self._fault_reply(error, fault)
-            reply.delay = fault.delay
-            return reply
-
-        route = self._routes.get(path)
-        if route is None or method != "POST":
-            reply = error(404, f"costaware.sim has no {method} {path}")
-        elif not isinstance(body, dict):
-            reply = error(400, "the request body is not a JSON object")
-        elif model is None:
-            reply = error(400, "model: Field required")
         else:
-            response_model = headers.get(HEADER_RESPONSE_MODEL) or model
-            usage_mode = (headers.get(HEADER_USAGE) or "normal").strip().lower()
-            call = _Call(body, model, response_model, usage_mode, request_id)
-            try:
-                reply = route(call)
-            except _BadRequest as exc:
-                reply = error(400, str(exc))
+            reply = self._answer(method, path, headers, body, request_id, error)
         if fault is not None:
             reply.delay = fault.delay
             if reply.events is not None:
                 reply.drop_after = fault.drop_mid_stream_after
         return reply
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        headers: Headers,
+        body: Any,
+        request_id: str,
+        error: Callable[[int, str], Reply],
+    ) -> Reply:
+        route = self._routes.get(path)
+        if route is None or method != "POST":
+            return error(404, f"costaware.sim has no {method} {path}")
+        if not isinstance(body, dict):
+            return error(400, "the request body is not a JSON object")
+        model = body.get("model")
+        if not isinstance(model, str):
+            return error(400, "model: Field required")
+        response_model = headers.get(HEADER_RESPONSE_MODEL) or model
+        usage_mode = (headers.get(HEADER_USAGE) or "normal").strip().lower()
+        try:
+            return route(_Call(body, model, response_model, usage_mode, request_id))
+        except _BadRequest as exc:
+            return error(400, str(exc))
 
     @staticmethod
     def _fault_reply(error: Callable[[int, str], Reply], fault: Fault) -> Reply:

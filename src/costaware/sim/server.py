@@ -82,9 +82,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
-    def _serve(self) -> None:
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            parts = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return b"".join(parts)
         length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        raw = self._read_body()
         try:
             reply = self.server.engine.handle(self.command, self.path, self.headers, raw)
         except Exception:  # a simulator bug must answer 500, not kill the connection thread
@@ -206,10 +217,10 @@ class Simulator:
 
     @property
     def port(self) -> int:
-        """The bound port (starts the server if needed)."""
-        server = self._server or self.start()._server
-        assert server is not None
-        return int(server.server_address[1])
+        """The bound port (known once started)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() or use `with Simulator() as sim`")
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

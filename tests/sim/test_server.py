@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import subprocess
 import sys
@@ -26,6 +27,11 @@ def control(sim: Simulator, method: str, path: str, payload: Any = None) -> Any:
     request = urllib.request.Request(sim.url + path, data=data, method=method)
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
+
+
+def test_port_is_unknown_before_start() -> None:
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = Simulator().url
 
 
 def test_urls(sim: Simulator) -> None:
@@ -78,6 +84,16 @@ def test_bad_fault_spec_is_refused(sim: Simulator) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         control(sim, "POST", "/_sim/faults", {"status": "teapot"})
     assert caught.value.code == 400
+
+
+def test_chunked_request_body_keeps_the_connection_usable(sim: Simulator) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=5)
+    parts = [b'{"model": "m", "messages": ', b'[{"role": "user", "content": "Hi"}]}']
+    for _ in range(2):
+        connection.request("POST", "/v1/chat/completions", body=iter(parts), encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["model"] == "m"
+    connection.close()
 
 
 def test_unknown_path_is_a_404(sim: Simulator, oai: openai.OpenAI) -> None:

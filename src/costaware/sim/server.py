@@ -95,7 +95,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
-        raw = self._read_body()
+        try:
+            raw = self._read_body()
+        except ValueError:  # a malformed chunk size: the rest of the stream cannot be trusted
+            self.send_error(400, "malformed chunked body")
+            self.close_connection = True
+            return
         try:
             reply = self.server.engine.handle(self.command, self.path, self.headers, raw)
         except Exception:  # a simulator bug must answer 500, not kill the connection thread

@@ -1,0 +1,64 @@
+"""The Grafana dashboard queries only series and labels that costaware really emits."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+from costaware.sim import Fault
+
+from helpers import HAIKU, user
+
+DASHBOARD = Path(__file__).parent.parent / "grafana" / "dashboards" / "costaware-overview.json"
+_UNITS = {"s": "seconds", "USD": "USD"}
+
+
+def prometheus_series(telemetry: Any) -> tuple[set[str], set[str]]:
+    """Series and label names as Prometheus shows costaware's metrics after OTLP translation."""
+    series: set[str] = set()
+    labels: set[str] = {"le"}
+    data = telemetry.reader.get_metrics_data()
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                name = metric.name.replace(".", "_")
+                unit = _UNITS.get(metric.unit or "")
+                if unit:
+                    name = f"{name}_{unit}"
+                kind = type(metric.data).__name__
+                if kind == "Histogram":
+                    series |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+                else:
+                    series.add(f"{name}_total" if metric.data.is_monotonic else name)
+                for point in metric.data.data_points:
+                    labels |= {key.replace(".", "_") for key in point.attributes}
+    return series, labels
+
+
+def test_dashboard_queries_match_emitted_metrics(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("priced"))
+    list(anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("stream"), stream=True))
+    anthropic_client.messages.create(model="unknown-model-x", max_tokens=20, messages=user("unpriced"))
+    sim.add_fault(Fault(status=500, times=1))
+    with pytest.raises(anthropic.InternalServerError):
+        anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("error"))
+    series, labels = prometheus_series(telemetry)
+
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert expressions
+    for expr in expressions:
+        used = set(re.findall(r"\b((?:costaware|gen_ai)_[A-Za-z0-9_]+)\s*[\[{]", expr))
+        assert used, expr
+        assert used <= series, (expr, used - series, sorted(series))
+        grouped = re.findall(r"by \(([^)]*)\)", expr) + re.findall(r"\{([a-z_]+)[!=]", expr)
+        for group in grouped:
+            names = {n.strip() for n in group.split(",")}
+            assert names <= labels, (expr, names - labels)
+        for legend in re.findall(r"\{\{(\w+)\}\}", json.dumps(dashboard)):
+            assert legend in labels

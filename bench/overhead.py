@@ -429,10 +429,16 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+PYCACHE = Path(tempfile.gettempdir()) / "costaware-bench-pycache"
+
+
 def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACELOOP_", "ANTHROPIC_OPEN"))}
+    """The environment of every child: ``BENCH_ENV``, and bytecode cached outside the repository (under
+    ``PYTHONDONTWRITEBYTECODE`` an edited module would be compiled again in every fresh process)."""
+    drop = ("OTEL_", "TRACELOOP_", "ANTHROPIC_OPEN", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(BENCH_ENV)
-    env.pop("PYTHONPATH", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 

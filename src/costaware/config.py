@@ -28,14 +28,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from costaware.core.errors import ConfigurationError
+
 log = logging.getLogger("costaware")
+
+__all__ = ["ConfigurationError", "Settings", "settings_from_env"]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class ConfigurationError(ValueError):
-    """A costaware setting is invalid. Raised by ``configure()``, never during an LLM call."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Tests of costaware.sim, the local provider simulator."""

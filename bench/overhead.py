@@ -1,33 +1,38 @@
 #!/usr/bin/env python
 """Per-call overhead of costaware and of OpenLLMetry over the raw anthropic / openai SDKs.
 
-One command, run from the repository root with the project's environment::
+One command, from the repository root, with the project's environment active::
 
     python bench/overhead.py
 
-On its first run it creates ``bench/.venv-bench`` (costaware editable + OpenLLMetry's instrumentors,
-SDK versions pinned to this interpreter's); then it starts one simulator (``costaware.sim``) in this
-process and, for every (configuration, case), runs a FRESH Python process that sets up the same
-OpenTelemetry SDK (global TracerProvider with SimpleSpanProcessor(InMemorySpanExporter), global
-MeterProvider with InMemoryMetricReader), instruments (or not), warms up, and times each call with
-``time.perf_counter_ns``. The work is split into rounds; in each round the order of configurations is
-rotated, so drift on the machine hits all of them alike. Every instrumented process must produce
-exactly one span per call (the raw one none), or the run fails loudly.
+The first run creates ``bench/.venv-bench`` (costaware editable + OpenLLMetry's instrumentors, with
+anthropic, openai and opentelemetry-api/-sdk pinned to this interpreter's versions); every
+configuration then runs on that venv's interpreter, so all three share the same packages.
 
-Configurations: ``raw`` (nothing instrumented), ``costaware`` (``costaware.instrument``) and
+How: one simulator (``costaware.sim``) serves from this process. For each case and round, one FRESH
+Python process per configuration sets up the same OpenTelemetry SDK (a global TracerProvider with
+SimpleSpanProcessor(InMemorySpanExporter), a global MeterProvider with InMemoryMetricReader),
+instruments (or not), warms up, and waits. This process then has them make their calls in lock-step
+blocks (50 calls of one configuration, then 50 of the next, rotating the order), so load from other
+programs on the machine falls on every configuration alike; only one of them runs at a time. Each
+call is timed with ``time.perf_counter_ns``. Every instrumented process must produce exactly one span
+per call, the raw one none (which also proves the anthropic SDK's own tracing is off), or the run fails.
+
+The costaware source is copied at start and the children import that copy, so edits made to the work
+tree while the benchmark runs cannot mix two versions into one result.
+
+Configurations: ``raw`` (nothing instrumented), ``costaware`` (``costaware.instrument``),
 ``openllmetry`` (``AnthropicInstrumentor`` + ``OpenAIInstrumentor``). Cases: anthropic
-``messages.create``, the same with ``stream=True`` read to the end, openai ``chat.completions.create``,
-the same streamed with ``stream_options={"include_usage": True}``.
-
-Content capture is off in all (``TRACELOOP_TRACE_CONTENT=false``,
-``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false``) and the anthropic SDK's own tracing is
-off in all (``ANTHROPIC_OPEN_TELEMETRY=false``).
+``messages.create``; the same with ``stream=True`` read to the end; openai ``chat.completions.create``;
+the same streamed with ``stream_options={"include_usage": True}``. Content capture is off in all
+(``TRACELOOP_TRACE_CONTENT=false``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false``) and so
+is the anthropic SDK's built-in tracing (``ANTHROPIC_OPEN_TELEMETRY=false``).
 
 Also measured: the import time of ``costaware`` and the cost of ``costaware.instrument()`` before any
-SDK is imported. Results: a table on stdout and ``bench/results/overhead.json``.
+SDK is imported. Output: a table on stdout and ``bench/results/overhead.json``.
 
-Other entry points: ``--quick`` (a smoke run), ``--profile costaware:anthropic`` (cProfile of one
-configuration and case), ``--no-openllmetry``, ``--no-setup``; see ``--help``.
+``--quick`` is a smoke run; ``--profile costaware:anthropic`` runs one configuration and case under
+cProfile; ``--no-openllmetry`` / ``--no-setup`` skip the bench venv. See ``--help``.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import hashlib
 import json
 import os
 import platform
+import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,13 +54,14 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 DEFAULT_VENV = BENCH / ".venv-bench"
 DEFAULT_OUTPUT = BENCH / "results" / "overhead.json"
 REQUIREMENTS = BENCH / "requirements-bench.txt"
+PYCACHE = Path(tempfile.gettempdir()) / "costaware-bench-pycache"
 
 CASES = ("anthropic", "anthropic-stream", "openai", "openai-stream")
 CASE_LABELS = {
@@ -61,44 +70,34 @@ CASE_LABELS = {
     "openai": "openai chat.completions.create",
     "openai-stream": "openai chat.completions.create(stream=True)",
 }
-CONFIGS = ("raw", "costaware", "openllmetry")
-
-# The same environment for every configuration (raw included).
+# The same environment for every configuration, raw included.
 BENCH_ENV = {
     "ANTHROPIC_OPEN_TELEMETRY": "false",  # the anthropic SDK's built-in spans: off everywhere
     "TRACELOOP_TRACE_CONTENT": "false",  # OpenLLMetry: no prompts / completions on spans
-    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false",  # costaware (already its default)
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false",  # costaware (its default anyway)
 }
 ANTHROPIC_MODEL = "claude-haiku-4-5"
 OPENAI_MODEL = "gpt-4o-mini"
-MAX_TOKENS = 100
-PROMPT = "Say hello to the overhead benchmark."
+MAX_TOKENS = 200
+PROMPT = "Tell me about budgets."  # the simulator answers it with 183 tokens: ~40 stream events
 
 TARGET_RATIO = 0.5  # costaware's median overhead at most half of OpenLLMetry's
 TARGET_IMPORT_MS = 50.0
 
 VERSIONED = (
-    "costaware",
-    "anthropic",
-    "openai",
-    "httpx2",
-    "wrapt",
-    "opentelemetry-api",
-    "opentelemetry-sdk",
-    "opentelemetry-instrumentation",
-    "opentelemetry-instrumentation-anthropic",
-    "opentelemetry-instrumentation-openai",
-    "genai-prices",
-)
+    "costaware", "anthropic", "openai", "httpx2", "pydantic", "wrapt", "genai-prices",
+    "opentelemetry-api", "opentelemetry-sdk", "opentelemetry-instrumentation",
+    "opentelemetry-instrumentation-anthropic", "opentelemetry-instrumentation-openai",
+)  # fmt: skip
 
 
-# --------------------------------------------------------------------------------------------
-# The worker: one fresh process per (configuration, case, round)
-# --------------------------------------------------------------------------------------------
+# ============================================================================================
+# Worker side: one fresh process per (configuration, case, round)
+# ============================================================================================
 
 
 def _set_up_providers() -> tuple[Any, Any]:
-    """Global SDK providers, identical in every configuration: returns (span exporter, metric reader)."""
+    """The global SDK providers, identical in every configuration: (span exporter, metric reader)."""
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -110,9 +109,8 @@ def _set_up_providers() -> tuple[Any, Any]:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
     trace.set_tracer_provider(tracer_provider)
-    metrics.set_meter_provider(meter_provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
     return exporter, reader
 
 
@@ -122,9 +120,7 @@ def _instrument(config: str) -> None:
     if config == "costaware":
         import costaware
 
-        costaware.instrument(
-            tracer_provider=trace.get_tracer_provider(), meter_provider=metrics.get_meter_provider()
-        )
+        costaware.instrument(tracer_provider=trace.get_tracer_provider(), meter_provider=metrics.get_meter_provider())
     elif config == "openllmetry":
         from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor
@@ -136,10 +132,10 @@ def _instrument(config: str) -> None:
 
 
 def _make_call(case: str, anthropic_url: str, openai_url: str) -> Callable[[], int]:
-    """A function making one call of ``case``; returns the number of stream events (0 if not streamed).
+    """One call of ``case``; returns the number of stream events (0 when not streamed).
 
-    The method is looked up on the client at every call, as applications do (wrapt binds its wrapper
-    on that lookup: part of the cost being measured).
+    The method is looked up on the client at every call, as applications do: wrapt binds its wrapper
+    on that lookup, which is part of the cost being measured.
     """
     messages = [{"role": "user", "content": PROMPT}]
     if case.startswith("anthropic"):
@@ -184,100 +180,157 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _metric_names(reader: Any) -> list[str]:
-    data = reader.get_metrics_data()
-    if data is None:
-        return []
-    return sorted(
-        {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    )
+class WorkerSession:
+    """Set up and warmed up on creation; ``run(n)`` times ``n`` more calls; ``result()`` reports."""
 
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {spec["cpu"]})
+        self.exporter, self.reader = _set_up_providers()
+        _instrument(spec["config"])
+        self.call = _make_call(spec["case"], spec["anthropic_url"], spec["openai_url"])
+        start = time.perf_counter_ns()
+        self.stream_events = self.call()
+        self.first_call_ns = time.perf_counter_ns() - start
+        for _ in range(spec["warmup"] - 1):
+            self.call()
+        self.warmup_spans = len(self.exporter.get_finished_spans())
+        self.exporter.clear()
+        self.samples: list[int] = []
+        self.blocks: list[int] = []  # where each block of calls ends in ``samples``
+        self.profiler: Any = None
+        if spec.get("profile_out"):
+            import cProfile
 
-def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Set up, instrument, warm up, then time ``spec["calls"]`` calls of one case."""
-    if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {spec["cpu"]})
-    exporter, reader = _set_up_providers()
-    _instrument(spec["config"])
-    call = _make_call(spec["case"], spec["anthropic_url"], spec["openai_url"])
+            self.profiler = cProfile.Profile()
+        gc.collect()
 
-    clock = time.perf_counter_ns
-    start = clock()
-    events = call()
-    first_call_ns = clock() - start
-    for _ in range(spec["warmup"] - 1):
-        call()
-    warmup_spans = len(exporter.get_finished_spans())
-    exporter.clear()
-    gc.collect()
+    def run(self, calls: int) -> None:
+        call, clock, samples = self.call, time.perf_counter_ns, [0] * calls
+        if self.profiler is not None:
+            self.profiler.enable()
+        for i in range(calls):
+            start = clock()
+            call()
+            samples[i] = clock() - start
+        if self.profiler is not None:
+            self.profiler.disable()
+        self.samples += samples
+        self.blocks.append(len(self.samples))
 
-    profiler = None
-    if spec.get("profile_out"):
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    samples = [0] * spec["calls"]
-    for i in range(spec["calls"]):
-        start = clock()
-        call()
-        samples[i] = clock() - start
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(spec["profile_out"])
-
-    spans = exporter.get_finished_spans()
-    last = spans[-1] if spans else None
-    attributes = dict(last.attributes or {}) if last is not None else {}
-    return {
-        "config": spec["config"],
-        "case": spec["case"],
-        "samples_ns": samples,
-        "first_call_ns": first_call_ns,
-        "stream_events": events,
-        "warmup_spans": warmup_spans,
-        "spans": len(spans),
-        "span_scopes": sorted({s.instrumentation_scope.name for s in spans if s.instrumentation_scope}),
-        "span_name": last.name if last is not None else None,
-        "token_attributes": {k: v for k, v in attributes.items() if "token" in k},
-        "cost_attributes": {k: v for k, v in attributes.items() if "cost" in k},
-        "metrics": _metric_names(reader),
-        "python": sys.version.split()[0],
-        "executable": sys.executable,
-        "versions": _versions(),
-    }
+    def result(self) -> dict[str, Any]:
+        if self.profiler is not None:
+            self.profiler.dump_stats(self.spec["profile_out"])
+        spans = self.exporter.get_finished_spans()
+        attributes = dict(spans[-1].attributes or {}) if spans else {}
+        data = self.reader.get_metrics_data()
+        metric_names = set()
+        if data is not None:
+            metric_names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+        return {
+            "config": self.spec["config"],
+            "case": self.spec["case"],
+            "samples_ns": self.samples,
+            "blocks": self.blocks,
+            "first_call_ns": self.first_call_ns,
+            "stream_events": self.stream_events,
+            "warmup_spans": self.warmup_spans,
+            "spans": len(spans),
+            "span_scopes": sorted({s.instrumentation_scope.name for s in spans if s.instrumentation_scope}),
+            "span_name": spans[-1].name if spans else None,
+            "token_attributes": {k: v for k, v in attributes.items() if "token" in k},
+            "cost_attributes": {k: v for k, v in attributes.items() if "cost" in k},
+            "metrics": sorted(metric_names),
+            "python": platform.python_version(),
+            "versions": _versions(),
+            "costaware_file": getattr(sys.modules.get("costaware"), "__file__", None),
+        }
 
 
 def worker_main(raw_spec: str) -> None:
+    """Line protocol on stdin: ``run N`` -> ``ok``, ``done`` -> result file + ``bye``. First says ``ready``."""
     spec = json.loads(raw_spec)
-    result = run_worker(spec)
-    Path(spec["out"]).write_text(json.dumps(result), encoding="utf-8")
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
+    session = WorkerSession(spec)
+    replies.write("ready\n")
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "run":
+            session.run(int(argument))
+            replies.write("ok\n")
+        elif command == "done":
+            Path(spec["out"]).write_text(json.dumps(session.result()), encoding="utf-8")
+            replies.write("bye\n")
+            return
 
 
-# --------------------------------------------------------------------------------------------
-# The bench virtualenv (OpenLLMetry lives only there)
-# --------------------------------------------------------------------------------------------
-
-PROBE_COSTAWARE = "import costaware, anthropic, openai, opentelemetry.sdk.trace"
-PROBE_OPENLLMETRY = (
-    PROBE_COSTAWARE + ", opentelemetry.instrumentation.anthropic, opentelemetry.instrumentation.openai"
-)
+# ============================================================================================
+# Parent side: bench venv, source snapshot, children, statistics, report
+# ============================================================================================
 
 
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def _imports_ok(python: str | Path, probe: str) -> bool:
+def child_env(source: Path | None) -> dict[str, str]:
+    """Every child's environment: ``BENCH_ENV``; the costaware snapshot first on the path; bytecode
+    cached outside the repository (under ``PYTHONDONTWRITEBYTECODE`` every fresh process would compile
+    the snapshot again, which would be counted as import time)."""
+    drop = ("OTEL_", "TRACELOOP_", "ANTHROPIC_OPEN", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(BENCH_ENV)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    return env
+
+
+def snapshot_source() -> tuple[Path, str]:
+    """Copy ``src/costaware`` to a temporary folder; return it and a digest of its ``.py`` files."""
+    root = Path(tempfile.mkdtemp(prefix="costaware-bench-src-"))
+    shutil.copytree(REPO / "src" / "costaware", root / "costaware", ignore=shutil.ignore_patterns("__pycache__"))
+    digest = hashlib.sha256()
+    for path in sorted((root / "costaware").rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return root, digest.hexdigest()[:16]
+
+
+def git_head() -> str | None:
+    """The commit checked out, read from ``.git`` (best effort; no git command is run)."""
     try:
-        done = subprocess.run([str(python), "-c", probe], capture_output=True, timeout=120, env=_child_env())
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        head = (REPO / ".git" / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head[5:]
+        loose = REPO / ".git" / ref
+        if loose.exists():
+            return loose.read_text().strip()
+        for line in (REPO / ".git" / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0]
+    except OSError:
+        pass
+    return None
+
+
+PROBE_COSTAWARE = "import anthropic, openai, opentelemetry.sdk.trace, costaware; costaware.instrument()"
+PROBE_OPENLLMETRY = "import opentelemetry.instrumentation.anthropic, opentelemetry.instrumentation.openai"
+
+
+def probe(python: str | Path, code: str, env: dict[str, str]) -> str | None:
+    """``None`` if ``python -c code`` succeeds, else the end of its error output."""
+    try:
+        done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=180, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return None if done.returncode == 0 else done.stderr.strip()[-1500:]
 
 
 def _sdk_pins() -> list[str]:
-    """Pin the bench venv's SDKs to this interpreter's, so every configuration runs on the same ones."""
+    """The SDK versions of this interpreter, so the bench venv runs every configuration on the same ones."""
     pins = []
     for dist in ("anthropic", "openai", "opentelemetry-api", "opentelemetry-sdk"):
         try:
@@ -288,86 +341,224 @@ def _sdk_pins() -> list[str]:
 
 
 def ensure_bench_venv(venv: Path, *, setup: bool) -> tuple[str | None, str]:
-    """The bench venv's python (created and filled if needed), or ``None`` and why not."""
-    python = _venv_python(venv)
-    if python.exists() and _imports_ok(python, PROBE_OPENLLMETRY):
-        return str(python), f"{venv} (existing)"
+    """The bench venv's python, created and filled if needed; or ``None`` and the reason."""
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    env = child_env(None)
+    ready = f"{PROBE_COSTAWARE}; {PROBE_OPENLLMETRY}"
+    if python.exists() and probe(python, ready, env) is None:
+        return str(python), f"{venv} (already set up)"
     if not setup:
         return None, f"{venv} is missing or incomplete and --no-setup was given"
-    log(f"setting up {venv} (costaware editable + OpenLLMetry instrumentors; about a minute)...")
+    log(f"setting up {venv}: costaware (editable) + OpenLLMetry's instrumentors, about a minute...")
     try:
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
-        base = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        base += ["-e", f"{REPO}[all]", "-r", str(REQUIREMENTS)]
-        done = subprocess.run([*base, *_sdk_pins()], capture_output=True, text=True, timeout=900)
+        install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        install += ["-e", f"{REPO}[all]", "-r", str(REQUIREMENTS)]
+        done = subprocess.run([*install, *_sdk_pins()], capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
-            log("pip could not install with the SDK versions pinned to this interpreter's; retrying unpinned")
-            done = subprocess.run(base, capture_output=True, text=True, timeout=900)
+            log("pip could not pin the SDKs to this interpreter's versions; installing unpinned")
+            done = subprocess.run(install, capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
-            tail = "\n".join(line for line in done.stderr.splitlines() if "WARNING" not in line)[-1500:]
-            return None, f"pip install into {venv} failed:\n{tail}"
+            errors = "\n".join(line for line in done.stderr.splitlines() if "WARNING" not in line)
+            return None, f"pip install into {venv} failed:\n{errors[-1500:]}"
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"could not set up {venv}: {exc}"
-    if not _imports_ok(python, PROBE_OPENLLMETRY):
-        return None, f"{venv} was set up but cannot import costaware and the OpenLLMetry instrumentors"
-    return str(python), f"{venv} (created now)"
+    problem = probe(python, ready, env)
+    if problem is not None:
+        return None, f"{venv} was set up but cannot import costaware and OpenLLMetry:\n{problem}"
+    return str(python), f"{venv} (created by this run)"
 
 
-# --------------------------------------------------------------------------------------------
-# Statistics
-# --------------------------------------------------------------------------------------------
+class WorkerFailed(RuntimeError):
+    pass
+
+
+class Child:
+    """A worker process driven over its stdin / stdout."""
+
+    def __init__(self, python: str, spec: dict[str, Any], env: dict[str, str], timeout: float) -> None:
+        fd, self.out = tempfile.mkstemp(prefix="costaware-bench-", suffix=".json")
+        os.close(fd)
+        self.label = f"{spec['config']} / {spec['case']}"
+        self.timeout = timeout
+        self.stderr: IO[bytes] = tempfile.TemporaryFile()
+        argv = [python, str(Path(__file__).resolve()), "--worker", json.dumps({**spec, "out": self.out})]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, text=True, bufsize=1
+        )
+
+    def expect(self, word: str) -> None:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if line.strip() != word:
+            self.proc.kill()
+            self.proc.wait()
+            self.stderr.seek(0)
+            tail = self.stderr.read().decode(errors="replace")[-3000:]
+            why = "timed out" if not ready else f"exited {self.proc.returncode}"
+            raise WorkerFailed(f"{self.label} {why} (expected {word!r}):\n{tail}")
+
+    def send(self, command: str, reply: str) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # expect() reports why
+        self.expect(reply)
+
+    def finish(self) -> dict[str, Any]:
+        self.send("done", "bye")
+        self.proc.wait(timeout=self.timeout)
+        return json.loads(Path(self.out).read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+        Path(self.out).unlink(missing_ok=True)
+
+
+def check_spans(run: dict[str, Any], warmup: int) -> str | None:
+    """Instrumented: exactly one span per call (no no-op, no double span); raw: none at all."""
+    per_call = 0 if run["config"] == "raw" else 1
+    calls = len(run["samples_ns"])
+    if run["spans"] == per_call * calls and run["warmup_spans"] == per_call * warmup:
+        return None
+    return (
+        f"{run['config']} / {run['case']}: expected {per_call} span per call, got {run['spans']} spans for "
+        f"{calls} calls and {run['warmup_spans']} for {warmup} warm-up calls (scopes {run['span_scopes']})"
+    )
+
+
+def run_round(args: argparse.Namespace, ctx: dict[str, Any], case: str, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """One fresh process per configuration for ``case``, driven in rotating lock-step blocks."""
+    children = {}
+    try:
+        for config in ctx["configs"]:
+            children[config] = Child(ctx["python"], {**base, "config": config, "case": case}, ctx["env"], args.timeout)
+        for child in children.values():
+            child.expect("ready")
+        order = list(children)
+        remaining, block_index = args.calls // args.rounds, 0
+        while remaining > 0:
+            size = min(args.block, remaining)
+            shift = block_index % len(order)
+            for config in order[shift:] + order[:shift]:
+                children[config].send(f"run {size}", "ok")
+            remaining -= size
+            block_index += 1
+        return [child.finish() for child in children.values()]
+    finally:
+        for child in children.values():
+            child.close()
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return float("nan")
+    """Nearest-rank percentile of sorted values."""
     rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
     return sorted_values[rank - 1]
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pooled median / p99 (µs) of one configuration's runs of one case, plus per-round medians."""
+def block_medians(run: dict[str, Any]) -> list[float]:
+    starts = [0, *run["blocks"][:-1]]
+    return [statistics.median(run["samples_ns"][a:b]) for a, b in zip(starts, run["blocks"])]
+
+
+def summarize(runs: list[dict[str, Any]], raw_runs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Pooled median / p99 (µs) of one configuration's runs of a case; with ``raw_runs``, overheads."""
     pooled = sorted(s for run in runs for s in run["samples_ns"])
-    return {
+    first = runs[0]
+    stats: dict[str, Any] = {
         "n": len(pooled),
         "median_us": statistics.median(pooled) / 1e3,
         "p99_us": percentile(pooled, 99) / 1e3,
         "mean_us": statistics.fmean(pooled) / 1e3,
-        "min_us": pooled[0] / 1e3,
         "round_medians_us": [statistics.median(run["samples_ns"]) / 1e3 for run in runs],
-        "first_call_ms_median": statistics.median(run["first_call_ns"] for run in runs) / 1e6,
-        "stream_events": runs[0]["stream_events"],
+        "first_call_ms": [run["first_call_ns"] / 1e6 for run in runs],
+        "stream_events": first["stream_events"],
         "spans_per_call": sum(run["spans"] for run in runs) / len(pooled),
-        "span_name": runs[0]["span_name"],
-        "span_scopes": runs[0]["span_scopes"],
-        "token_attributes": runs[0]["token_attributes"],
-        "cost_attributes": runs[0]["cost_attributes"],
-        "metrics": runs[0]["metrics"],
+        "span_name": first["span_name"],
+        "span_scopes": first["span_scopes"],
+        "token_attributes": first["token_attributes"],
+        "cost_attributes": first["cost_attributes"],
+        "metrics": first["metrics"],
+        "versions": first["versions"],
     }
+    if raw_runs is not None:
+        raw = sorted(s for run in raw_runs for s in run["samples_ns"])
+        stats["overhead_median_us"] = stats["median_us"] - statistics.median(raw) / 1e3
+        stats["overhead_p99_us"] = stats["p99_us"] - percentile(raw, 99) / 1e3
+        # Each block against the raw block run right next to it: a check that is robust to drift.
+        paired = [a - b for run, base in zip(runs, raw_runs) for a, b in zip(block_medians(run), block_medians(base))]
+        stats["overhead_paired_blocks_us"] = statistics.median(paired) / 1e3
+    return stats
 
 
-# --------------------------------------------------------------------------------------------
-# Import time
-# --------------------------------------------------------------------------------------------
+def run_benchmark(args: argparse.Namespace, ctx: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """All cases and rounds against one simulator; returns per-case results and any errors."""
+    sys.path.insert(0, str(ctx["source"]))  # the simulator is standard library only
+    from costaware.sim import Simulator
+
+    errors: list[str] = []
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with Simulator() as sim:
+        base = {
+            "anthropic_url": sim.anthropic_base_url,
+            "openai_url": sim.openai_base_url,
+            "warmup": args.warmup,
+            "cpu": 1 if args.pin else None,
+        }
+        for round_index in range(args.rounds):
+            for case in args.cases:
+                started = time.perf_counter()
+                try:
+                    results = run_round(args, ctx, case, base)
+                except WorkerFailed as exc:
+                    errors.append(f"ERROR: {exc}")
+                    log(errors[-1])
+                    continue
+                for run in results:
+                    problem = check_spans(run, args.warmup)
+                    if problem is not None:
+                        errors.append(f"ERROR (a no-op or doubled spans): {problem}")
+                        log(errors[-1])
+                    runs.setdefault(f"{case}|{run['config']}", []).append(run)
+                medians = ", ".join(f"{r['config']} {statistics.median(r['samples_ns']) / 1e3:.0f}" for r in results)
+                log(f"round {round_index + 1}/{args.rounds} {case:<16} medians µs: {medians} "
+                    f"({time.perf_counter() - started:.0f} s)")
+    if errors:
+        return {}, errors
+    cases: dict[str, Any] = {}
+    for case in args.cases:
+        raw_runs = runs[f"{case}|raw"]
+        configs = {c: summarize(runs[f"{case}|{c}"], None if c == "raw" else raw_runs) for c in ctx["configs"]}
+        entry: dict[str, Any] = {"label": CASE_LABELS[case], "configs": configs}
+        ours, theirs = configs.get("costaware"), configs.get("openllmetry")
+        if ours is not None and theirs is not None and theirs["overhead_median_us"] > 0:
+            entry["ratio_costaware_to_openllmetry"] = ours["overhead_median_us"] / theirs["overhead_median_us"]
+            if theirs["overhead_paired_blocks_us"] > 0:
+                entry["ratio_paired_blocks"] = ours["overhead_paired_blocks_us"] / theirs["overhead_paired_blocks_us"]
+            entry["target_met"] = entry["ratio_costaware_to_openllmetry"] <= TARGET_RATIO
+        cases[case] = entry
+    return cases, errors
+
+
+# -- import time ------------------------------------------------------------------------------
 
 INSTRUMENT_SNIPPET = (
-    "import time, sys; import costaware; t = time.perf_counter(); costaware.instrument(); "
+    "import sys, time; import costaware; t = time.perf_counter(); costaware.instrument(); "
     "t = time.perf_counter() - t; "
     "assert not [m for m in sys.modules if m.split('.')[0] in ('anthropic', 'openai')], 'an SDK was imported'; "
     "print(t)"
 )
 
 
-def _wall(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, env=_child_env())
-    return time.perf_counter() - start
-
-
-def _parse_importtime(stderr: str) -> list[tuple[str, int]]:
-    """(top-level module, cumulative µs) for every top-level import in ``-X importtime`` output."""
+def parse_importtime(stderr: str) -> list[tuple[str, int]]:
+    """(module, cumulative µs) of each top-level import in ``-X importtime`` output."""
     found = []
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -376,299 +567,185 @@ def _parse_importtime(stderr: str) -> list[tuple[str, int]]:
             _, cumulative, name = line[len("import time:") :].split("|", 2)
         except ValueError:
             continue
-        if name.startswith(" ") and not name.startswith("  "):  # one space: top level
+        if name.startswith(" ") and not name.startswith("  "):  # one space of indent: top level
             found.append((name.strip(), int(cumulative)))
     return found
 
 
-def measure_import(python: str, runs: int) -> dict[str, Any]:
-    """Median over ``runs`` fresh processes of: ``import costaware`` (wall minus an empty interpreter,
-    and ``-X importtime``'s own figure) and ``costaware.instrument()`` with no SDK imported."""
-    empty = [python, "-c", "pass"]
-    plain = [python, "-c", "import costaware"]
-    for cmd in (empty, plain, [python, "-c", INSTRUMENT_SNIPPET]):  # fill bytecode caches first
-        subprocess.run(cmd, check=True, capture_output=True, env=_child_env())
-    wall_empty, wall_import, importtime, instrument_s, instrument_top = [], [], [], [], []
+def measure_import(python: str, env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Medians over ``runs`` fresh processes: ``import costaware`` (wall minus an empty interpreter's,
+    and ``-X importtime``'s figure) and ``costaware.instrument()`` with no SDK imported."""
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([python, *argv], check=True, capture_output=True, text=True, env=env)
+
+    def wall(*argv: str) -> float:
+        start = time.perf_counter()
+        run(*argv)
+        return time.perf_counter() - start
+
+    for argv in (("-c", "pass"), ("-c", "import costaware"), ("-c", INSTRUMENT_SNIPPET)):
+        run(*argv)  # fill the bytecode cache first
+    empty, plain, importtime, instrument, heavy = [], [], [], [], {}
     for _ in range(runs):
-        wall_empty.append(_wall(empty))
-        wall_import.append(_wall(plain))
-        done = subprocess.run(
-            [python, "-X", "importtime", "-c", "import costaware"],
-            check=True, capture_output=True, text=True, env=_child_env(),
-        )
-        importtime.append(dict(_parse_importtime(done.stderr)).get("costaware", 0))
-        done = subprocess.run(
-            [python, "-X", "importtime", "-c", INSTRUMENT_SNIPPET],
-            check=True, capture_output=True, text=True, env=_child_env(),
-        )
-        instrument_s.append(float(done.stdout.strip().splitlines()[-1]))
-        instrument_top.append(_parse_importtime(done.stderr))
-    heaviest: dict[str, list[int]] = {}
-    for modules in instrument_top:
-        for name, cumulative in modules:
-            heaviest.setdefault(name, []).append(cumulative)
-    top = sorted(((statistics.median(v) / 1e3, k) for k, v in heaviest.items()), reverse=True)[:8]
+        empty.append(wall("-c", "pass"))
+        plain.append(wall("-c", "import costaware"))
+        importtime.append(dict(parse_importtime(run("-X", "importtime", "-c", "import costaware").stderr))["costaware"])
+        instrument.append(float(run("-c", INSTRUMENT_SNIPPET).stdout.split()[-1]))
+        for name, micros in parse_importtime(run("-X", "importtime", "-c", INSTRUMENT_SNIPPET).stderr):
+            heavy.setdefault(name, []).append(micros)
+    top = sorted(((statistics.median(v) / 1e3, k) for k, v in heavy.items()), reverse=True)[:6]
     return {
         "runs": runs,
-        "import_costaware_wall_ms": (statistics.median(wall_import) - statistics.median(wall_empty)) * 1e3,
-        "empty_interpreter_wall_ms": statistics.median(wall_empty) * 1e3,
+        "import_costaware_ms": (statistics.median(plain) - statistics.median(empty)) * 1e3,
         "import_costaware_importtime_ms": statistics.median(importtime) / 1e3,
-        "instrument_call_ms": statistics.median(instrument_s) * 1e3,
-        "instrument_call_note": "costaware.instrument() after `import costaware`, no SDK imported; "
-        "measured under -X importtime, which inflates it slightly",
-        "instrument_heaviest_imports_ms": [{"module": k, "ms": round(ms, 1)} for ms, k in top],
+        "empty_interpreter_ms": statistics.median(empty) * 1e3,
+        "instrument_ms": statistics.median(instrument) * 1e3,
+        "instrument_top_level_imports_ms": {k: round(ms, 1) for ms, k in top},
+        "note": "import_costaware_ms = wall(python -c 'import costaware') - wall(python -c 'pass'); "
+        "instrument_ms = costaware.instrument() after the import, no SDK imported; "
+        "instrument_top_level_imports_ms from -X importtime of that program",
     }
 
 
-# --------------------------------------------------------------------------------------------
-# The parent: simulator, rounds, table, JSON
-# --------------------------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-PYCACHE = Path(tempfile.gettempdir()) / "costaware-bench-pycache"
-
-
-def _child_env() -> dict[str, str]:
-    """The environment of every child: ``BENCH_ENV``, and bytecode cached outside the repository (under
-    ``PYTHONDONTWRITEBYTECODE`` an edited module would be compiled again in every fresh process)."""
-    drop = ("OTEL_", "TRACELOOP_", "ANTHROPIC_OPEN", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(BENCH_ENV)
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    return env
-
-
-class WorkerFailed(RuntimeError):
-    pass
-
-
-def run_child(python: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    fd, out = tempfile.mkstemp(prefix="costaware-bench-", suffix=".json")
-    os.close(fd)
-    try:
-        done = subprocess.run(
-            [python, str(Path(__file__).resolve()), "--worker", json.dumps({**spec, "out": out})],
-            env=_child_env(), capture_output=True, text=True, timeout=timeout,
-        )
-        if done.returncode != 0:
-            raise WorkerFailed(
-                f"{spec['config']} / {spec['case']} exited {done.returncode}:\n{done.stderr[-3000:]}"
-            )
-        return json.loads(Path(out).read_text(encoding="utf-8"))
-    finally:
-        os.unlink(out)
-
-
-def check_spans(run: dict[str, Any], warmup: int) -> str | None:
-    """Instrumented: exactly one span per call (so it is no no-op and no double span); raw: none."""
-    expected_per_call = 0 if run["config"] == "raw" else 1
-    calls = len(run["samples_ns"])
-    if run["spans"] == expected_per_call * calls and run["warmup_spans"] == expected_per_call * warmup:
-        return None
-    return (
-        f"{run['config']} / {run['case']}: expected {expected_per_call} span per call, got "
-        f"{run['spans']} spans for {calls} calls ({run['warmup_spans']} for {warmup} warm-up calls); "
-        f"scopes {run['span_scopes']}"
-    )
+# -- report ------------------------------------------------------------------------------------
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or ""
+    cpu = platform.processor()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
         pass
-    return {
-        "nproc": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"nproc": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
+            "python": platform.python_version(), "load_average_at_end": load}  # fmt: skip
 
 
-def run_benchmark(args: argparse.Namespace, python: str, configs: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """Rounds of fresh processes against one simulator; returns per-case summaries and errors."""
-    sys.path.insert(0, str(REPO / "src"))  # the simulator is stdlib-only: any interpreter can serve it
-    from costaware.sim import Simulator
-
-    errors: list[str] = []
-    invalid: set[str] = set()
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    per_round = max(1, args.calls // args.rounds)
-    cpu = 1 if args.pin else None
-    with Simulator() as sim:
-        base = {
-            "anthropic_url": sim.anthropic_base_url,
-            "openai_url": sim.openai_base_url,
-            "warmup": args.warmup,
-            "calls": per_round,
-            "cpu": cpu,
-        }
-        for round_index in range(args.rounds):
-            for case_index, case in enumerate(args.cases):
-                shift = (round_index + case_index) % len(configs)
-                for config in configs[shift:] + configs[:shift]:
-                    if config in invalid:
-                        continue
-                    started = time.perf_counter()
-                    try:
-                        run = run_child(python, {**base, "config": config, "case": case}, args.timeout)
-                    except (WorkerFailed, subprocess.TimeoutExpired) as exc:
-                        errors.append(f"ERROR: {exc}")
-                        log(errors[-1])
-                        invalid.add(config)
-                        continue
-                    problem = check_spans(run, args.warmup)
-                    if problem is not None:
-                        errors.append(f"ERROR (no-op or double spans): {problem}")
-                        log(errors[-1])
-                        invalid.add(config)
-                        continue
-                    runs.setdefault((case, config), []).append(run)
-                    log(
-                        f"round {round_index + 1}/{args.rounds} {case:<17} {config:<12} "
-                        f"median {statistics.median(run['samples_ns']) / 1e3:8.1f} µs "
-                        f"({time.perf_counter() - started:4.1f} s)"
-                    )
-    results: dict[str, Any] = {}
-    for case in args.cases:
-        entry: dict[str, Any] = {"label": CASE_LABELS[case], "configs": {}}
-        for config in configs:
-            if config in invalid or (case, config) not in runs:
-                continue
-            entry["configs"][config] = summarize(runs[(case, config)])
-            entry["configs"][config]["versions"] = runs[(case, config)][0]["versions"]
-        add_overheads(entry)
-        results[case] = entry
-    return results, errors
-
-
-def add_overheads(entry: dict[str, Any]) -> None:
-    configs = entry["configs"]
-    raw = configs.get("raw")
-    if raw is None:
-        return
-    for name, stats in configs.items():
-        if name == "raw":
-            continue
-        stats["overhead_median_us"] = stats["median_us"] - raw["median_us"]
-        stats["overhead_p99_us"] = stats["p99_us"] - raw["p99_us"]
-        paired = [a - b for a, b in zip(stats["round_medians_us"], raw["round_medians_us"])]
-        stats["overhead_round_medians_us"] = paired
-    ours, theirs = configs.get("costaware"), configs.get("openllmetry")
-    if ours is not None and theirs is not None and theirs["overhead_median_us"] > 0:
-        entry["ratio_costaware_to_openllmetry"] = ours["overhead_median_us"] / theirs["overhead_median_us"]
-        entry["target_met"] = entry["ratio_costaware_to_openllmetry"] <= TARGET_RATIO
-
-
-def format_table(results: dict[str, Any], imports: dict[str, Any] | None) -> str:
-    lines = []
+def format_table(cases: dict[str, Any], imports: dict[str, Any] | None) -> str:
     header = (
-        f"{'case':<42} {'config':<12} {'median µs':>10} {'p99 µs':>9} {'overhead µs':>12} "
-        f"{'(rounds min..max)':>19} {'p99 ovh µs':>11} {'1st call ms':>11}"
+        f"{'case':<44}{'config':<12}{'median µs':>10}{'p99 µs':>10}{'overhead µs':>13}"
+        f"{'paired µs':>11}{'p99 ovh µs':>12}{'1st call ms':>13}"
     )
-    lines += [header, "-" * len(header)]
-    for entry in results.values():
-        first = True
-        for name, stats in entry["configs"].items():
-            if "overhead_median_us" in stats:
-                paired = stats["overhead_round_medians_us"]
-                overhead = f"{stats['overhead_median_us']:+12.1f}"
-                spread = f"({min(paired):+.0f}..{max(paired):+.0f})"
-                p99_overhead = f"{stats['overhead_p99_us']:+11.1f}"
+    lines = [header, "-" * len(header)]
+    for entry in cases.values():
+        label = entry["label"]
+        for name, s in entry["configs"].items():
+            if "overhead_median_us" in s:
+                extra = f"{s['overhead_median_us']:+13.1f}{s['overhead_paired_blocks_us']:+11.1f}{s['overhead_p99_us']:+12.1f}"
             else:
-                overhead, spread, p99_overhead = f"{'-':>12}", "", f"{'-':>11}"
+                extra = f"{'-':>13}{'-':>11}{'-':>12}"
             lines.append(
-                f"{entry['label'] if first else '':<42} {name:<12} {stats['median_us']:10.1f} "
-                f"{stats['p99_us']:9.1f} {overhead} {spread:>19} {p99_overhead} "
-                f"{stats['first_call_ms_median']:11.1f}"
+                f"{label:<44}{name:<12}{s['median_us']:10.1f}{s['p99_us']:10.1f}{extra}"
+                f"{statistics.median(s['first_call_ms']):13.1f}"
             )
-            first = False
+            label = ""
         if "ratio_costaware_to_openllmetry" in entry:
             verdict = "met" if entry["target_met"] else "NOT met"
+            paired = entry.get("ratio_paired_blocks")
             lines.append(
-                f"{'':<42} costaware overhead / OpenLLMetry overhead = "
-                f"{entry['ratio_costaware_to_openllmetry']:.2f} (target <= {TARGET_RATIO}: {verdict})"
+                f"{'':<44}costaware / OpenLLMetry overhead: {entry['ratio_costaware_to_openllmetry']:.2f}"
+                + (f" (paired blocks: {paired:.2f})" if paired is not None else "")
+                + f"; target <= {TARGET_RATIO}: {verdict}"
             )
         lines.append("")
     if imports is not None:
-        verdict = "met" if imports["import_costaware_wall_ms"] < TARGET_IMPORT_MS else "NOT met"
+        verdict = "met" if imports["import_costaware_ms"] < TARGET_IMPORT_MS else "NOT met"
         lines.append(
-            f"import costaware: {imports['import_costaware_wall_ms']:.1f} ms wall over an empty interpreter "
-            f"({imports['import_costaware_importtime_ms']:.1f} ms by -X importtime), median of "
-            f"{imports['runs']} fresh processes (target < {TARGET_IMPORT_MS:.0f} ms: {verdict})"
+            f"import costaware: {imports['import_costaware_ms']:.1f} ms over an empty interpreter "
+            f"(-X importtime: {imports['import_costaware_importtime_ms']:.1f} ms), median of {imports['runs']} "
+            f"fresh processes; target < {TARGET_IMPORT_MS:.0f} ms: {verdict}"
         )
-        heaviest = ", ".join(f"{m['module']} {m['ms']:.0f}" for m in imports["instrument_heaviest_imports_ms"][:5])
-        lines.append(
-            f"costaware.instrument() with no SDK imported: {imports['instrument_call_ms']:.1f} ms "
-            f"(heaviest top-level imports, ms: {heaviest})"
-        )
+        top = ", ".join(f"{k} {v:.0f}" for k, v in imports["instrument_top_level_imports_ms"].items())
+        lines.append(f"costaware.instrument(), no SDK imported: {imports['instrument_ms']:.1f} ms (imports, ms: {top})")
     return "\n".join(lines)
 
 
-def profile(args: argparse.Namespace, python: str) -> None:
-    """``--profile CONFIG:CASE``: cProfile the measured loop of one worker and print the top functions."""
+def profile(args: argparse.Namespace, ctx: dict[str, Any]) -> None:
+    """``--profile CONFIG:CASE``: cProfile one worker's measured calls and print the top functions."""
     import pstats
 
-    sys.path.insert(0, str(REPO / "src"))
+    sys.path.insert(0, str(ctx["source"]))
     from costaware.sim import Simulator
 
     config, _, case = args.profile.partition(":")
+    case = case or "anthropic"
     fd, stats_path = tempfile.mkstemp(prefix="costaware-profile-", suffix=".pstats")
     os.close(fd)
     with Simulator() as sim:
-        spec = {
-            "anthropic_url": sim.anthropic_base_url,
-            "openai_url": sim.openai_base_url,
-            "warmup": args.warmup,
-            "calls": args.calls,
-            "cpu": 1 if args.pin else None,
-            "config": config,
-            "case": case or "anthropic",
-            "profile_out": stats_path,
-        }
-        run = run_child(python, spec, args.timeout)
-    print(f"{config} / {spec['case']}: {args.calls} calls under cProfile; divide times by the call count")
-    print(f"(median under the profiler: {statistics.median(run['samples_ns']) / 1e3:.1f} µs per call)")
+        spec = {"anthropic_url": sim.anthropic_base_url, "openai_url": sim.openai_base_url, "warmup": args.warmup,
+                "cpu": 1 if args.pin else None, "config": config, "case": case, "profile_out": stats_path}  # fmt: skip
+        child = Child(ctx["python"], spec, ctx["env"], args.timeout)
+        try:
+            child.expect("ready")
+            child.send(f"run {args.calls}", "ok")
+            run = child.finish()
+        finally:
+            child.close()
+    print(f"{config} / {case}: {args.calls} calls under cProfile (median {statistics.median(run['samples_ns']) / 1e3:.0f} µs "
+          "per call with the profiler on); per-call time = cumtime / calls")
     stats = pstats.Stats(stats_path)
-    stats.sort_stats(args.profile_sort).print_stats(args.profile_limit)
+    stats.sort_stats(args.profile_sort).print_stats(args.profile_filter, args.profile_limit)
     os.unlink(stats_path)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=2000, help="measured calls per (configuration, case)")
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up calls per process")
-    parser.add_argument("--rounds", type=int, default=4, help="fresh processes per (configuration, case)")
-    parser.add_argument("--import-runs", type=int, default=20, help="fresh processes for the import time")
-    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
-    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="the bench virtualenv")
-    parser.add_argument("--no-setup", action="store_true", help="never create or fill the bench venv")
-    parser.add_argument("--no-openllmetry", action="store_true", help="raw vs costaware only")
-    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin CPUs")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per worker process")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 200 calls, 20 warm-up, 1 round")
-    parser.add_argument("--profile", metavar="CONFIG:CASE", help="cProfile one worker, e.g. costaware:anthropic")
-    parser.add_argument("--profile-sort", default="tottime", help="pstats sort key (tottime, cumulative)")
-    parser.add_argument("--profile-limit", type=int, default=40)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add = parser.add_argument
+    add("--calls", type=int, default=2000, help="measured calls per (configuration, case); default 2000")
+    add("--warmup", type=int, default=200, help="warm-up calls in each process; default 200")
+    add("--rounds", type=int, default=2, help="fresh processes per (configuration, case); default 2")
+    add("--block", type=int, default=50, help="calls per lock-step block; default 50")
+    add("--import-runs", type=int, default=20, help="fresh processes for the import time; default 20")
+    add("--cases", nargs="+", choices=CASES, default=list(CASES))
+    add("--venv", type=Path, default=DEFAULT_VENV, help="the bench virtualenv (default bench/.venv-bench)")
+    add("--no-setup", action="store_true", help="never create or fill the bench venv")
+    add("--no-openllmetry", action="store_true", help="raw vs costaware only, with this interpreter")
+    add("--pin", action="store_true", help="simulator on CPU 0, workers on CPU 1 (for an otherwise idle machine)")
+    add("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON report (default bench/results/overhead.json)")
+    add("--timeout", type=float, default=600, help="seconds a worker may take for one step")
+    add("--quick", action="store_true", help="smoke run: 300 calls, 30 warm-up, 1 round, 3 import runs")
+    add("--profile", metavar="CONFIG:CASE", help="cProfile one worker instead, e.g. costaware:anthropic")
+    add("--profile-sort", default="cumulative", help="pstats sort key (cumulative, tottime)")
+    add("--profile-filter", default="costaware|wrapt|opentelemetry", help="regex on file:function")
+    add("--profile-limit", type=int, default=40)
+    add("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.calls, args.warmup, args.rounds, args.import_runs = 200, 20, 1, 3
+        args.calls, args.warmup, args.rounds, args.import_runs = 300, 30, 1, 3
     args.warmup = max(1, args.warmup)
     args.rounds = max(1, min(args.rounds, args.calls))
+    args.block = max(1, args.block)
     if args.pin and (not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2):
         args.pin = False
     return args
+
+
+def prepare(args: argparse.Namespace) -> dict[str, Any]:
+    """Choose the interpreter and configurations; snapshot the costaware source. Exits on failure."""
+    source, digest = snapshot_source()
+    env = child_env(source)
+    python, venv_status = None, "not requested (--no-openllmetry)"
+    if not args.no_openllmetry:
+        python, venv_status = ensure_bench_venv(args.venv, setup=not args.no_setup)
+    configs = ["raw", "costaware", "openllmetry"]
+    if python is None:
+        if not args.no_openllmetry:
+            log(f"WARNING: OpenLLMetry unavailable; measuring raw vs costaware only. {venv_status}")
+        python, configs = sys.executable, ["raw", "costaware"]
+    problem = probe(python, PROBE_COSTAWARE, env)
+    if problem is not None:
+        shutil.rmtree(source, ignore_errors=True)
+        sys.exit(f"ERROR: {python} cannot import and instrument this costaware (snapshot {digest}):\n{problem}")
+    return {"python": python, "configs": configs, "env": env, "source": source, "digest": digest,
+            "venv_status": venv_status}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -676,61 +753,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker:
         worker_main(args.worker)
         return 0
+    ctx = prepare(args)
+    try:
+        if args.pin:
+            os.sched_setaffinity(0, {0})  # the simulator (this process) on CPU 0; workers pin to CPU 1
+        if args.profile:
+            profile(args, ctx)
+            return 0
+        started = time.perf_counter()
+        log(f"interpreter: {ctx['python']}; configurations: {', '.join(ctx['configs'])}; "
+            f"costaware snapshot {ctx['digest']}")
+        cases, errors = run_benchmark(args, ctx)
+        imports = None
+        if not errors and args.import_runs > 0:
+            log("measuring import time...")
+            imports = measure_import(ctx["python"], ctx["env"], args.import_runs)
+        elapsed = time.perf_counter() - started
+    finally:
+        shutil.rmtree(ctx["source"], ignore_errors=True)
 
-    python, venv_status = (None, "not requested (--no-openllmetry)")
-    if not args.no_openllmetry:
-        python, venv_status = ensure_bench_venv(args.venv, setup=not args.no_setup)
-    configs = ["raw", "costaware", "openllmetry"]
-    if python is None:
-        if not args.no_openllmetry:
-            log(f"WARNING: OpenLLMetry unavailable, measuring raw vs costaware only. {venv_status}")
-        configs = ["raw", "costaware"]
-        python = sys.executable
-        if not _imports_ok(python, PROBE_COSTAWARE):
-            log(f"ERROR: {python} cannot import costaware, anthropic, openai and opentelemetry-sdk")
-            return 2
-
-    if args.pin:
-        os.sched_setaffinity(0, {0})  # the simulator (this process) on CPU 0, the workers on CPU 1
-    if args.profile:
-        profile(args, python)
-        return 0
-
-    started = time.perf_counter()
-    log(f"interpreter for every configuration: {python}; configurations: {', '.join(configs)}")
-    results, errors = run_benchmark(args, python, configs)
-    log("measuring import time...")
-    imports = measure_import(python, args.import_runs) if args.import_runs > 0 else None
-    elapsed = time.perf_counter() - started
-
-    ratios = [e["ratio_costaware_to_openllmetry"] for e in results.values() if "ratio_costaware_to_openllmetry" in e]
+    ratios = [e["ratio_costaware_to_openllmetry"] for e in cases.values() if "ratio_costaware_to_openllmetry" in e]
+    measured_openllmetry = "openllmetry" in ctx["configs"]
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "bench/overhead.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python bench/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "costaware_source": {"git_head": git_head(), "snapshot_sha256_16": ctx["digest"]},
         "machine": machine_info(),
-        "interpreter": python,
-        "bench_venv": venv_status,
-        "openllmetry_measured": "openllmetry" in configs,
+        "interpreter": ctx["python"],
+        "bench_venv": ctx["venv_status"],
+        "openllmetry_measured": measured_openllmetry,
         "settings": {
             "calls_per_case": (args.calls // args.rounds) * args.rounds,
-            "warmup_per_process": args.warmup,
             "rounds": args.rounds,
-            "cpu_pinning": "simulator on CPU 0, workers on CPU 1" if args.pin else "none",
+            "block": args.block,
+            "warmup_per_process": args.warmup,
+            "cpu_pinning": args.pin,
             "environment": BENCH_ENV,
-            "models": {"anthropic": ANTHROPIC_MODEL, "openai": OPENAI_MODEL},
-            "max_tokens": MAX_TOKENS,
-            "statistics": "median and nearest-rank p99 of all measured calls pooled over rounds; "
-            "overhead = instrumented median - raw median",
+            "request": {"anthropic_model": ANTHROPIC_MODEL, "openai_model": OPENAI_MODEL,
+                        "max_tokens": MAX_TOKENS, "prompt": PROMPT},  # fmt: skip
+            "statistics": "median and nearest-rank p99 of every measured call pooled over rounds; overhead = "
+            "instrumented median - raw median; paired = median over blocks of (block median - the raw "
+            "block median of the same cycle)",
         },
-        "cases": results,
+        "cases": cases,
         "import": imports,
         "targets": {
             "overhead_ratio_max": TARGET_RATIO,
-            "overhead_ratio_met_all_cases": bool(ratios) and all(r <= TARGET_RATIO for r in ratios)
-            if "openllmetry" in configs
+            "overhead_ratio_met_in_all_cases": (bool(ratios) and all(r <= TARGET_RATIO for r in ratios))
+            if measured_openllmetry and not errors
             else None,
             "import_ms_max": TARGET_IMPORT_MS,
-            "import_met": imports["import_costaware_wall_ms"] < TARGET_IMPORT_MS if imports else None,
+            "import_met": imports["import_costaware_ms"] < TARGET_IMPORT_MS if imports else None,
         },
         "elapsed_s": round(elapsed, 1),
         "errors": errors,
@@ -739,12 +812,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     print()
-    print(format_table(results, imports))
-    print()
-    if "openllmetry" not in configs:
-        print(f"OpenLLMetry NOT measured: {venv_status}")
-    print(f"{report['machine']['nproc']} CPUs ({report['machine']['cpu']}), Python {report['machine']['python']}; "
-          f"{elapsed:.0f} s; JSON: {args.output}")
+    print(format_table(cases, imports))
+    if not measured_openllmetry:
+        print(f"OpenLLMetry NOT measured: {ctx['venv_status']}")
+    machine = report["machine"]
+    print(f"{machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, {elapsed:.0f} s; "
+          f"JSON: {args.output}")
     for error in errors:
         print(error)
     return 1 if errors else 0

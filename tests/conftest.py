@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 import costaware
 from costaware import config
@@ -41,10 +42,14 @@ class Telemetry:
         return list(self.exporter.get_finished_spans())
 
     def span(self) -> ReadableSpan:
-        """The one costaware span of the test (fails if there is not exactly one)."""
-        ours = [s for s in self.spans() if s.instrumentation_scope.name == "costaware"]
+        """The one costaware call span of the test (fails if there is not exactly one)."""
+        ours = [s for s in self.our_spans() if s.kind is SpanKind.CLIENT]
         assert len(ours) == 1, [s.name for s in ours]
         return ours[0]
+
+    def span_named(self, name: str) -> ReadableSpan:
+        (span,) = [s for s in self.our_spans() if s.name == name]
+        return span
 
     def our_spans(self) -> list[ReadableSpan]:
         return [s for s in self.spans() if s.instrumentation_scope.name == "costaware"]
@@ -92,6 +97,41 @@ def telemetry() -> Iterator[Telemetry]:
         config.set_settings(saved)
         tracer_provider.shutdown()
         meter_provider.shutdown()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free loopback port (the test command installs the binary)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run the README's test command (scripts/test.sh)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture

@@ -108,7 +108,11 @@ def run_isolated(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env}
     full_env.pop("PYTEST_CURRENT_TEST", None)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

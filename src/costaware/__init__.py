@@ -16,29 +16,54 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Budget",
+    "BudgetExceededError",
     "ConfigurationError",
     "Cost",
+    "CostRecord",
+    "CostTracker",
+    "RetryPolicy",
+    "Scope",
     "Usage",
     "__version__",
     "configure",
+    "cost_aware",
+    "current_scope",
     "instrument",
     "is_instrumented",
+    "last_scope",
+    "retry_testing",
+    "scope",
     "uninstrument",
 ]
 
 if TYPE_CHECKING:
     from costaware.api import configure, instrument, is_instrumented, uninstrument
-    from costaware.config import ConfigurationError
-    from costaware.core.types import Cost, Usage
+    from costaware.core.budget import Budget
+    from costaware.core.errors import BudgetExceededError, ConfigurationError
+    from costaware.core.retry import RetryPolicy, retry_testing
+    from costaware.core.types import Cost, CostRecord, CostTracker, Usage
+    from costaware.scoping import Scope, cost_aware, current_scope, last_scope, scope
 
 _LAZY = {
     "configure": "costaware.api",
     "instrument": "costaware.api",
     "uninstrument": "costaware.api",
     "is_instrumented": "costaware.api",
-    "ConfigurationError": "costaware.config",
+    "ConfigurationError": "costaware.core.errors",
+    "BudgetExceededError": "costaware.core.errors",
+    "Budget": "costaware.core.budget",
+    "RetryPolicy": "costaware.core.retry",
+    "retry_testing": "costaware.core.retry",
     "Cost": "costaware.core.types",
+    "CostRecord": "costaware.core.types",
+    "CostTracker": "costaware.core.types",
     "Usage": "costaware.core.types",
+    "Scope": "costaware.scoping",
+    "cost_aware": "costaware.scoping",
+    "current_scope": "costaware.scoping",
+    "last_scope": "costaware.scoping",
+    "scope": "costaware.scoping",
 }
 
 

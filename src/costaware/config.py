@@ -8,6 +8,12 @@ Environment variables (read by :func:`settings_from_env`, and so by ``import cos
     Path to a JSON or TOML file of price overrides, ``{"model-id": {"input": 0.5, "output": 1.5, ...}}``
     in USD per million tokens (keys: ``input``, ``output``, ``cache_read``, ``cache_write_5m``,
     ``cache_write_1h``); a key ``"provider:model"`` limits an override to one provider.
+``COSTAWARE_BUDGET_LIMIT`` (USD), ``COSTAWARE_BUDGET_PERIOD`` (none/hour/day/month), ``COSTAWARE_BUDGET_KEY``,
+``COSTAWARE_BUDGET_STORE`` (``memory://``, ``sqlite:///path``, ``redis://host:port/db``),
+``COSTAWARE_BUDGET_TIMEZONE``, ``COSTAWARE_BUDGET_ON_EXCEED`` (raise/downgrade/warn)
+    A budget applied to every LLM call, decorated or not.
+``COSTAWARE_RETRIES``
+    Retries of transient failures for every call outside a scope that sets its own.
 ``COSTAWARE_RAISE_INTERNAL_ERRORS``
     ``true``/``false``: whether an error inside costaware itself is raised (default: only under pytest)
     or logged and swallowed so the application's call goes on.
@@ -51,6 +57,12 @@ class Settings:
     tracer_provider: Any = None
     """An OpenTelemetry ``TracerProvider``; ``None`` uses the global one (even one set later)."""
     meter_provider: Any = None
+    budget: Any = None
+    """A :class:`costaware.Budget` applied to every call, decorated or not (``None``: no default budget)."""
+    retries: Any = None
+    """A :class:`costaware.RetryPolicy` (or a count) for every call outside a scope that sets its own."""
+    budget_max_output_tokens: int = 16384
+    """The output cap given to a call under a budget that sets none, so its worst case is finite."""
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -95,11 +107,45 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         found["capture_content"] = raw.strip().lower() in _TRUE
     if env.get("COSTAWARE_PRICES"):
         found["prices"] = _load_prices_file(env["COSTAWARE_PRICES"])
+    budget = _budget_from_env(env)
+    if budget is not None:
+        found["budget"] = budget
+    if env.get("COSTAWARE_RETRIES"):
+        try:
+            found["retries"] = int(env["COSTAWARE_RETRIES"])
+        except ValueError as exc:
+            raise ConfigurationError(f"COSTAWARE_RETRIES={env['COSTAWARE_RETRIES']!r} is not an int") from exc
     if "COSTAWARE_RAISE_INTERNAL_ERRORS" in env:
         found["raise_internal_errors"] = _flag(
             "COSTAWARE_RAISE_INTERNAL_ERRORS", env["COSTAWARE_RAISE_INTERNAL_ERRORS"]
         )
     return found
+
+
+_BUDGET_ENV = {
+    "COSTAWARE_BUDGET_PERIOD": "period",
+    "COSTAWARE_BUDGET_KEY": "key",
+    "COSTAWARE_BUDGET_STORE": "store",
+    "COSTAWARE_BUDGET_TIMEZONE": "timezone",
+    "COSTAWARE_BUDGET_ON_EXCEED": "on_exceed",
+}
+
+
+def _budget_from_env(env: Mapping[str, str]) -> Any:
+    """``COSTAWARE_BUDGET_LIMIT`` (USD) and its companions as a :class:`costaware.Budget`, or ``None``."""
+    limit = env.get("COSTAWARE_BUDGET_LIMIT")
+    if not limit:
+        stray = [name for name in _BUDGET_ENV if env.get(name)]
+        if stray:
+            raise ConfigurationError(f"{', '.join(stray)} set without COSTAWARE_BUDGET_LIMIT")
+        return None
+    from costaware.core.budget import Budget
+
+    fields = {field: env[name] for name, field in _BUDGET_ENV.items() if env.get(name)}
+    try:
+        return Budget(limit=limit, **fields)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"COSTAWARE_BUDGET_*: {exc}") from exc
 
 
 _settings = Settings()
@@ -119,10 +165,33 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
             raise ConfigurationError(f"{name} must be a bool, not {changes[name]!r}")
     if changes.get("raise_internal_errors") not in (None, True, False):
         raise ConfigurationError("raise_internal_errors must be True, False or None")
+    if "budget" in changes:
+        changes["budget"] = _as_budget(changes["budget"])
+    if "retries" in changes:
+        from costaware.core.retry import RetryPolicy
+
+        changes["retries"] = RetryPolicy.of(changes["retries"])
+    cap = changes.get("budget_max_output_tokens", base.budget_max_output_tokens)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigurationError(f"budget_max_output_tokens must be a positive int, not {cap!r}")
     if "prices" in changes:
         changes["prices"] = dict(changes["prices"] or {})
         _validate_prices(changes["prices"])
     return replace(base, **changes)
+
+
+def _as_budget(value: Any) -> Any:
+    from costaware.core.budget import Budget
+
+    if value is None or isinstance(value, Budget):
+        budget = value
+    else:
+        budget = Budget(limit=value)
+    if budget is not None:
+        from costaware.spend import ledger_for
+
+        ledger_for(budget)  # opens its store now: an unreachable store fails here, not at a call
+    return budget
 
 
 def _validate_prices(prices: Mapping[str, Any]) -> None:

@@ -61,6 +61,12 @@ def instrument() -> None:
                 wrapt.register_post_import_hook(_on_import, module_name)
 
 
+def ensure_instrumented() -> None:
+    """Instrument unless already done (the decorator's entrance: one decorator, nothing else to call)."""
+    if _runtime is None:
+        instrument()
+
+
 def refresh_runtime() -> None:
     """Rebuild the runtime from the current settings (after ``configure()``), if instrumented."""
     global _runtime

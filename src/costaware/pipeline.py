@@ -1,29 +1,50 @@
 """The one place that orders the steps of an LLM call.
 
-For every patched SDK method: read the request -> start the span -> send (the SDK's own method) ->
-read usage (now, or from the stream as the caller reads it) -> price -> emit telemetry, exactly once.
-Sync and async wrappers drive the same :class:`Call`.
+For every patched SDK method::
 
-Later steps (routing, budgets, retries, cache breakpoints) slot in between "read the request" and
-"send"; nothing else in the package decides the order.
+    read the request -> start the span -> [route, plan cache breakpoints: later] ->
+    for each attempt: reserve the budget -> send (the SDK's own method) -> on a transient failure,
+    settle the failed attempt and wait -> read usage (now, or from the stream as the caller reads it)
+    -> price -> settle the budget -> record in the scopes -> emit telemetry, exactly once.
+
+The attempt loop is one generator (:meth:`Call.attempts`) that sync and async drivers run, so both
+take exactly the same steps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+import weakref
+from collections.abc import Generator
 from contextvars import ContextVar, Token
+from datetime import datetime, timezone
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from costaware.config import Settings, internal_error
+from costaware.core.budget import Charge
+from costaware.core.errors import BudgetExceededError
 from costaware.core.pricing import PriceBook
-from costaware.core.types import UNPRICED, CallOutcome, CallRequest, CallResult, Cost, StreamEnd
+from costaware.core.retry import Failure, RetryPolicy, classify
+from costaware.core.types import (
+    UNPRICED,
+    CallOutcome,
+    CallRequest,
+    CallResult,
+    Cost,
+    CostRecord,
+    StreamEnd,
+)
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
+from costaware.scoping import Scope, current_scope
+from costaware.spend import Held, SpendGuard
 from costaware.telemetry import Telemetry
 
 log = logging.getLogger("costaware")
@@ -36,6 +57,10 @@ _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 
 # An HTTP error response is not billed; a call that failed without one may or may not have been.
 _NOT_BILLED = Cost(total=Decimal(0), source="not-billed")
+_NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
+
+Step = tuple[str, Any]
+"""``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("sleep", seconds)`` -> ``None``."""
 
 
 def is_suppressed() -> bool:
@@ -47,7 +72,7 @@ def active_call() -> Call | None:
 
 
 class Runtime:
-    """The configured machinery the wrappers use: telemetry, prices, settings."""
+    """The configured machinery the wrappers use: telemetry, prices, settings, default policy."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -57,8 +82,14 @@ class Runtime:
             capture_content=settings.capture_content,
         )
         self.prices = PriceBook(overrides=settings.prices)
+        self._default_ledgers = ()
+        if settings.budget is not None:
+            from costaware.spend import ledger_for
+
+            self._default_ledgers = (ledger_for(settings.budget),)
+        self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._warned: set[str] = set()
-        self._warn_lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def begin(self, target: PatchTarget, instance: Any, kwargs: dict[str, Any]) -> Call | None:
         """Open a call, or ``None`` if that fails (the caller then sends the request uninstrumented)."""
@@ -67,35 +98,44 @@ class Runtime:
             prompt = None
             if self.telemetry.capture_content and target.endpoint.read_input is not None:
                 prompt = target.endpoint.read_input(kwargs)
+            scope = current_scope()
             span = self.telemetry.start(request, prompt)
-            return Call(self, target, request, span)
+            return Call(self, target, request, span, scope, self._guard(scope), self.retry_policy(scope))
         except Exception:
             internal_error("starting a call")
             return None
 
-    def complete(
-        self,
-        call: Call,
-        result: CallResult,
-        error: BaseException | None,
-        stream_end: StreamEnd | None,
-    ) -> None:
-        end = time.perf_counter()
-        request = call.request
-        cost = self._price(request, result, error)
-        first = call.first_chunk_at
-        outcome = CallOutcome(
-            request=request,
-            result=result,
-            cost=cost,
-            duration_s=end - call.started_at,
-            error_type=_error_type(error) if error is not None else None,
-            time_to_first_chunk_s=(first - call.started_at) if first is not None else None,
-            stream_end=stream_end,
-        )
-        self.telemetry.end(call.span, outcome)
+    def _guard(self, scope: Scope | None) -> SpendGuard:
+        ledgers = [ledger for s in (scope.chain() if scope else ()) for ledger in s.ledgers]
+        ledgers.extend(self._default_ledgers)
+        return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens)
 
-    def _price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:
+    def capped_for_budget(
+        self, target: PatchTarget, instance: Any, kwargs: dict[str, Any], scope: Scope | None
+    ) -> dict[str, Any]:
+        """``kwargs`` with an output cap when a budget applies and the call has none."""
+        guard = self._guard(scope)
+        if not guard:
+            return kwargs
+        return guard.cap_output(request_of(target, kwargs, getattr(instance, "_client", None)), kwargs)
+
+    def retry_policy(self, scope: Scope | None) -> RetryPolicy | None:
+        for s in scope.chain() if scope else ():
+            if s.spec.retry is not None:
+                return s.spec.retry
+        return self.settings.retries
+
+    def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
+        """The same resource on a copy of its client with ``max_retries=0`` (cached per client)."""
+        client = instance._client
+        with self._lock:
+            copy = self._no_retry_clients.get(client)
+            if copy is None:
+                copy = client.with_options(max_retries=0)
+                self._no_retry_clients[client] = copy
+        return attrgetter(target.resource_path)(copy)
+
+    def price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:
         if result.usage is None:
             if error is not None and isinstance(getattr(error, "status_code", None), int):
                 return _NOT_BILLED
@@ -112,7 +152,7 @@ class Runtime:
         return cost
 
     def _warn_unpriced(self, model: str) -> None:
-        with self._warn_lock:
+        with self._lock:
             if model in self._warned:
                 return
             self._warned.add(model)
@@ -123,38 +163,53 @@ class Runtime:
         )
 
 
-def _error_type(error: BaseException) -> str:
+def error_type(error: BaseException) -> str:
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
         return str(status)
     return type(error).__qualname__
 
 
+def _was_sent(error: BaseException) -> bool:
+    """Whether a failed attempt's request may have reached the provider (and so may be billed)."""
+    if isinstance(getattr(error, "status_code", None), int):
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        if type(cause).__name__ in _NOT_SENT:
+            return False
+        cause = cause.__cause__
+    return True
+
+
 class Call:
-    """One in-flight LLM call. Finishes exactly once, whichever way it ends."""
+    """One LLM call, all its attempts included. Finishes exactly once, whichever way it ends."""
 
-    __slots__ = (
-        "_done",
-        "_lock",
-        "accumulator",
-        "first_chunk_at",
-        "request",
-        "runtime",
-        "span",
-        "started_at",
-        "stream_attached",
-        "target",
-    )
-
-    def __init__(self, runtime: Runtime, target: PatchTarget, request: CallRequest, span: Any) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        target: PatchTarget,
+        request: CallRequest,
+        span: Any,
+        scope: Scope | None,
+        guard: SpendGuard,
+        retry: RetryPolicy | None,
+    ) -> None:
         self.runtime = runtime
         self.target = target
         self.request = request
         self.span = span
+        self.scope = scope
+        self.guard = guard
+        self.retry = retry
         self.started_at = time.perf_counter()
         self.first_chunk_at: float | None = None
         self.accumulator: StreamAccumulator | None = None
         self.stream_attached = False
+        self.attempts_made = 0
+        self.held: Held | None = None
+        self.failed_attempts_cost = Decimal(0)
+        self.sent_model = request.model
         self._done = False
         self._lock = threading.Lock()
 
@@ -167,6 +222,88 @@ class Call:
     def deactivate(tokens: tuple[Token[Call | None], object]) -> None:
         otel_context.detach(tokens[1])  # type: ignore[arg-type]
         _ACTIVE.reset(tokens[0])
+
+    # -- attempts ----------------------------------------------------------------------------
+    def attempts(self, kwargs: dict[str, Any]) -> Generator[Step, Any, Any]:
+        """The attempt loop. Yields steps for a driver; returns the SDK's value or raises its error."""
+        if self.guard:
+            kwargs = self.guard.cap_output(self.request, kwargs)
+        overloads = 0
+        while True:
+            held = self._reserve(kwargs)
+            self.attempts_made += 1
+            self.sent_model = kwargs.get("model", self.request.model)
+            value, error = yield ("send", kwargs)
+            if error is None:
+                self.held = held
+                return value
+            failure = classify(error)
+            self._settle_failed(held, error)
+            delay = None
+            if self.retry is not None:
+                delay = self.retry.next_delay(
+                    failure, self.attempts_made, time.perf_counter() - self.started_at
+                )
+            self._note_attempt(failure, delay)
+            if delay is None:
+                self.fail(error)
+                raise error
+            overloads = overloads + 1 if failure.overloaded else 0
+            kwargs = self._maybe_fall_back(kwargs, overloads)
+            yield ("sleep", delay)
+
+    def _reserve(self, kwargs: dict[str, Any]) -> Held | None:
+        if not self.guard:
+            return None
+        try:
+            return self.guard.reserve(self.request.provider, kwargs.get("model"), kwargs)
+        except BudgetExceededError as refusal:
+            self.refuse(refusal)
+            raise
+
+    def _settle_failed(self, held: Held | None, error: BaseException) -> None:
+        if held is None:
+            return
+        try:
+            if not _was_sent(error):
+                self.guard.release(held)
+                return
+            cost = _NOT_BILLED if isinstance(getattr(error, "status_code", None), int) else UNPRICED
+            self.guard.settle(held, cost, self._charge())
+            if cost.total is None:
+                self.failed_attempts_cost += held.amount
+        except Exception:
+            internal_error("settling a failed attempt")
+
+    def _note_attempt(self, failure: Failure, delay: float | None) -> None:
+        try:
+            attributes: dict[str, Any] = {
+                "costaware.attempt": self.attempts_made,
+                "error.type": failure.error_type,
+                "costaware.retry.transient": failure.transient,
+                "costaware.retry.will_retry": delay is not None,
+            }
+            if delay is not None:
+                attributes["costaware.retry.delay_s"] = delay
+                self.runtime.telemetry.count_retry(self.request, failure.error_type)
+            self.span.add_event("costaware.attempt_failed", attributes)
+        except Exception:
+            internal_error("recording an attempt")
+
+    def _maybe_fall_back(self, kwargs: dict[str, Any], overloads: int) -> dict[str, Any]:
+        retry = self.retry
+        if retry is None or retry.fallback is None or overloads < retry.fallback_after:
+            return kwargs
+        if kwargs.get("model") != retry.fallback:
+            self.span.add_event("costaware.fallback", {"costaware.fallback.model": retry.fallback})
+            return {**kwargs, "model": retry.fallback}
+        return kwargs
+
+    def sender(self, wrapped: Any, instance: Any) -> Any:
+        """The function that sends one attempt: the SDK's own, with its retries off if we drive them."""
+        if self.retry is None:
+            return wrapped
+        return rebind(wrapped, self.runtime.without_sdk_retries(self.target, instance))
 
     # -- endings -----------------------------------------------------------------------------
     def _claim(self) -> bool:
@@ -183,7 +320,7 @@ class Call:
     def finish(self, result: CallResult, stream_end: StreamEnd | None = None) -> None:
         if self._claim():
             try:
-                self.runtime.complete(self, result, None, stream_end)
+                self._complete(result, None, stream_end)
             except Exception:
                 internal_error("recording a call")
 
@@ -191,9 +328,20 @@ class Call:
         if self._claim():
             try:
                 partial = self.accumulator.result() if self.accumulator is not None else CallResult()
-                self.runtime.complete(self, partial, error, stream_end)
+                self._complete(partial, error, stream_end)
             except Exception:
                 internal_error("recording a failed call")
+
+    def refuse(self, refusal: BudgetExceededError) -> None:
+        """End the call refused by a budget: nothing was sent."""
+        if self._claim():
+            try:
+                self.runtime.telemetry.count_refusal(self.request, refusal)
+                self.span.set_attribute("costaware.budget.refused", True)
+                self.span.set_attribute("costaware.budget.key", refusal.key)
+                self._complete(CallResult(), refusal, None, sent=False)
+            except Exception:
+                internal_error("recording a refused call")
 
     def finish_stream(self, stream_end: StreamEnd) -> None:
         """End a streamed call with what its stream delivered so far (partial usage included)."""
@@ -205,6 +353,71 @@ class Call:
             internal_error("reading a stream's usage")
             result = CallResult()
         self.finish(result, stream_end)
+
+    def _charge(self) -> Charge:
+        spec = self.scope.spec if self.scope is not None else None
+        return Charge(
+            budget_key="",
+            amount=Decimal(0),
+            provider=self.request.provider,
+            model=self.sent_model or "",
+            feature=(spec.feature or "") if spec else "",
+            tenant=(spec.tenant or "") if spec else "",
+            at=datetime.now(timezone.utc),
+        )
+
+    def _complete(
+        self, result: CallResult, error: BaseException | None, stream_end: StreamEnd | None, sent: bool = True
+    ) -> None:
+        end = time.perf_counter()
+        request = self.request
+        cost = (
+            self.runtime.price(request, result, error) if sent else Cost(total=Decimal(0), source="not-sent")
+        )
+        if self.held is not None:
+            self.guard.settle(self.held, cost, self._charge())
+            if cost.total is None:
+                cost = Cost(total=None, source=cost.source)
+        total_cost = cost
+        if self.failed_attempts_cost and cost.total is not None:
+            total_cost = Cost(
+                total=cost.total + self.failed_attempts_cost,
+                input=cost.input,
+                cache_read=cost.cache_read,
+                cache_write=cost.cache_write,
+                output=cost.output,
+                source=cost.source,
+                priced_model=cost.priced_model,
+            )
+        if self.scope is not None and sent:
+            spec = self.scope.spec
+            self.scope.record(
+                CostRecord(
+                    provider=request.provider,
+                    model=result.response_model or self.sent_model,
+                    usage=result.usage,
+                    cost=total_cost,
+                    attempts=self.attempts_made,
+                    feature=spec.feature,
+                    tenant=spec.tenant,
+                )
+            )
+        first = self.first_chunk_at
+        extra: list[tuple[str, Any]] = [("costaware.attempts", self.attempts_made)]
+        if self.sent_model != request.model and self.sent_model is not None:
+            extra.append(("costaware.model.sent", self.sent_model))
+        outcome = CallOutcome(
+            request=request,
+            result=result,
+            cost=total_cost,
+            duration_s=end - self.started_at,
+            error_type=error_type(error) if error is not None else None,
+            time_to_first_chunk_s=(first - self.started_at) if first is not None else None,
+            stream_end=stream_end,
+            attempts=self.attempts_made,
+            extra_attributes=tuple(extra),
+        )
+        self.runtime.telemetry.end(self.span, outcome, self.guard.ledgers)
 
     def note_first_chunk(self) -> None:
         if self.first_chunk_at is None:
@@ -234,6 +447,56 @@ class Call:
         self.stream_attached = True
         self.accumulator = self.target.endpoint.new_accumulator(self.runtime.telemetry.capture_content)
         return streams.wrap_stream(stream, self)
+
+
+def rebind(method: Any, resource: Any) -> Any:
+    """``method`` (a bound SDK method) bound to another resource instead."""
+    function = getattr(method, "__func__", None)
+    return function.__get__(resource) if function is not None else method
+
+
+def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a call's attempts synchronously."""
+    steps = call.attempts(kwargs)
+    reply: Any = None
+    while True:
+        try:
+            kind, payload = steps.send(reply)
+        except StopIteration as finished:
+            return finished.value
+        if kind == "send":
+            tokens = call.activate()
+            try:
+                reply = (send(*args, **payload), None)
+            except BaseException as exc:
+                reply = (None, exc)
+            finally:
+                call.deactivate(tokens)
+        else:
+            time.sleep(payload)
+            reply = None
+
+
+async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a call's attempts in the running event loop (same steps as :func:`drive`)."""
+    steps = call.attempts(kwargs)
+    reply: Any = None
+    while True:
+        try:
+            kind, payload = steps.send(reply)
+        except StopIteration as finished:
+            return finished.value
+        if kind == "send":
+            tokens = call.activate()
+            try:
+                reply = (await send(*args, **payload), None)
+            except BaseException as exc:
+                reply = (None, exc)
+            finally:
+                call.deactivate(tokens)
+        else:
+            await asyncio.sleep(payload)
+            reply = None
 
 
 def _pass_through_nested(call: Call, value: Any) -> Any:
@@ -270,14 +533,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             call = runtime.begin(target, instance, kwargs)
             if call is None:
                 return await wrapped(*args, **kwargs)
-            tokens = call.activate()
-            try:
-                value = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.deactivate(tokens)
-                call.fail(exc)
-                raise
-            call.deactivate(tokens)
+            value = await drive_async(call, call.sender(wrapped, instance), args, kwargs)
             return call.observe(value)
 
         return async_wrapper
@@ -292,14 +548,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
         call = runtime.begin(target, instance, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        tokens = call.activate()
-        try:
-            value = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.deactivate(tokens)
-            call.fail(exc)
-            raise
-        call.deactivate(tokens)
+        value = drive(call, call.sender(wrapped, instance), args, kwargs)
         return call.observe(value)
 
     return wrapper

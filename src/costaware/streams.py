@@ -202,16 +202,29 @@ def _attach_to_helper_stream(call: Call, helper_stream: Any) -> None:
 
 
 class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    def __init__(self, manager: Any, begin: Any) -> None:
+    """A stream helper's manager; the request is sent when the block is entered, through the
+    pipeline's attempt loop (budget reserved first; transient failures retried before any byte
+    reaches the caller, each retry with a fresh manager)."""
+
+    def __init__(self, manager: Any, begin: tuple[Any, ...]) -> None:
         super().__init__(manager)
         self._self_begin = begin
         self._self_call: Call | None = None
+        self._self_entered: Any = manager
 
     def _self_start(self) -> Call | None:
-        runtime, target, instance, kwargs = self._self_begin
+        runtime, target, instance, make, args, kwargs = self._self_begin
         call: Call | None = runtime.begin(target, instance, kwargs)
         self._self_call = call
         return call
+
+    def _self_manager_for(self, kwargs: dict[str, Any]) -> Any:
+        """The manager for an attempt: the caller's own first, a fresh one for a retry or changed arguments."""
+        _, _, _, make, args, original = self._self_begin
+        if kwargs is original and self._self_entered is self.__wrapped__:
+            return self.__wrapped__
+        self._self_entered = make(*args, **kwargs)
+        return self._self_entered
 
     def _self_end(self) -> None:
         if self._self_call is not None:
@@ -225,23 +238,27 @@ class HelperProxy(_HelperBase):
     """``client.messages.stream(...)`` and friends: the request is sent on ``__enter__``."""
 
     def __enter__(self) -> Any:
+        from costaware.pipeline import drive
+
         call = self._self_start()
         if call is None:
             return self.__wrapped__.__enter__()
-        tokens = call.activate()
-        try:
-            helper_stream = self.__wrapped__.__enter__()
-        except BaseException as exc:
-            call.deactivate(tokens)
-            call.fail(exc)
-            raise
-        call.deactivate(tokens)
+        args, kwargs = self._self_begin[4], self._self_begin[5]
+        first = True
+
+        def send(*args: Any, **attempt_kwargs: Any) -> Any:
+            nonlocal first
+            chosen = kwargs if first and attempt_kwargs == kwargs else attempt_kwargs
+            first = False
+            return self._self_manager_for(chosen).__enter__()
+
+        helper_stream = drive(call, send, args, kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 
     def __exit__(self, *exc_info: Any) -> Any:
         try:
-            return self.__wrapped__.__exit__(*exc_info)
+            return self._self_entered.__exit__(*exc_info)
         finally:
             self._self_end()
 
@@ -250,40 +267,57 @@ class AsyncHelperProxy(_HelperBase):
     """``async with client.messages.stream(...)``: ``stream()`` is a plain ``def`` returning this."""
 
     async def __aenter__(self) -> Any:
+        from costaware.pipeline import drive_async
+
         call = self._self_start()
         if call is None:
             return await self.__wrapped__.__aenter__()
-        tokens = call.activate()
-        try:
-            helper_stream = await self.__wrapped__.__aenter__()
-        except BaseException as exc:
-            call.deactivate(tokens)
-            call.fail(exc)
-            raise
-        call.deactivate(tokens)
+        args, kwargs = self._self_begin[4], self._self_begin[5]
+        first = True
+
+        async def send(*args: Any, **attempt_kwargs: Any) -> Any:
+            nonlocal first
+            chosen = kwargs if first and attempt_kwargs == kwargs else attempt_kwargs
+            first = False
+            return await self._self_manager_for(chosen).__aenter__()
+
+        helper_stream = await drive_async(call, send, args, kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         try:
-            return await self.__wrapped__.__aexit__(*exc_info)
+            return await self._self_entered.__aexit__(*exc_info)
         finally:
             self._self_end()
 
 
 def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
-    """Wrapper for a stream-helper method: returns the SDK's manager behind a recording proxy."""
-    from costaware.pipeline import active_call, is_suppressed
+    """Wrapper for a stream-helper method: returns the SDK's manager behind a recording proxy.
+
+    When a retry policy applies, managers are made on a copy of the client with the SDK's own
+    retries off, so ``retries=3`` means at most 4 requests.
+    """
+    from costaware.pipeline import active_call, is_suppressed, rebind
+    from costaware.scoping import current_scope
 
     proxy_class = AsyncHelperProxy if target.is_async else HelperProxy
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        manager = wrapped(*args, **kwargs)
         runtime = runtime_of()
         if runtime is None or is_suppressed() or active_call() is not None:
-            return manager
+            return wrapped(*args, **kwargs)
+        make = wrapped
         try:
-            return proxy_class(manager, (runtime, target, instance, kwargs))
+            scope = current_scope()
+            kwargs = runtime.capped_for_budget(target, instance, kwargs, scope)
+            if runtime.retry_policy(scope) is not None:
+                make = rebind(wrapped, runtime.without_sdk_retries(target, instance))
+        except Exception:
+            internal_error("preparing a stream helper")
+        manager = make(*args, **kwargs)
+        try:
+            return proxy_class(manager, (runtime, target, instance, make, args, kwargs))
         except Exception:
             internal_error("wrapping a stream helper")
             return manager

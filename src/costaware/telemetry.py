@@ -9,7 +9,8 @@ counter in USD.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -61,6 +62,20 @@ class Telemetry:
         self._unpriced = meter.create_counter(
             UNPRICED_METRIC, unit="{call}", description="LLM calls whose model has no known price"
         )
+        self._retries = meter.create_counter(
+            "costaware.retries", unit="{retry}", description="Retries of transient failures, by error type"
+        )
+        self._refusals = meter.create_counter(
+            "costaware.budget.refusals", unit="{call}", description="Calls refused before sending by a budget"
+        )
+        self._budget_spend = meter.create_counter(
+            "costaware.budget.spend", unit="USD", description="Spend charged to each budget"
+        )
+        self._budget_remaining = meter.create_gauge(
+            "costaware.budget.remaining",
+            unit="USD",
+            description="What is left of each budget's current window",
+        )
 
     def start(self, request: CallRequest, prompt: Any = None) -> Span:
         attributes: dict[str, Any] = {
@@ -83,9 +98,64 @@ class Telemetry:
         name = f"{request.operation} {request.model}" if request.model else request.operation
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
-    def end(self, span: Span, outcome: CallOutcome) -> None:
+    def end(self, span: Span, outcome: CallOutcome, ledgers: Sequence[Any] = ()) -> None:
         self._record_span(span, outcome)
         self._record_metrics(outcome)
+        if ledgers:
+            self._record_budgets(outcome, ledgers)
+
+    def _record_budgets(self, outcome: CallOutcome, ledgers: Sequence[Any]) -> None:
+        charged = outcome.cost.total
+        for ledger in ledgers:
+            key = {"costaware.budget.key": ledger.budget.key}
+            if charged:
+                self._budget_spend.add(float(charged), key)
+            self._budget_remaining.set(float(ledger.remaining()), key)
+
+    def count_retry(self, request: CallRequest, error_type: str) -> None:
+        self._retries.add(
+            1,
+            {
+                "gen_ai.provider.name": request.provider,
+                "gen_ai.request.model": request.model or "",
+                "error.type": error_type,
+            },
+        )
+
+    def count_refusal(self, request: CallRequest, refusal: Any) -> None:
+        self._refusals.add(
+            1, {"costaware.budget.key": refusal.key, "gen_ai.request.model": request.model or ""}
+        )
+
+    @contextmanager
+    def scope_span(self, scope: Any) -> Iterator[Span]:
+        """The INTERNAL span of one scope invocation, current while it runs; totals set at its end."""
+        with self._tracer.start_as_current_span(
+            f"costaware.scope {scope.name}",
+            kind=SpanKind.INTERNAL,
+            attributes={"costaware.scope.name": scope.name},
+        ) as span:
+            try:
+                yield span
+            finally:
+                tracker = scope.tracker
+                attributes: dict[str, Any] = {
+                    "costaware.scope.calls": tracker.calls,
+                    "costaware.scope.attempts": tracker.attempts,
+                    "costaware.scope.cost.usd": float(tracker.total_cost),
+                    "costaware.scope.cost.usd_exact": str(tracker.total_cost),
+                    "costaware.scope.unpriced_calls": tracker.unpriced_calls,
+                    "gen_ai.usage.input_tokens": tracker.input_tokens,
+                    "gen_ai.usage.output_tokens": tracker.output_tokens,
+                }
+                if scope.spec.feature:
+                    attributes["costaware.feature"] = scope.spec.feature
+                if scope.spec.tenant:
+                    attributes["costaware.tenant"] = scope.spec.tenant
+                for ledger in scope.ledgers:
+                    attributes["costaware.budget.key"] = ledger.budget.key
+                    attributes["costaware.budget.remaining_usd"] = float(ledger.remaining())
+                span.set_attributes(attributes)
 
     def _record_span(self, span: Span, outcome: CallOutcome) -> None:
         result, cost = outcome.result, outcome.cost

@@ -114,3 +114,55 @@ class CallOutcome:
     stream_end: StreamEnd | None = None
     attempts: int = 1
     extra_attributes: tuple[tuple[str, str | int | float | bool], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class CostRecord:
+    """One finished LLM call as a scope records it."""
+
+    provider: str
+    model: str | None
+    usage: Usage | None
+    cost: Cost
+    attempts: int = 1
+    feature: str | None = None
+    tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CostTracker:
+    """An immutable record of a scope's calls; ``add`` returns a new tracker.
+
+    A record, not a limit: budgets are enforced by the shared ledger, which sibling tasks and
+    threads all see (a tracker copied into each task's context would not be).
+    """
+
+    records: tuple[CostRecord, ...] = ()
+
+    def add(self, record: CostRecord) -> CostTracker:
+        return CostTracker(self.records + (record,))
+
+    @property
+    def calls(self) -> int:
+        return len(self.records)
+
+    @property
+    def attempts(self) -> int:
+        return sum(r.attempts for r in self.records)
+
+    @property
+    def total_cost(self) -> Decimal:
+        """USD of the priced calls (see ``unpriced_calls`` for those that could not be priced)."""
+        return sum((r.cost.total for r in self.records if r.cost.total is not None), ZERO)
+
+    @property
+    def unpriced_calls(self) -> int:
+        return sum(1 for r in self.records if r.cost.total is None)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(r.usage.input_tokens for r in self.records if r.usage is not None)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.usage.output_tokens for r in self.records if r.usage is not None)

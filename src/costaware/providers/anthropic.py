@@ -165,25 +165,26 @@ MESSAGES = Endpoint(
 )
 
 _MODULES = {
-    "anthropic.resources.messages.messages": "anthropic.messages",
-    "anthropic.resources.beta.messages.messages": "anthropic.beta.messages",
+    "anthropic.resources.messages.messages": "messages",
+    "anthropic.resources.beta.messages.messages": "beta.messages",
 }
 
 
 def targets() -> list[PatchTarget]:
     """Every Anthropic method costaware wraps. A method missing from the installed SDK is skipped."""
     found = []
-    for module, prefix in _MODULES.items():
+    for module, path in _MODULES.items():
         for cls, is_async in (("Messages", False), ("AsyncMessages", True)):
             for name, kind in (("create", "call"), ("parse", "call"), ("stream", "stream_helper")):
                 found.append(
                     PatchTarget(
                         module=module,
                         attribute=f"{cls}.{name}",
-                        method=f"{prefix}.{name}",
+                        method=f"anthropic.{path}.{name}",
                         endpoint=MESSAGES,
                         is_async=is_async,
                         kind=kind,  # type: ignore[arg-type]
+                        resource_path=path,
                     )
                 )
     return found

@@ -51,6 +51,8 @@ class PatchTarget:
     endpoint: Endpoint
     is_async: bool
     kind: TargetKind = "call"
+    resource_path: str = ""
+    """Where the method's resource sits on a client, e.g. ``beta.messages`` or ``chat.completions``."""
 
 
 def request_of(target: PatchTarget, kwargs: Mapping[str, Any], client: Any) -> CallRequest:

@@ -259,6 +259,7 @@ def targets() -> list[PatchTarget]:
                         endpoint=endpoint,
                         is_async=is_async,
                         kind=kind,  # type: ignore[arg-type]
+                        resource_path=prefix.removeprefix("openai."),
                     )
                 )
     return found

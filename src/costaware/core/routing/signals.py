@@ -1,0 +1,353 @@
+"""Cheap signals read from an SDK call's keyword arguments, for routing policies.
+
+:func:`signals` reads the arguments of Anthropic ``messages.create`` (``system``, ``messages``),
+OpenAI ``chat.completions.create`` (``messages``) and OpenAI ``responses.create`` (``instructions``,
+``input``) as the user passed them: plain dicts and lists, any of which may be malformed (then it is
+skipped, never an error).
+
+It is built to be fast (tens of microseconds for a few KB of prompt), so it scans bounded windows:
+
+- lengths and counts (characters, messages, user turns, images, tools) cover the whole request;
+- words and phrases are looked for in the first ``SCAN_HEAD`` and last ``SCAN_TAIL`` characters of the
+  last user message plus the first ``SCAN_SYSTEM`` characters of the system prompt: that is where a
+  task is stated ("Summarize the document below", "... Now compare the two"), whatever lies between;
+- code is looked for in the first ``SCAN_CODE`` characters of the last user message.
+
+Words are matched whole (``improve`` is not ``prove``), case-insensitively, ASCII only: a prompt in
+another script gets its length and structure signals but no word signals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+
+__all__ = ["SCAN_CODE", "SCAN_HEAD", "SCAN_SYSTEM", "SCAN_TAIL", "Signals", "requested_json", "signals"]
+
+SCAN_HEAD = 1500
+SCAN_TAIL = 700
+SCAN_SYSTEM = 600
+SCAN_CODE = 4000
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English, and the simulator's own estimate
+
+# Word groups, each ``canonical term: forms``. Data, not logic: the classifier weighs the groups.
+_TERM_GROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "hard": {
+        "prove": ("prove", "proves", "proving", "proof", "proofs"),
+        "theorem": ("theorem", "theorems", "lemma", "lemmas", "corollary"),
+        "derive": ("derive", "derivation", "derives"),
+        "rigorous": ("rigorous", "rigorously", "formal", "formally"),
+        "induction": ("induction", "inductive"),
+        "invariant": ("invariant", "invariants"),
+        "counterexample": ("counterexample", "counterexamples"),
+        "asymptotic": ("asymptotic", "asymptotically"),
+        "architecture": ("architecture", "architectures", "architect", "architectural"),
+        "scalability": ("scalability", "scalable"),
+        "consistency": ("linearizability", "linearizable", "consensus", "byzantine"),
+        "trade-off": ("tradeoff", "tradeoffs"),
+    },
+    "analysis": {
+        "analyze": ("analyze", "analyse", "analysis", "analyses", "analyzing", "analysing"),
+        "compare": ("compare", "comparison", "comparing", "contrast", "versus"),
+        "evaluate": ("evaluate", "evaluation", "assess", "assessment"),
+        "critique": ("critique", "critically", "criticize"),
+        "justify": ("justify", "justification", "implications", "consequences"),
+        "why": ("why",),
+        "design": ("design", "designing", "strategy", "strategies"),
+        "recommend": ("recommend", "recommendation", "recommendations"),
+    },
+    "simple": {
+        "classify": ("classify", "classification", "categorize", "categorise", "category", "categories"),
+        "label": ("label", "labels", "tag", "tags"),
+        "extract": ("extract", "extraction", "parse"),
+        "translate": ("translate", "translation"),
+        "sentiment": ("sentiment", "spam"),
+        "rephrase": ("rephrase", "paraphrase", "proofread", "typo", "typos", "grammar", "spelling"),
+        "convert": ("convert", "reformat"),
+    },
+    "summary": {
+        "summarize": ("summarize", "summarise", "summary", "summarizing", "summarization", "tldr"),
+        "recap": ("recap", "condense", "gist"),
+    },
+    "review": {
+        "review": ("review", "reviewing"),
+        "refactor": ("refactor", "refactoring"),
+        "debug": ("debug", "debugging", "bug", "bugs", "buggy"),
+        "vulnerability": ("vulnerability", "vulnerabilities", "vulnerable", "injection"),
+        "optimize": ("optimize", "optimise", "optimization", "performance", "deadlock", "leak"),
+    },
+    "sequence": {
+        "first": ("first", "firstly"),
+        "then": ("then", "next", "finally", "afterwards", "secondly"),
+    },
+    "json": {"json": ("json",)},
+}
+_PHRASES: Mapping[bytes, tuple[str, str]] = {  # matched in the cleaned window (punctuation -> space)
+    b"step by step": ("sequence", "step by step"),
+    b"trade off": ("hard", "trade-off"),
+    b"system design": ("hard", "architecture"),
+    b"pros and cons": ("analysis", "compare"),
+    b"root cause": ("analysis", "analyze"),
+    b"tl dr": ("summary", "summarize"),
+    b"yes or no": ("simple", "classify"),
+}
+_WORDS: Mapping[bytes, tuple[str, str]] = MappingProxyType(
+    {
+        form.encode(): (group, canonical)
+        for group, terms in _TERM_GROUPS.items()
+        for canonical, forms in terms.items()
+        for form in forms
+    }
+)
+_WORD_KEYS = frozenset(_WORDS)
+# Lower-case ASCII letters and digits, everything else (punctuation, UTF-8 bytes) becomes a space.
+_CLEAN = bytes(
+    b + 32 if 65 <= b <= 90 else b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256)
+)
+_NUMBERED = re.compile(r"\n[ \t]*\d{1,2}[.)][ \t]")  # starts with a literal: scanned by fast search
+_TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+_IMAGE_PARTS = frozenset({"image", "image_url", "input_image"})
+_FILE_PARTS = frozenset({"document", "file", "input_file", "input_audio"})
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What a request looks like, cheaply. Counts cover the whole request; terms the scanned windows.
+
+    Term tuples hold the canonical terms found (``("compare", "why")``), each once.
+    """
+
+    prompt_chars: int = 0
+    """Characters of text in the system prompt and every message (tool definitions excluded)."""
+    estimated_tokens: int = 0
+    """``ceil(prompt_chars / 4)``."""
+    messages: int = 0
+    """Messages (or Responses input items)."""
+    user_turns: int = 0
+    """Messages from the user that carry more than tool results: the conversation's depth."""
+    last_user_chars: int = 0
+    tools: int = 0
+    images: int = 0
+    files: int = 0
+    """Documents, files and audio parts."""
+    has_code: bool = False
+    """A code fence, or at least two code-shaped line endings (``;``, ``{``, ``):``)."""
+    numbered_items: int = 0
+    """Lines of the scanned text starting ``1.`` / ``2)`` ...: a multi-part ask."""
+    step_language: bool = False
+    """"step by step", or "first" with "then"/"next"/"finally"."""
+    questions: int = 0
+    """Question marks in the scanned text."""
+    hard_terms: tuple[str, ...] = ()
+    analysis_terms: tuple[str, ...] = ()
+    simple_terms: tuple[str, ...] = ()
+    summary_terms: tuple[str, ...] = ()
+    review_terms: tuple[str, ...] = ()
+    json_requested: bool = False
+    """A JSON response format or output schema was set, or the prompt says JSON."""
+    json_schema: bool = False
+    """A JSON schema was given for the output."""
+    max_tokens: int = 0
+    """The output cap asked for (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``); 0 if none."""
+
+    @property
+    def multi_step(self) -> bool:
+        """Step-by-step language or a numbered list of at least two items."""
+        return self.step_language or self.numbered_items >= 2
+
+    def as_pairs(self) -> tuple[tuple[str, float], ...]:
+        """Every signal as ``(name, number)``; term tuples as their counts. For decisions and spans."""
+        return tuple(
+            (f.name, float(len(v)) if isinstance(v := getattr(self, f.name), tuple) else float(v))
+            for f in fields(self)
+        )
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What one pass over the request's messages collects."""
+
+    chars: int = 0
+    messages: int = 0
+    user_turns: int = 0
+    images: int = 0
+    files: int = 0
+    last_user: str = ""
+    system: str = ""
+
+
+def signals(provider: str, kwargs: Mapping[str, object]) -> Signals:
+    """Read the routing signals of one SDK call from its keyword arguments. Never raises on bad input.
+
+    >>> s = signals("anthropic", {"model": "claude-haiku-4-5", "max_tokens": 100,
+    ...     "messages": [{"role": "user", "content": "Why is the sky blue? Explain step by step."}]})
+    >>> s.questions, s.step_language, s.analysis_terms, s.max_tokens
+    (1, True, ('why',), 100)
+    """
+    if not isinstance(kwargs, Mapping):
+        return Signals()
+    walk = _Walk()
+    system = kwargs.get("system") if provider == "anthropic" else kwargs.get("instructions")
+    walk.system = _text_of(system, walk)
+    walk.chars += len(walk.system)
+    messages = kwargs.get("messages")
+    if messages is None and provider != "anthropic":
+        messages = kwargs.get("input")
+    if isinstance(messages, str):  # Responses: input="..."
+        messages = ({"role": "user", "content": messages},)
+    if isinstance(messages, Sequence) and not isinstance(messages, (bytes, bytearray)):
+        for message in messages:
+            _read_message(message, walk)
+    return _from_walk(walk, kwargs)
+
+
+def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
+    last = walk.last_user
+    head = last if len(last) <= SCAN_HEAD + SCAN_TAIL else f"{last[:SCAN_HEAD]}\n{last[-SCAN_TAIL:]}"
+    window = f"\n{walk.system[:SCAN_SYSTEM]}\n{head}"
+    clean = window.encode("utf-8", "ignore").translate(_CLEAN)
+    groups: dict[str, set[str]] = {}
+    for word in _WORD_KEYS.intersection(clean.split()):
+        group, canonical = _WORDS[word]
+        groups.setdefault(group, set()).add(canonical)
+    for phrase, (group, canonical) in _PHRASES.items():
+        if phrase in clean:
+            groups.setdefault(group, set()).add(canonical)
+    sequence = groups.get("sequence", set())
+    wants_json, schema = requested_json(kwargs)
+    tools = kwargs.get("tools")
+    return Signals(
+        prompt_chars=walk.chars,
+        estimated_tokens=-(-walk.chars // CHARS_PER_TOKEN),
+        messages=walk.messages,
+        user_turns=walk.user_turns,
+        last_user_chars=len(last),
+        tools=len(tools) if isinstance(tools, (list, tuple)) else 0,
+        images=walk.images,
+        files=walk.files,
+        has_code=_looks_like_code(last[:SCAN_CODE]),
+        numbered_items=len(_NUMBERED.findall(window)),
+        step_language="step by step" in sequence or ("first" in sequence and "then" in sequence),
+        questions=window.count("?"),
+        hard_terms=_sorted(groups.get("hard")),
+        analysis_terms=_sorted(groups.get("analysis")),
+        simple_terms=_sorted(groups.get("simple")),
+        summary_terms=_sorted(groups.get("summary")),
+        review_terms=_sorted(groups.get("review")),
+        json_requested=wants_json or "json" in groups,
+        json_schema=schema is not None,
+        max_tokens=_max_tokens(kwargs),
+    )
+
+
+def _sorted(terms: set[str] | None) -> tuple[str, ...]:
+    return tuple(sorted(terms)) if terms else ()
+
+
+def _read_message(message: object, walk: _Walk) -> None:
+    walk.messages += 1
+    if not isinstance(message, Mapping):
+        return
+    role = message.get("role")
+    content = message.get("content")
+    if content is None and message.get("type") in ("function_call_output", "function_call"):
+        content = message.get("output") or message.get("arguments")  # Responses tool items
+    before = (walk.images, walk.files)
+    text = _text_of(content, walk)
+    walk.chars += len(text)
+    if role in ("system", "developer"):
+        walk.system = f"{walk.system}\n{text}" if walk.system else text
+    elif role == "user" and (text.strip() or (walk.images, walk.files) != before):
+        walk.user_turns += 1
+        walk.last_user = text
+    calls = message.get("tool_calls")  # Chat Completions: the assistant's calls carry JSON arguments
+    if isinstance(calls, list):
+        for call in calls:
+            function = call.get("function") if isinstance(call, Mapping) else None
+            arguments = function.get("arguments") if isinstance(function, Mapping) else None
+            if isinstance(arguments, str):
+                walk.chars += len(arguments)
+
+
+def _text_of(content: object, walk: _Walk) -> str:
+    """The text of a content value (a string or a list of parts); counts image and file parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, (list, tuple)):
+        return ""
+    texts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind in _TEXT_PARTS:
+            text = part.get("text")
+            if isinstance(text, str):
+                texts.append(text)
+        elif kind in _IMAGE_PARTS:
+            walk.images += 1
+        elif kind in _FILE_PARTS:
+            walk.files += 1
+        elif kind == "tool_result":  # Anthropic: its content counts towards length, not the ask
+            walk.chars += len(_text_of(part.get("content"), walk))
+    return "\n".join(texts)
+
+
+def _looks_like_code(text: str) -> bool:
+    if "```" in text:
+        return True
+    # Single-character tests (memchr-fast) gate the counts: prose rarely has ';' or '{' at all.
+    lines = text.count(";\n") if ";" in text else 0
+    if "{" in text:
+        lines += text.count("{\n")
+    if lines < 2 and "):" in text:
+        lines += text.count("):\n")
+    return lines >= 2
+
+
+def _max_tokens(kwargs: Mapping[str, object]) -> int:
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = kwargs.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return 0
+
+
+def requested_json(kwargs: Mapping[str, object]) -> tuple[bool, Mapping[str, object] | None]:
+    """Whether the request set a JSON output format, and its schema if one was given.
+
+    Reads OpenAI Chat ``response_format``, OpenAI Responses ``text={"format": ...}`` and Anthropic
+    ``output_config={"format": ...}`` (or the beta ``output_format``). A Pydantic class passed to a
+    ``parse()`` method counts as JSON without a schema here. The prompt's wording is not read.
+
+    >>> requested_json({"response_format": {"type": "json_object"}})
+    (True, None)
+    """
+    if not isinstance(kwargs, Mapping):
+        return False, None
+    candidates: list[object] = [kwargs.get("response_format"), kwargs.get("output_format")]
+    for holder in (kwargs.get("text"), kwargs.get("output_config")):
+        if isinstance(holder, Mapping):
+            candidates.append(holder.get("format"))
+    for spec in candidates:
+        if spec is None:
+            continue
+        if isinstance(spec, type):
+            return True, None
+        if not isinstance(spec, Mapping):
+            continue
+        kind = spec.get("type")
+        if kind == "json_object":
+            return True, None
+        if kind == "json_schema":
+            schema = spec.get("schema")
+            inner = spec.get("json_schema")  # Chat Completions nests it: {"json_schema": {"schema": ...}}
+            if schema is None and isinstance(inner, Mapping):
+                schema = inner.get("schema")
+            return True, schema if isinstance(schema, Mapping) else None
+    return False, None

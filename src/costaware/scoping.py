@@ -1,0 +1,277 @@
+"""``@cost_aware`` and ``costaware.scope()``: group a function's LLM calls, charge and limit them.
+
+Each invocation opens a :class:`Scope` held in a contextvar, so concurrent tasks and threads never
+see each other's scope; scopes nest, and a call is charged to the budgets of every enclosing scope.
+Each invocation emits an INTERNAL span ``costaware.scope <name>``, parent of its calls' spans, with
+the scope's total cost, calls and tokens.
+
+```python
+@cost_aware(budget=0.50, retries=3, feature="summarize")
+async def summarize(doc: str) -> str: ...
+
+daily = costaware.Budget(limit=20.00, period="day", key="support-bot", store="sqlite:///spend.db")
+
+@cost_aware(budget=daily)
+def answer(q: str) -> str: ...
+
+with costaware.scope("batch-job", budget=5) as s:
+    ...
+print(s.tracker.total_cost)
+```
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, TypeVar, overload
+
+from costaware.core.budget import Budget, BudgetLedger
+from costaware.core.errors import ConfigurationError
+from costaware.core.retry import RetryPolicy
+from costaware.core.types import CostRecord, CostTracker
+
+F = TypeVar("F", bound=Callable[..., Any])
+OnExceed = Literal["raise", "downgrade", "warn"]
+
+_CURRENT: ContextVar[Scope | None] = ContextVar("costaware_scope", default=None)
+_LAST: ContextVar[Scope | None] = ContextVar("costaware_last_scope", default=None)
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """A scope's settings, validated once (at decoration time)."""
+
+    name: str
+    budget: Budget | None = None
+    """A shared budget (its ledger lives in its store), or ``None``."""
+    per_call_limit: Decimal | None = None
+    """``budget=<number>``: a fresh limit for each invocation."""
+    retry: RetryPolicy | None = None
+    feature: str | None = None
+    tenant: str | None = None
+    on_exceed: OnExceed | None = None
+    route: Any = None
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        *,
+        budget: Budget | float | int | str | Decimal | None = None,
+        retries: RetryPolicy | int | None = None,
+        feature: str | None = None,
+        tenant: str | None = None,
+        on_exceed: OnExceed | None = None,
+        fallback: str | None = None,
+        route: Any = None,
+    ) -> ScopeSpec:
+        if on_exceed not in (None, "raise", "downgrade", "warn"):
+            raise ConfigurationError(f"on_exceed must be 'raise', 'downgrade' or 'warn', not {on_exceed!r}")
+        shared: Budget | None = None
+        per_call: Decimal | None = None
+        if isinstance(budget, Budget):
+            shared = budget
+        elif budget is not None:
+            per_call = Budget(limit=budget).limit  # validates: a number >= 0
+        retry = RetryPolicy.of(retries)
+        if fallback is not None:
+            base = retry or RetryPolicy(retries=0)
+            retry = RetryPolicy(**{**_fields(base), "fallback": fallback})
+        for label, value in (("feature", feature), ("tenant", tenant)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigurationError(f"{label} must be a non-empty string")
+        spec = cls(name, shared, per_call, retry, feature, tenant, on_exceed, route)
+        if shared is not None:
+            from costaware import spend
+
+            spend.ledger_for(shared)  # opens the store now: an unreachable one fails here
+        return spec
+
+
+def _fields(policy: RetryPolicy) -> dict[str, Any]:
+    return {name: getattr(policy, name) for name in policy.__dataclass_fields__}
+
+
+class Scope:
+    """One invocation of a ``@cost_aware`` function (or one ``with costaware.scope(...)`` block)."""
+
+    def __init__(self, spec: ScopeSpec, parent: Scope | None) -> None:
+        from costaware import spend
+
+        self.spec = spec
+        self.parent = parent
+        self.id = uuid.uuid4().hex[:16]
+        self._tracker = CostTracker()
+        self._lock = threading.Lock()
+        ledgers: list[BudgetLedger] = []
+        if spec.budget is not None:
+            ledgers.append(spend.ledger_for(spec.budget))
+        if spec.per_call_limit is not None:
+            ledgers.append(spend.invocation_ledger(spec.name, self.id, spec.per_call_limit, spec.on_exceed))
+        self.ledgers: tuple[BudgetLedger, ...] = tuple(ledgers)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def tracker(self) -> CostTracker:
+        """The frozen record of this scope's calls so far (inner scopes' calls included)."""
+        return self._tracker
+
+    def chain(self) -> Iterator[Scope]:
+        """This scope and every enclosing one, innermost first."""
+        scope: Scope | None = self
+        while scope is not None:
+            yield scope
+            scope = scope.parent
+
+    def record(self, record: CostRecord) -> None:
+        for scope in self.chain():
+            with scope._lock:
+                scope._tracker = scope._tracker.add(record)
+
+    def __repr__(self) -> str:
+        t = self._tracker
+        return f"<Scope {self.name!r} calls={t.calls} cost=${t.total_cost}>"
+
+
+def current_scope() -> Scope | None:
+    """The innermost scope of the running code, or ``None`` outside any scope."""
+    return _CURRENT.get()
+
+
+def last_scope() -> Scope | None:
+    """The scope of the most recent ``@cost_aware`` invocation that finished in this context.
+
+    ``summarize(doc); costaware.last_scope().tracker.total_cost``. Works after a plain call and
+    after ``await``; a call run as a separate task (``asyncio.gather``) records it in that task.
+    """
+    return _LAST.get()
+
+
+@contextmanager
+def _opened(spec: ScopeSpec) -> Iterator[Scope]:
+    from costaware import patching
+
+    patching.ensure_instrumented()
+    scope = Scope(spec, _CURRENT.get())
+    runtime = patching.current_runtime()
+    span_cm = runtime.telemetry.scope_span(scope) if runtime is not None else _null()
+    token = _CURRENT.set(scope)
+    try:
+        with span_cm:
+            yield scope
+    finally:
+        _CURRENT.reset(token)
+        _LAST.set(scope)
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def scope(
+    name: str = "scope",
+    *,
+    budget: Budget | float | int | str | Decimal | None = None,
+    retries: RetryPolicy | int | None = None,
+    feature: str | None = None,
+    tenant: str | None = None,
+    on_exceed: OnExceed | None = None,
+    fallback: str | None = None,
+    route: Any = None,
+) -> Iterator[Scope]:
+    """The context-manager form of :func:`cost_aware`; yields the :class:`Scope`, readable after the block."""
+    spec = ScopeSpec.build(
+        name,
+        budget=budget,
+        retries=retries,
+        feature=feature,
+        tenant=tenant,
+        on_exceed=on_exceed,
+        fallback=fallback,
+        route=route,
+    )
+    with _opened(spec) as opened:
+        yield opened
+
+
+@overload
+def cost_aware(func: F) -> F: ...
+@overload
+def cost_aware(
+    func: None = None,
+    *,
+    budget: Budget | float | int | str | Decimal | None = None,
+    retries: RetryPolicy | int | None = None,
+    feature: str | None = None,
+    tenant: str | None = None,
+    on_exceed: OnExceed | None = None,
+    fallback: str | None = None,
+    route: Any = None,
+    name: str | None = None,
+) -> Callable[[F], F]: ...
+def cost_aware(
+    func: Any = None,
+    *,
+    budget: Budget | float | int | str | Decimal | None = None,
+    retries: RetryPolicy | int | None = None,
+    feature: str | None = None,
+    tenant: str | None = None,
+    on_exceed: OnExceed | None = None,
+    fallback: str | None = None,
+    route: Any = None,
+    name: str | None = None,
+) -> Any:
+    """Make a function's LLM calls one scope: grouped, charged, limited, retried and traced.
+
+    ``budget``: USD per invocation (a number) or a shared :class:`Budget`. ``retries``: a count or a
+    :class:`RetryPolicy` (transient failures only; the SDK's own retries are switched off for these
+    calls). ``fallback``: a model to switch to on persistent overload. ``feature`` / ``tenant``:
+    attribution for spend reports. ``on_exceed``: ``"raise"`` (default), ``"downgrade"`` or ``"warn"``.
+    Bad arguments raise :class:`ConfigurationError` here, at decoration time.
+    """
+    import dataclasses
+
+    import wrapt
+
+    settings = ScopeSpec.build(  # validated now, whether or not the function is given yet
+        name or "scope",
+        budget=budget,
+        retries=retries,
+        feature=feature,
+        tenant=tenant,
+        on_exceed=on_exceed,
+        fallback=fallback,
+        route=route,
+    )
+
+    def decorate(function: Any) -> Any:
+        spec = dataclasses.replace(settings, name=name or getattr(function, "__qualname__", "scope"))
+        if inspect.iscoroutinefunction(function):
+
+            @wrapt.decorator
+            async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+                with _opened(spec):
+                    return await wrapped(*args, **kwargs)
+
+            return async_wrapper(function)
+
+        @wrapt.decorator
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            with _opened(spec):
+                return wrapped(*args, **kwargs)
+
+        return wrapper(function)
+
+    return decorate(func) if func is not None else decorate

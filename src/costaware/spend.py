@@ -1,0 +1,177 @@
+"""Budgets applied to one call: reserve the worst case before each attempt, settle after.
+
+The worst case of an attempt is its estimated input tokens at the model's dearest input rate (a
+cache write can cost up to 2x input) plus its output cap at the output rate. The estimate must not
+undercount for "never overspent" to hold: it is ``ceil(utf8 bytes / 3)`` of the prompt's JSON, above
+the ~4 bytes a token real tokenizers average on English and equal to one token per CJK character.
+A call under a budget with no output cap gets one (``budget_max_output_tokens``, default 16384) so
+its worst case is finite. When a call's real cost is unknown (usage missing), the reserved worst
+case is charged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation
+from costaware.core.errors import BudgetExceededError
+from costaware.core.types import CallRequest, Cost
+
+log = logging.getLogger("costaware")
+
+MTOK = Decimal(1_000_000)
+BYTES_PER_TOKEN = 3
+_PROMPT_FIELDS = ("system", "messages", "tools", "input", "instructions", "tool_choice", "response_format")
+_OUTPUT_CAP = {"max_tokens": None, "max_completion_tokens": None, "max_output_tokens": None}
+
+_ledgers: dict[int, tuple[Budget, BudgetLedger]] = {}
+_ledgers_lock = threading.Lock()
+
+
+class UnpricedBudgetError(BudgetExceededError):
+    """A call under a budget names a model with no known price, so its worst case cannot be bounded."""
+
+    def __init__(self, model: str | None, key: str) -> None:
+        Exception.__init__(
+            self,
+            f"model {model!r} has no known price, so budget {key!r} cannot be enforced for it; "
+            "add one with costaware.configure(prices={...}) or COSTAWARE_PRICES",
+        )
+        self.key, self.window, self.model = key, "", model
+        self.limit = self.spent = self.reserved = self.needed = Decimal(0)
+
+
+def ledger_for(budget: Budget) -> BudgetLedger:
+    """The one ledger of a shared budget (its store is opened on first use, here)."""
+    with _ledgers_lock:
+        held = _ledgers.get(id(budget))
+        if held is None or held[0] is not budget:
+            from costaware.stores import open_store
+
+            held = (budget, BudgetLedger(budget, open_store(budget.store)))
+            _ledgers[id(budget)] = held
+        return held[1]
+
+
+def invocation_ledger(name: str, invocation: str, limit: Decimal, on_exceed: Any) -> BudgetLedger:
+    """A fresh ledger for ``budget=<number>``: the limit of one invocation."""
+    from costaware.stores.memory import MemoryStore
+
+    budget = Budget(limit=limit, key=f"{name}#{invocation}", on_exceed=on_exceed or "raise")
+    return BudgetLedger(budget, MemoryStore())
+
+
+def estimate_input_tokens(kwargs: Mapping[str, Any]) -> int:
+    """An upper-leaning estimate of a request's prompt tokens, with no tokenizer and no network."""
+    parts = {k: kwargs[k] for k in _PROMPT_FIELDS if k in kwargs and _given(kwargs[k])}
+    text = json.dumps(parts, default=str, ensure_ascii=False)
+    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 8
+
+
+def _given(value: Any) -> bool:
+    return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
+
+
+def output_cap(kwargs: Mapping[str, Any]) -> int | None:
+    for name in _OUTPUT_CAP:
+        value = kwargs.get(name)
+        if type(value) is int:
+            return value
+    return None
+
+
+@dataclass
+class Held:
+    """Reservations one attempt holds, one per ledger that applies."""
+
+    entries: list[tuple[BudgetLedger, Reservation | None]]
+    amount: Decimal
+
+
+class SpendGuard:
+    """The budgets one call is subject to (every enclosing scope's, plus the configured default)."""
+
+    def __init__(self, ledgers: Sequence[BudgetLedger], prices: Any, max_output_tokens: int) -> None:
+        self.ledgers = tuple(ledgers)
+        self._prices = prices
+        self._max_output = max_output_tokens
+
+    def __bool__(self) -> bool:
+        return bool(self.ledgers)
+
+    def cap_output(self, request: CallRequest, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Give an uncapped chat call an output cap, so its worst case is finite."""
+        if request.operation != "chat" or output_cap(kwargs) is not None:
+            return kwargs
+        name = "max_output_tokens" if "responses" in request.method else "max_completion_tokens"
+        return {**kwargs, name: self._max_output}
+
+    def worst_case(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Decimal | None:
+        price = self._prices.lookup(provider, model) if model else None
+        if price is None:
+            return None
+        tokens_in = estimate_input_tokens(kwargs)
+        tier = price.for_prompt(tokens_in)
+        dearest_input = max(
+            r for r in (tier.input, tier.cache_write_5m, tier.cache_write_1h) if r is not None
+        )
+        tokens_out = output_cap(kwargs) or 0
+        return (tokens_in * dearest_input + tokens_out * tier.output) / MTOK
+
+    def fits(self, amount: Decimal) -> bool:
+        return all(ledger.fits(amount) for ledger in self.ledgers)
+
+    def reserve(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Held:
+        """Reserve the attempt's worst case in every ledger, or raise before anything is sent."""
+        amount = self.worst_case(provider, model, kwargs)
+        if amount is None:
+            raise UnpricedBudgetError(model, self.ledgers[0].budget.key)
+        entries: list[tuple[BudgetLedger, Reservation | None]] = []
+        try:
+            for ledger in self.ledgers:
+                entries.append((ledger, self._reserve_one(ledger, amount)))
+        except BaseException:
+            self.release(Held(entries, amount))
+            raise
+        return Held(entries, amount)
+
+    @staticmethod
+    def _reserve_one(ledger: BudgetLedger, amount: Decimal) -> Reservation | None:
+        try:
+            return ledger.reserve(amount)
+        except BudgetExceededError as refusal:
+            if ledger.budget.on_exceed != "warn":
+                raise
+            log.warning("costaware: %s (on_exceed='warn': sending anyway)", refusal)
+            return None
+
+    def settle(self, held: Held, cost: Cost, charge: Charge) -> None:
+        """Charge the attempt's real cost; the reserved worst case when the real cost is unknown."""
+        amount = cost.total if cost.total is not None else held.amount
+        for ledger, reservation in held.entries:
+            entry = Charge(
+                budget_key=ledger.budget.key,
+                amount=amount,
+                provider=charge.provider,
+                model=charge.model,
+                feature=charge.feature,
+                tenant=charge.tenant,
+                at=charge.at,
+            )
+            if reservation is not None:
+                ledger.settle(reservation, entry)
+            else:
+                ledger.record(entry)
+
+    @staticmethod
+    def release(held: Held) -> None:
+        for ledger, reservation in held.entries:
+            if reservation is not None:
+                ledger.release(reservation)

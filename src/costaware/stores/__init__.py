@@ -1,0 +1,59 @@
+"""Where budget spend lives: ``memory://`` (one process), ``sqlite:///file.db`` (one machine),
+``redis://host:port/db`` (many machines). Every store implements :class:`costaware.core.budget.Store`.
+
+```python
+from costaware.core.budget import Budget
+from costaware.stores import open_ledger
+
+ledger = open_ledger(Budget(20, period="day", store="sqlite:///budget.db"))
+```
+
+Open a store once per process and share it: two ``memory://`` stores are two separate ledgers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costaware.core.budget import Budget, BudgetLedger, Store, parse_store_url
+from costaware.core.errors import ConfigurationError
+
+__all__ = ["open_ledger", "open_store"]
+
+
+def open_store(url_or_store: Any = None) -> Store:
+    """Open the store a URL names (``None`` -> a new in-memory store); a Store object is returned as is.
+
+    Raises :class:`ConfigurationError` when the URL is invalid or the store cannot be reached
+    (an unreachable Redis fails here, not at the first call).
+    """
+    if url_or_store is None:
+        url_or_store = "memory://"
+    if not isinstance(url_or_store, str):
+        if isinstance(url_or_store, Store):
+            return url_or_store
+        raise ConfigurationError(
+            f"a budget store must be None, a URL or a Store object, not {type(url_or_store).__name__}"
+        )
+    spec = parse_store_url(url_or_store)
+    if spec.scheme == "memory":
+        from costaware.stores.memory import MemoryStore
+
+        return MemoryStore(reservation_ttl=spec.reservation_ttl, max_charges=spec.max_charges)
+    if spec.scheme == "sqlite":
+        from costaware.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(
+            spec.location,
+            reservation_ttl=spec.reservation_ttl,
+            busy_timeout=spec.busy_timeout,
+            synchronous=spec.synchronous,
+        )
+    from costaware.stores.redis import RedisStore
+
+    return RedisStore.from_url(spec.location, reservation_ttl=spec.reservation_ttl, prefix=spec.prefix)
+
+
+def open_ledger(budget: Budget) -> BudgetLedger:
+    """A ledger for ``budget`` over a freshly opened ``budget.store``."""
+    return BudgetLedger(budget, open_store(budget.store))

@@ -1,0 +1,118 @@
+"""The in-memory store: one process, any number of threads and asyncio tasks.
+
+One ``threading.Lock`` guards everything and no method awaits, so a reservation is atomic for
+threads and tasks alike. Money is kept as ``Decimal`` (exact). Nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from decimal import Decimal, localcontext
+
+from costaware.core.budget import DEFAULT_RESERVATION_TTL, MONEY_CONTEXT, Charge, Reservation, as_utc
+
+__all__ = ["MemoryStore"]
+
+_ZERO = Decimal(0)
+# Settled ids remembered for idempotency. A duplicate settle comes from the same call's cleanup paths,
+# seconds later, not after this many other settlements.
+_SETTLED_MEMORY = 65_536
+
+
+class MemoryStore:
+    """A budget store in this process's memory.
+
+    ``reservation_ttl`` (seconds) drops reservations never settled nor released (a leaked one must not
+    block the budget forever); ``max_charges`` bounds the charges kept for reports (oldest dropped).
+    """
+
+    def __init__(
+        self,
+        *,
+        reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+        max_charges: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = reservation_ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spent: dict[tuple[str, str], Decimal] = {}
+        self._reserved: dict[tuple[str, str], Decimal] = {}
+        # id -> (reservation, expiry). One TTL for all, so insertion order is expiry order.
+        self._reservations: OrderedDict[str, tuple[Reservation, float]] = OrderedDict()
+        self._settled: OrderedDict[str, None] = OrderedDict()
+        self._charges: deque[Charge] = deque(maxlen=max_charges)
+
+    def reserve(
+        self, key: str, window: str, amount: Decimal, limit: Decimal
+    ) -> tuple[Reservation | None, Decimal, Decimal]:
+        slot = (key, window)
+        with self._lock, localcontext(MONEY_CONTEXT):
+            now = self._clock()
+            self._expire(now)
+            spent = self._spent.get(slot, _ZERO)
+            reserved = self._reserved.get(slot, _ZERO)
+            if spent + reserved + amount > limit:
+                return None, spent, reserved
+            reservation = Reservation(id=uuid.uuid4().hex, key=key, window=window, amount=amount)
+            self._reservations[reservation.id] = (reservation, now + self._ttl)
+            self._reserved[slot] = reserved + amount
+            return reservation, spent, reserved
+
+    def settle(self, reservation: Reservation, charge: Charge) -> None:
+        slot = (reservation.key, reservation.window)
+        with self._lock, localcontext(MONEY_CONTEXT):
+            if reservation.id in self._settled:
+                return
+            self._settled[reservation.id] = None
+            if len(self._settled) > _SETTLED_MEMORY:
+                self._settled.popitem(last=False)
+            self._drop(reservation.id)
+            self._spent[slot] = self._spent.get(slot, _ZERO) + charge.amount
+            self._charges.append(charge if charge.at else replace(charge, at=datetime.now(timezone.utc)))
+
+    def release(self, reservation: Reservation) -> None:
+        with self._lock, localcontext(MONEY_CONTEXT):
+            self._drop(reservation.id)
+
+    def usage(self, key: str, window: str) -> tuple[Decimal, Decimal]:
+        slot = (key, window)
+        with self._lock, localcontext(MONEY_CONTEXT):
+            self._expire(self._clock())
+            return self._spent.get(slot, _ZERO), self._reserved.get(slot, _ZERO)
+
+    def charges(self, since: datetime | None = None) -> list[Charge]:
+        with self._lock:
+            kept = list(self._charges)
+        if since is None:
+            return kept
+        since = as_utc(since)
+        return [c for c in kept if c.at is not None and as_utc(c.at) >= since]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _expire(self, now: float) -> None:
+        while self._reservations:
+            reservation_id, (_, expiry) = next(iter(self._reservations.items()))
+            if expiry > now:
+                return
+            self._drop(reservation_id)
+
+    def _drop(self, reservation_id: str) -> None:
+        entry = self._reservations.pop(reservation_id, None)
+        if entry is None:
+            return
+        reservation = entry[0]
+        slot = (reservation.key, reservation.window)
+        left = self._reserved[slot] - reservation.amount
+        if left:
+            self._reserved[slot] = left
+        else:
+            del self._reserved[slot]

@@ -4,6 +4,7 @@ shared across processes (SQLite, Redis), attributed, validated at decoration tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -77,13 +78,19 @@ def test_shared_budget_charges_exact_costs_and_refuses_when_spent(
 def test_on_exceed_warn_sends_anyway(
     anthropic_client: Any, sim: Any, telemetry: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    @cost_aware(budget=0.000001, on_exceed="warn")
+    budget = Budget(limit="0.000001", key="warned", on_exceed="warn")
+
+    @cost_aware(budget=budget)
     def ask() -> Any:
         return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
 
-    ask()
+    message = ask()
     assert sim.requests() == 1
     assert any("would be exceeded" in r.getMessage() for r in caplog.records)
+    from costaware.spend import ledger_for
+
+    spent, reserved = ledger_for(budget).usage()
+    assert spent == anthropic_cost(HAIKU, message.usage) and reserved == 0  # the overspend is on the books
 
 
 def test_nested_call_is_charged_to_every_enclosing_budget(anthropic_client: Any, telemetry: Any) -> None:
@@ -153,7 +160,7 @@ def test_bad_budget_fields_fail_at_construction() -> None:
 
 
 def test_unreachable_redis_fails_at_decoration() -> None:
-    with pytest.raises(costaware.ConfigurationError, match="redis://127.0.0.1:1"):
+    with pytest.raises(costaware.ConfigurationError, match=r"redis://127\.0\.0\.1:1"):
         cost_aware(budget=Budget(limit=1, period="day", store="redis://127.0.0.1:1/0"))
 
 
@@ -168,17 +175,13 @@ def run_concurrent_budget(client_factory: Any, budget: Budget) -> Decimal:
 
     @cost_aware(budget=budget)
     async def ask_async(client: Any) -> None:
-        try:
+        with contextlib.suppress(BudgetExceededError):
             charge(await client.messages.create(model=HAIKU, max_tokens=200, messages=QUESTION))
-        except BudgetExceededError:
-            pass
 
     @cost_aware(budget=budget)
     def ask_sync(client: Any) -> None:
-        try:
+        with contextlib.suppress(BudgetExceededError):
             charge(client.messages.create(model=HAIKU, max_tokens=200, messages=QUESTION))
-        except BudgetExceededError:
-            pass
 
     async def many() -> None:
         client = client_factory(asynchronous=True)

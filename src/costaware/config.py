@@ -141,7 +141,7 @@ def _budget_from_env(env: Mapping[str, str]) -> Any:
         return None
     from costaware.core.budget import Budget
 
-    fields = {field: env[name] for name, field in _BUDGET_ENV.items() if env.get(name)}
+    fields: dict[str, Any] = {field: env[name] for name, field in _BUDGET_ENV.items() if env.get(name)}
     try:
         return Budget(limit=limit, **fields)
     except ConfigurationError as exc:
@@ -183,10 +183,7 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
 def _as_budget(value: Any) -> Any:
     from costaware.core.budget import Budget
 
-    if value is None or isinstance(value, Budget):
-        budget = value
-    else:
-        budget = Budget(limit=value)
+    budget = value if value is None or isinstance(value, Budget) else Budget(limit=value)
     if budget is not None:
         from costaware.spend import ledger_for
 

@@ -29,7 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from costaware.config import Settings, internal_error
-from costaware.core.budget import Charge
+from costaware.core.budget import BudgetLedger, Charge
 from costaware.core.errors import BudgetExceededError
 from costaware.core.pricing import PriceBook
 from costaware.core.retry import Failure, RetryPolicy, classify
@@ -82,7 +82,7 @@ class Runtime:
             capture_content=settings.capture_content,
         )
         self.prices = PriceBook(overrides=settings.prices)
-        self._default_ledgers = ()
+        self._default_ledgers: tuple[BudgetLedger, ...] = ()
         if settings.budget is not None:
             from costaware.spend import ledger_for
 
@@ -123,7 +123,8 @@ class Runtime:
         for s in scope.chain() if scope else ():
             if s.spec.retry is not None:
                 return s.spec.retry
-        return self.settings.retries
+        default: RetryPolicy | None = self.settings.retries
+        return default
 
     def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
         """The same resource on a copy of its client with ``max_retries=0`` (cached per client)."""

@@ -257,7 +257,7 @@ def cost_aware(
     )
 
     def decorate(function: Any) -> Any:
-        spec = dataclasses.replace(settings, name=name or getattr(function, "__qualname__", "scope"))
+        spec = dataclasses.replace(settings, name=name or str(getattr(function, "__qualname__", "scope")))
         if inspect.iscoroutinefunction(function):
 
             @wrapt.decorator

@@ -123,7 +123,8 @@ class SpendGuard:
             r for r in (tier.input, tier.cache_write_5m, tier.cache_write_1h) if r is not None
         )
         tokens_out = output_cap(kwargs) or 0
-        return (tokens_in * dearest_input + tokens_out * tier.output) / MTOK
+        worst: Decimal = (tokens_in * dearest_input + tokens_out * tier.output) / MTOK
+        return worst
 
     def fits(self, amount: Decimal) -> bool:
         return all(ledger.fits(amount) for ledger in self.ledgers)

@@ -213,13 +213,13 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_entered: Any = manager
 
     def _self_start(self) -> Call | None:
-        runtime, target, instance, make, args, kwargs = self._self_begin
+        runtime, target, instance, _make, _args, kwargs = self._self_begin
         call: Call | None = runtime.begin(target, instance, kwargs)
         self._self_call = call
         return call
 
     def _self_manager_for(self, kwargs: dict[str, Any]) -> Any:
-        """The manager for an attempt: the caller's own first, a fresh one for a retry or changed arguments."""
+        """The manager for an attempt: the caller's own first, a fresh one for a retry or new arguments."""
         _, _, _, make, args, original = self._self_begin
         if kwargs is original and self._self_entered is self.__wrapped__:
             return self.__wrapped__

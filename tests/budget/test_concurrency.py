@@ -72,9 +72,7 @@ async def tasks(store: Store, key: str, tally: Tally) -> None:
 def test_threads_and_tasks_never_overspend(store: Store, round_: int) -> None:
     key = f"hammer-{round_}"
     tally = Tally()
-    threads = [
-        threading.Thread(target=thread_caller, args=(store, key, 15, tally, n)) for n in range(8)
-    ]
+    threads = [threading.Thread(target=thread_caller, args=(store, key, 15, tally, n)) for n in range(8)]
     for thread in threads:
         thread.start()
     asyncio.run(tasks(store, key, tally))  # on this thread, while the others run
@@ -86,7 +84,8 @@ def test_threads_and_tasks_never_overspend(store: Store, round_: int) -> None:
     assert spent <= LIMIT
     assert spent == tally.settled
     assert len([c for c in store.charges() if c.budget_key == key]) == tally.accepted
-    assert tally.accepted >= 50  # settled costs are <= the reservations, so at least 50 fit
+    # The budget was contended to the end: a refusal means spent + in-flight (<= 16 callers) > limit.
+    assert spent > LIMIT - 17 * AMOUNT
 
 
 def run_workers(
@@ -122,7 +121,8 @@ def test_processes_sharing_a_store_never_overspend(
     assert reserved == 0
     assert spent <= LIMIT
     assert spent == sum(D(str(r["settled"])) for r in results)
-    assert sum(int(r["accepted"]) for r in results) >= 50
+    assert len(make_store().charges()) == sum(int(r["accepted"]) for r in results)
+    assert spent > LIMIT - 5 * AMOUNT  # contended to the end: at most 4 were in flight at a refusal
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite"])
@@ -135,7 +135,8 @@ def test_killed_process_loses_no_settled_spend_and_its_reservation_expires(
     child = start_worker("forever", f"{store_url}?reservation_ttl={ttl}s", "50")
     assert child.stdout is not None
     reported, leaked = D(0), D(0)
-    after_leak = 0
+    settlements = after_leak = 0
+    leaked_at = 0.0
     while after_leak < 100:
         line = child.stdout.readline()
         assert line, child.communicate()[1]
@@ -145,6 +146,7 @@ def test_killed_process_loses_no_settled_spend_and_its_reservation_expires(
             leaked_at = time.monotonic()
         else:
             reported += D(amount)
+            settlements += 1
             after_leak += leaked > 0
     child.send_signal(signal.SIGKILL)  # mid-loop: no cleanup, no goodbye
     child.wait(timeout=10)
@@ -152,6 +154,7 @@ def test_killed_process_loses_no_settled_spend_and_its_reservation_expires(
     store = make_store()
     spent, reserved = store.usage("killed", "none")
     assert spent >= reported  # every settlement the child reported is there
+    assert len(store.charges()) >= settlements
     assert spent == sum(c.amount for c in store.charges())
     if time.monotonic() - leaked_at < ttl * 0.8:  # not too slow a machine to see it before expiry
         assert reserved >= leaked

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from costaware.core.budget import Budget, BudgetLedger, Charge, Store
-from costaware.core.errors import BudgetExceededError
+from costaware.core.errors import BudgetExceededError, ConfigurationError
+from costaware.stores import sqlite as sqlite_store
 
 D = Decimal
 LIMIT = D("1.00")
@@ -126,11 +129,15 @@ def test_charges_keep_attribution_and_filter_by_time(store: Store) -> None:
     for minutes, model in [(0, "old"), (10, "new")]:
         reservation, _, _ = store.reserve("k", "none", D("0.1"), LIMIT)
         assert reservation is not None
-        stamped = Charge("team-a", D("0.05"), "anthropic", model, "search", "acme", at + timedelta(minutes=minutes))
+        stamped = Charge(
+            "team-a", D("0.05"), "anthropic", model, "search", "acme", at + timedelta(minutes=minutes)
+        )
         store.settle(reservation, stamped)
     assert [c.model for c in store.charges()] == ["old", "new"]
     (recent,) = store.charges(since=at + timedelta(minutes=5))
-    assert recent == Charge("team-a", D("0.05"), "anthropic", "new", "search", "acme", at + timedelta(minutes=10))
+    assert recent == Charge(
+        "team-a", D("0.05"), "anthropic", "new", "search", "acme", at + timedelta(minutes=10)
+    )
 
 
 def test_charge_without_a_time_is_stamped_when_settled(store: Store) -> None:
@@ -139,7 +146,9 @@ def test_charge_without_a_time_is_stamped_when_settled(store: Store) -> None:
     assert reservation is not None
     store.settle(reservation, charge("0.1"))
     (settled,) = store.charges()
-    assert settled.at is not None and before - timedelta(seconds=1) <= settled.at <= datetime.now(timezone.utc)
+    assert settled.at is not None and before - timedelta(seconds=1) <= settled.at <= datetime.now(
+        timezone.utc
+    )
 
 
 def test_expired_reservations_stop_counting(make_store: Callable[..., Store]) -> None:
@@ -193,8 +202,57 @@ def test_spend_survives_reopening_the_store(make_store: Callable[..., Store]) ->
     reservation, _, _ = first.reserve("k", "none", D("0.5"), LIMIT)
     assert reservation is not None
     first.settle(reservation, charge("0.3"))
-    pending, _, _ = first.reserve("k", "none", D("0.2"), LIMIT)
+    first.reserve("k", "none", D("0.2"), LIMIT)  # still pending when the store closes
     first.close()
     again = make_store()
     assert again.usage("k", "none") == (D("0.3"), D("0.2"))
     assert [c.amount for c in again.charges()] == [D("0.3")]
+
+
+def test_zero_amount_reservations_come_and_go(store: Store) -> None:
+    first, _, _ = store.reserve("k", "none", D(0), LIMIT)
+    second, _, _ = store.reserve("k", "none", D(0), LIMIT)
+    assert first is not None and second is not None
+    store.release(first)
+    store.release(second)
+    store.settle(second, charge("0"))
+    assert store.usage("k", "none") == (0, 0)
+
+
+def test_sqlite_first_open_retries_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Several processes creating one database can get "database is locked" from PRAGMA journal_mode=WAL
+    # despite the busy timeout (REFERENCE.md): the open retries it.
+    real_prepare = sqlite_store._prepare
+    failures = iter([sqlite3.OperationalError("database is locked")] * 3)
+
+    def flaky_prepare(conn: sqlite3.Connection, synchronous: str) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real_prepare(conn, synchronous)
+
+    monkeypatch.setattr(sqlite_store, "_prepare", flaky_prepare)
+    store = sqlite_store.SQLiteStore(str(tmp_path / "budget.db"))
+    assert store.reserve("k", "none", D(1), D(1))[0] is not None
+    store.close()
+
+
+def test_sqlite_open_does_not_retry_other_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def broken_prepare(conn: sqlite3.Connection, synchronous: str) -> None:
+        calls.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_store, "_prepare", broken_prepare)
+    with pytest.raises(ConfigurationError, match="disk I/O error"):
+        sqlite_store.SQLiteStore(str(tmp_path / "budget.db"))
+    assert calls == [1]
+
+
+def test_sqlite_database_is_in_wal_mode(tmp_path: Path) -> None:
+    sqlite_store.SQLiteStore(str(tmp_path / "budget.db")).close()
+    with sqlite3.connect(tmp_path / "budget.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

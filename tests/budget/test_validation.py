@@ -17,7 +17,13 @@ from costaware.stores.memory import MemoryStore
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(5, Decimal(5)), ("2.50", Decimal("2.50")), (0.1, Decimal("0.1")), (Decimal("7.1"), Decimal("7.1")), (0, 0)],
+    [
+        (5, Decimal(5)),
+        ("2.50", Decimal("2.50")),
+        (0.1, Decimal("0.1")),
+        (Decimal("7.1"), Decimal("7.1")),
+        (0, 0),
+    ],
 )
 def test_limit_accepts_numbers_and_keeps_floats_as_written(given: Any, expected: Decimal) -> None:
     limit = Budget(given).limit
@@ -87,7 +93,12 @@ def test_budget_accepts_a_store_object() -> None:
         ),
         (
             "redis://h:6380/2?prefix=app&socket_timeout=5",
-            StoreURL("redis://h:6380/2?prefix=app&socket_timeout=5", "redis", "redis://h:6380/2?socket_timeout=5", prefix="app"),
+            StoreURL(
+                "redis://h:6380/2?prefix=app&socket_timeout=5",
+                "redis",
+                "redis://h:6380/2?socket_timeout=5",
+                prefix="app",
+            ),
         ),
         ("memory://?max_charges=5", StoreURL("memory://?max_charges=5", "memory", "", max_charges=5)),
     ],
@@ -98,7 +109,9 @@ def test_store_urls_are_parsed(url: str, expected: StoreURL) -> None:
 
 def test_unreachable_redis_fails_at_open_naming_the_url_without_its_password() -> None:
     started = time.monotonic()
-    with pytest.raises(ConfigurationError, match=r"cannot reach the budget store at 'redis://:\*\*\*@127\.0\.0\.1:1/0'") as failed:
+    with pytest.raises(
+        ConfigurationError, match=r"cannot reach the budget store at 'redis://:\*\*\*@127\.0\.0\.1:1/0'"
+    ) as failed:
         open_store("redis://:hunter2@127.0.0.1:1/0")
     assert "hunter2" not in str(failed.value)
     assert time.monotonic() - started < 10

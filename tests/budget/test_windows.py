@@ -7,15 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from costaware.core.budget import Budget, BudgetLedger, Charge
+from costaware.core.budget import Budget, BudgetLedger, Charge, Period
 from costaware.core.errors import BudgetExceededError
 from costaware.stores.memory import MemoryStore
 
 UTC = timezone.utc
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 class Clock:
@@ -28,8 +28,8 @@ class Clock:
         return self.now
 
 
-def paris(period: str) -> Budget:
-    return Budget(1, period, timezone="Europe/Paris")  # type: ignore[arg-type]
+def paris(period: Period) -> Budget:
+    return Budget(1, period, timezone="Europe/Paris")
 
 
 @pytest.mark.parametrize(

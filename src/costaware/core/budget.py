@@ -122,7 +122,7 @@ class Store(Protocol):
         ...
 
     def charges(self, since: datetime | None = None) -> list[Charge]:
-        """Settled charges with their attribution, oldest first, optionally only those ``at >= since``."""
+        """Settled charges with their attribution, in settlement order (only ``at >= since`` if given)."""
         ...
 
     def close(self) -> None:
@@ -419,6 +419,16 @@ class BudgetLedger:
         """Give the reservation back (the request was never sent). Idempotent."""
         self.store.release(reservation)
 
+    def record(self, charge: Charge) -> None:
+        """Book spend that had no reservation (``on_exceed="warn"`` let an over-budget call through).
+
+        Done as an empty reservation settled at once, so every store books it the same way.
+        """
+        _check_amount(charge.amount)
+        reservation, _, _ = self.store.reserve(self.budget.key, self.budget.window(), _ZERO, _UNBOUNDED)
+        if reservation is not None:
+            self.store.settle(reservation, charge)
+
     def usage(self) -> tuple[Decimal, Decimal]:
         """``(spent, reserved)`` in the current window."""
         return self.store.usage(self.budget.key, self.budget.window())
@@ -428,6 +438,9 @@ class BudgetLedger:
         spent, reserved = self.usage()
         with localcontext(MONEY_CONTEXT):
             return max(self.budget.limit - spent - reserved, _ZERO)
+
+
+_UNBOUNDED = Decimal(10) ** 30
 
 
 def _check_amount(amount: Decimal) -> None:

@@ -24,13 +24,14 @@ Candidates, in the API's prefix order tools -> system -> messages:
 * **bridge**: in a growing conversation whose new part is more than 20 blocks long, the previous
   turn's tail is marked too, because the API only looks 20 blocks back from a breakpoint for a hit.
 
-Rules: at most 4 breakpoints including the caller's own (with few slots left, the system prompt
-wins, then the conversation tail, then the tools, then a bridge); the caller's markers are never
-moved, changed or removed, and a block the caller marked is not marked again; a top-level
-``cache_control`` (automatic caching) makes the planner do nothing; no breakpoint whose prefix is
-below the model's minimum (:func:`min_cacheable_tokens`); a 1h breakpoint never follows a 5m one
-(the API requires longer TTLs first: our 5m markers before a 1h one are upgraded, and a 1h marker of
-ours that would follow a 5m marker of the caller's is dropped). Token counts are estimates
+Rules: at most 4 breakpoints including the caller's own (with few slots left, a conversation or
+history breakpoint wins, as its prefix holds the system prompt too, then the system prompt, then
+the tools, then a bridge); the caller's markers are never moved, changed or removed, and a block
+the caller marked is not marked again; a top-level ``cache_control`` (automatic caching) makes the
+planner do nothing; no breakpoint whose prefix is below the model's minimum
+(:func:`min_cacheable_tokens`); a 1h breakpoint never follows a 5m one (the API requires longer
+TTLs first: our 5m markers before a 1h one are upgraded, and a 1h marker of ours that would follow
+a 5m marker of the caller's is dropped). Token counts are estimates
 (``estimate_tokens``, by default ``ceil(utf8 bytes / 4)`` over the canonical serialisation that the
 simulator uses); a marker placed on a prefix the real tokenizer counts under the minimum is
 harmless: the API caches nothing there and raises no error.
@@ -49,13 +50,14 @@ Per token of the marked prefix, in units of the base input price: no caching cos
   unread (1.25 a call, worse than not caching) while one 1h write is read by every later call;
   gaps over an hour make every write lapse: no breakpoint.
 
-The :class:`ReuseTracker` remembers, per prefix (a hash), when it was last seen and its last few
+The :class:`ReuseTracker` remembers, per prefix (a hash), when it was last seen and its last four
 gaps between sightings (gaps over an hour start a new history: the cache would have lapsed).
-With ``gaps`` the recent gaps plus the current one: max(gaps) <= 5 min gives **5m**; 5 min <
-max(gaps) <= 1 h gives **1h** once at least two such gaps were observed (a 1h write needs two reads
-to pay, and one recurrence is weak evidence of two more), otherwise no breakpoint yet. The max, not
-the mean: one long gap is enough to make a 5m entry lapse. A conversation's tail is new every turn,
-so its history is the conversation's: each turn's tail inherits the gaps of the previous turn's.
+With ``gaps`` the last four gaps, the current one (now - last seen) included: max(gaps) <= 5 min
+gives **5m**; 5 min < max(gaps) <= 1 h gives **1h** once at least two such gaps were observed (a 1h
+write needs two reads to pay, and one recurrence is weak evidence of two more), otherwise no
+breakpoint yet. The max, not the mean: one long gap is enough to make a 5m entry
+lapse. A conversation's tail is new every turn, so its history is the conversation's: each turn's
+tail inherits the gaps of the previous turn's.
 
 A prefix never seen (or last seen over an hour ago) gets no breakpoint, except a tools/system
 prefix under ``CachePolicy.eager_static`` (the default): system prompts and tool definitions are
@@ -198,7 +200,7 @@ class ReuseTracker:
     """Recently seen prompt prefixes (hashes) and when: the planner's memory. Thread-safe.
 
     Memory is bounded: the least recently recorded prefix is forgotten past ``max_entries``
-    (about 200 bytes each). One tracker per process (or per tenant) is enough; the pipeline owns it.
+    (a few hundred bytes each). One tracker per process (or per tenant) is enough; the pipeline owns it.
     """
 
     def __init__(self, *, max_entries: int = 10_000) -> None:
@@ -373,8 +375,10 @@ class _Request:
 
 def _dump(value: Any) -> Any:
     """A pydantic object as the SDK sends it (duck-typed, no SDK import); anything else unchanged."""
+    if type(value) is dict or type(value) is str:  # the common case, without the slower checks
+        return value
     model_dump = getattr(value, "model_dump", None)
-    if model_dump is None or isinstance(value, (Mapping, str)):
+    if model_dump is None or _is_mapping(value) or isinstance(value, str):
         return value
     try:
         return model_dump(
@@ -388,7 +392,7 @@ def _json_default(value: Any) -> Any:
     dumped = _dump(value)
     if dumped is not value:
         return dumped
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         return dict(value)
     return str(value)
 
@@ -405,6 +409,10 @@ def _is_list(value: Any) -> TypeGuard[list[Any] | tuple[Any, ...]]:
     return isinstance(value, (list, tuple))
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)  # plain dicts skip the ABC check
+
+
 def _is_unreadable(value: Any) -> bool:
     """An iterable other than a list, tuple or string: reading it could consume it."""
     return not isinstance(value, (list, tuple, str, bytes)) and hasattr(value, "__iter__")
@@ -412,7 +420,7 @@ def _is_unreadable(value: Any) -> bool:
 
 def _part_segment(prefix: str, part: Any, section: Section, index: int, block: int | None) -> _Segment:
     part = _dump(part)
-    if not isinstance(part, Mapping):
+    if not _is_mapping(part):
         return _Segment(prefix + _json(part), section, index, block, None, False)
     marker = part.get("cache_control")
     text = part.get("text")
@@ -433,7 +441,7 @@ def _read_anthropic(kwargs: Mapping[str, Any]) -> _Request | str:
     segments = request.segments
     for i, tool in enumerate(tools if _is_list(tools) else ()):
         tool = _dump(tool)
-        if isinstance(tool, Mapping):
+        if _is_mapping(tool):
             text, marker = _json(_without_marker(tool)), tool.get("cache_control")
             segments.append(_Segment(text, "tools", i, None, marker, True))
         else:
@@ -447,7 +455,7 @@ def _read_anthropic(kwargs: Mapping[str, Any]) -> _Request | str:
     request.messages_start = len(segments)
     for m, message in enumerate(messages):
         message = _dump(message)
-        request.roles.append(message.get("role", "user") if isinstance(message, Mapping) else None)
+        request.roles.append(message.get("role", "user") if _is_mapping(message) else None)
         _read_message(request, m, message)
         request.message_ends.append(len(segments) - 1)
     return request
@@ -455,7 +463,7 @@ def _read_anthropic(kwargs: Mapping[str, Any]) -> _Request | str:
 
 def _read_message(request: _Request, m: int, message: Any) -> None:
     segments = request.segments
-    if not isinstance(message, Mapping):
+    if not _is_mapping(message):
         segments.append(_Segment(_json(message), "messages", m, None, None, False))
         return
     prefix = f"{message.get('role', 'user')}: "
@@ -475,12 +483,10 @@ def _read_message(request: _Request, m: int, message: Any) -> None:
 
 def _nested_markers(part: Any) -> list[Any]:
     """Markers inside a block's own content (a tool_result's blocks): they count against the 4 too."""
-    inner = getattr(part, "content", None) if not isinstance(part, Mapping) else part.get("content")
+    inner = getattr(part, "content", None) if not _is_mapping(part) else part.get("content")
     found = []
     for item in inner if _is_list(inner) else ():
-        marker = (
-            item.get("cache_control") if isinstance(item, Mapping) else getattr(item, "cache_control", None)
-        )
+        marker = item.get("cache_control") if _is_mapping(item) else getattr(item, "cache_control", None)
         if marker is not None:
             found.append(marker)
     return found
@@ -494,7 +500,7 @@ def _caller_markers(request: _Request) -> list[tuple[int, TTL]]:
 
 
 def _ttl_of(marker: Any) -> TTL:
-    ttl = marker.get("ttl") if isinstance(marker, Mapping) else getattr(marker, "ttl", None)
+    ttl = marker.get("ttl") if _is_mapping(marker) else getattr(marker, "ttl", None)
     return "1h" if ttl == "1h" else "5m"
 
 
@@ -570,7 +576,7 @@ class _Planner:
             if ttl is None:
                 self.skipped.append(f"{name}: {why}")
             else:
-                found.append(_Candidate(name, segment, 0, ttl, why))
+                found.append(_Candidate(name, segment, 1, ttl, why))
         if len(found) == 2:
             found[0].priority = 2  # the system breakpoint caches the tools too: tools are the spare
         return found
@@ -585,17 +591,17 @@ class _Planner:
         tail_end = request.message_ends[tail_msg]
         tail = request.last_markable(request.message_start(tail_msg), tail_end)
         if (seen := self.recent(tail_end)) is not None:
-            return self._candidate("conversation", tail, seen, "repeated prompt", 1), None
+            return self._candidate("conversation", tail, seen, "repeated prompt", 0), None
         stem = tail_end - 1
         if stem >= request.messages_start and (seen := self.recent(stem)) is not None:
             # The history before the last block was seen with another ending: keep that history.
             anchor = request.last_markable(request.messages_start, stem)
-            return self._candidate("history", anchor, seen, "shared history", 1), None
+            return self._candidate("history", anchor, seen, "shared history", 0), None
         for m in range(tail_msg - 1, -1, -1):
             end = request.message_ends[m]
             if (seen := self.recent(end)) is None:
                 continue
-            found = self._candidate("conversation", tail, seen, "growing conversation", 1)
+            found = self._candidate("conversation", tail, seen, "growing conversation", 0)
             anchor = request.last_markable(request.message_start(m), end)
             if found and anchor >= 0 and tail - anchor > self.policy.lookback_blocks:
                 why = f"previous turn, more than {self.policy.lookback_blocks} blocks back"
@@ -710,7 +716,7 @@ def plan_anthropic(
     {'type': 'ephemeral'}
     """
     extra = kwargs.get("extra_body")
-    extra = extra if isinstance(extra, Mapping) else {}
+    extra = extra if _is_mapping(extra) else {}
     if isinstance(kwargs.get("cache_control"), Mapping) or isinstance(extra.get("cache_control"), Mapping):
         return CachePlan(skipped=("automatic caching requested by the caller",), automatic=True)
     if any(key in extra for key in ("tools", "system", "messages")):
@@ -763,7 +769,7 @@ def _with_marker(items: Any, index: int | None, ttl: TTL) -> list[Any] | None:
         marked: dict[str, Any] = {"type": "text", "text": block}
     else:
         block = _dump(block)
-        if not isinstance(block, Mapping) or block.get("cache_control") is not None:
+        if not _is_mapping(block) or block.get("cache_control") is not None:
             return None
         if block.get("type") in _UNMARKABLE_TYPES:
             return None
@@ -785,7 +791,7 @@ def _apply_one(kwargs: dict[str, Any], point: Breakpoint) -> bool:
     if not _is_list(messages) or not 0 <= point.index < len(messages):
         return False
     message = _dump(messages[point.index])
-    if not isinstance(message, Mapping):
+    if not _is_mapping(message):
         return False
     content = _with_marker(message.get("content"), point.block, point.ttl)
     if content is None:
@@ -800,11 +806,7 @@ def _count_markers(kwargs: Mapping[str, Any]) -> int:
     """The caller's markers, counted without serialising the prompt."""
 
     def marker_of(block: Any) -> Any:
-        return (
-            block.get("cache_control")
-            if isinstance(block, Mapping)
-            else getattr(block, "cache_control", None)
-        )
+        return block.get("cache_control") if _is_mapping(block) else getattr(block, "cache_control", None)
 
     def blocks(value: Any) -> list[Any]:
         return list(value) if _is_list(value) else []
@@ -813,9 +815,7 @@ def _count_markers(kwargs: Mapping[str, Any]) -> int:
         marker_of(b) is not None for b in [*blocks(kwargs.get("tools")), *blocks(kwargs.get("system"))]
     )
     for message in blocks(kwargs.get("messages")):
-        content = (
-            message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
-        )
+        content = message.get("content") if _is_mapping(message) else getattr(message, "content", None)
         for part in blocks(content):
             count += (marker_of(part) is not None) + len(_nested_markers(part))
     return count
@@ -846,14 +846,14 @@ def _openai_stable_text(kwargs: Mapping[str, Any]) -> str:
     tools = kwargs.get("tools")
     for tool in tools if _is_list(tools) else ():
         tool = _dump(tool)
-        texts.append(_json(_without_marker(tool)) if isinstance(tool, Mapping) else _json(tool))
+        texts.append(_json(_without_marker(tool)) if _is_mapping(tool) else _json(tool))
     instructions = kwargs.get("instructions")
     if isinstance(instructions, str) and instructions:
         texts.append("system: " + instructions)
     items = kwargs.get("messages") if "messages" in kwargs else kwargs.get("input")
     for item in items if _is_list(items) else ():
         item = _dump(item)
-        if not isinstance(item, Mapping) or item.get("role") not in ("system", "developer"):
+        if not _is_mapping(item) or item.get("role") not in ("system", "developer"):
             break
         request = _Request()
         _read_message(request, 0, item)

@@ -67,7 +67,7 @@ def _headers_of(error: BaseException) -> Mapping[str, str]:
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
-    """The delay a response asks for: ``retry-after-ms``, else ``retry-after`` in seconds or as an HTTP date."""
+    """The delay a response asks for: ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:

@@ -140,7 +140,7 @@ class CostTracker:
     records: tuple[CostRecord, ...] = ()
 
     def add(self, record: CostRecord) -> CostTracker:
-        return CostTracker(self.records + (record,))
+        return CostTracker((*self.records, record))
 
     @property
     def calls(self) -> int:

@@ -111,8 +111,8 @@ class MemoryStore:
             return
         reservation = entry[0]
         slot = (reservation.key, reservation.window)
-        left = self._reserved[slot] - reservation.amount
+        left = self._reserved.get(slot, _ZERO) - reservation.amount
         if left:
             self._reserved[slot] = left
         else:
-            del self._reserved[slot]
+            self._reserved.pop(slot, None)

@@ -167,7 +167,7 @@ class SQLiteStore:
             query += " WHERE at_us >= ?"
             params = (to_micros(as_utc(since)),)
         with self._read() as conn:
-            rows = conn.execute(query + " ORDER BY at_us, rowid", params).fetchall()
+            rows = conn.execute(query + " ORDER BY rowid", params).fetchall()
         return [
             Charge(
                 budget_key=budget_key,
@@ -212,11 +212,11 @@ class SQLiteStore:
             conn.execute(begin)
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
+                if conn.in_transaction:  # never leave the shared connection inside a transaction
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
         """This process's connection, opened on first use (and again after a fork)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from costaware.core.routing.signals import Signals
+from costaware.core.routing.reading import Signals
 from costaware.core.routing.tiers import TierLadder
 
 __all__ = ["Choice", "Decision", "Policy", "RouteRequest"]

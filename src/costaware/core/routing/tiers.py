@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from costaware.core.errors import ConfigurationError
 from costaware.core.pricing import PriceBook
@@ -70,6 +70,7 @@ DEFAULT_TIERS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
 """The shipped ladders, ``provider -> ((tier name, model), ...)``, cheapest first."""
 
 TIERS_ENV = "COSTAWARE_TIERS"
+_T = TypeVar("_T")
 
 # Name prefixes that tell a model's provider without a price lookup (used to refuse cross-provider
 # routing). A name matching none of them is "unknown": only a ladder or a price can vouch for it.
@@ -111,7 +112,8 @@ class TierLadder:
     """A provider's tiers, cheapest (weakest) first. Checks its shape when built; prices are checked
     by :class:`Ladders`.
 
-    >>> ladder = TierLadder("anthropic", [Tier("small", "claude-haiku-4-5"), Tier("large", "claude-opus-4-6")])
+    >>> tiers = [Tier("small", "claude-haiku-4-5"), Tier("large", "claude-opus-4-6")]
+    >>> ladder = TierLadder("anthropic", tiers)
     >>> ladder.tier_named("large").model, ladder.index_of("claude-haiku-4-5")
     ('claude-opus-4-6', 0)
     """
@@ -203,6 +205,15 @@ class Ladders(Mapping[str, TierLadder]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_provider)
+
+    @overload
+    def get(self, provider: str, /) -> TierLadder | None: ...
+    @overload
+    def get(self, provider: str, /, default: TierLadder | _T) -> TierLadder | _T: ...
+    def get(self, provider: str, /, default: object = None) -> object:
+        """``ladders[provider]`` or ``default``: a plain dict lookup (``Mapping.get`` is slower, and
+        routing calls this once per request)."""
+        return self._by_provider.get(provider, default)
 
     def __len__(self) -> int:
         return len(self._by_provider)
@@ -325,7 +336,9 @@ def load_tier_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     except ConfigurationError:
         raise
     except Exception as exc:  # each parser has its own error class; all mean "malformed"
-        raise ConfigurationError(f"tier file {str(file)!r} is not valid {suffix[1:].upper()}: {exc}") from None
+        raise ConfigurationError(
+            f"tier file {str(file)!r} is not valid {suffix[1:].upper()}: {exc}"
+        ) from None
     if not isinstance(data, Mapping):
         raise ConfigurationError(f"tier file {str(file)!r} must hold a table of providers, got {data!r}")
     return data
@@ -339,7 +352,7 @@ def _parse(raw: bytes, suffix: str, file: Path) -> Any:
             import tomllib
         except ImportError:  # Python 3.10
             try:
-                import tomli as tomllib  # type: ignore[import-not-found,no-redef]
+                import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
             except ImportError:
                 raise ConfigurationError(
                     f"tier file {str(file)!r}: reading TOML on Python 3.10 needs `pip install tomli`; "

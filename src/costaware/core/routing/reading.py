@@ -20,9 +20,10 @@ another script gets its length and structure signals but no word signals.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any, NamedTuple, TypeGuard
 
 __all__ = ["SCAN_CODE", "SCAN_HEAD", "SCAN_SYSTEM", "SCAN_TAIL", "Signals", "requested_json", "signals"]
 
@@ -30,6 +31,7 @@ SCAN_HEAD = 1500
 SCAN_TAIL = 700
 SCAN_SYSTEM = 600
 SCAN_CODE = 4000
+_MIN_PARAGRAPH = 40  # a shorter first/last "paragraph" ("Hi,") is not where the task is
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English, and the simulator's own estimate
 
 # Word groups, each ``canonical term: forms``. Data, not logic: the classifier weighs the groups.
@@ -75,6 +77,17 @@ _TERM_GROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "review": ("review", "reviewing"),
         "refactor": ("refactor", "refactoring"),
         "debug": ("debug", "debugging", "bug", "bugs", "buggy"),
+        "troubleshoot": (
+            "error",
+            "errors",
+            "exception",
+            "traceback",
+            "fails",
+            "failing",
+            "crash",
+            "crashes",
+            "hangs",
+        ),
         "vulnerability": ("vulnerability", "vulnerabilities", "vulnerable", "injection"),
         "optimize": ("optimize", "optimise", "optimization", "performance", "deadlock", "leak"),
     },
@@ -88,7 +101,7 @@ _PHRASES: Mapping[bytes, tuple[str, str]] = {  # matched in the cleaned window (
     b"step by step": ("sequence", "step by step"),
     b"trade off": ("hard", "trade-off"),
     b"system design": ("hard", "architecture"),
-    b"pros and cons": ("analysis", "compare"),
+    b"pros and cons": ("analysis", "pros and cons"),
     b"root cause": ("analysis", "analyze"),
     b"tl dr": ("summary", "summarize"),
     b"yes or no": ("simple", "classify"),
@@ -101,22 +114,28 @@ _WORDS: Mapping[bytes, tuple[str, str]] = MappingProxyType(
         for form in forms
     }
 )
-_WORD_KEYS = frozenset(_WORDS)
-# Lower-case ASCII letters and digits, everything else (punctuation, UTF-8 bytes) becomes a space.
-_CLEAN = bytes(
-    b + 32 if 65 <= b <= 90 else b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256)
+# A phrase is looked for only when its first word is among the message's words.
+_PHRASE_TRIGGERS: Mapping[bytes, tuple[bytes, ...]] = MappingProxyType(
+    {
+        first: tuple(p for p in _PHRASES if p.split()[0] == first)
+        for first in {phrase.split()[0] for phrase in _PHRASES}
+    }
 )
+_WORD_KEYS = frozenset(_WORDS) | frozenset(_PHRASE_TRIGGERS)
+# Lower-case ASCII letters and digits, everything else (punctuation, UTF-8 bytes) becomes a space.
+_CLEAN = bytes(b + 32 if 65 <= b <= 90 else b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256))
 _NUMBERED = re.compile(r"\n[ \t]*\d{1,2}[.)][ \t]")  # starts with a literal: scanned by fast search
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 _IMAGE_PARTS = frozenset({"image", "image_url", "input_image"})
 _FILE_PARTS = frozenset({"document", "file", "input_file", "input_audio"})
 
 
-@dataclass(frozen=True, slots=True)
-class Signals:
+class Signals(NamedTuple):
     """What a request looks like, cheaply. Counts cover the whole request; terms the scanned windows.
 
-    Term tuples hold the canonical terms found (``("compare", "why")``), each once.
+    Term tuples hold the canonical terms found (``("compare", "why")``), each once. Immutable: a
+    NamedTuple rather than a frozen dataclass because one is built per call and a frozen dataclass
+    of 23 fields takes longer to build than reading the request does.
     """
 
     prompt_chars: int = 0
@@ -146,11 +165,14 @@ class Signals:
     summary_terms: tuple[str, ...] = ()
     review_terms: tuple[str, ...] = ()
     json_requested: bool = False
-    """A JSON response format or output schema was set, or the prompt says JSON."""
+    """A JSON response format or output schema was set."""
+    json_mentioned: bool = False
+    """The scanned text says JSON."""
     json_schema: bool = False
     """A JSON schema was given for the output."""
     max_tokens: int = 0
-    """The output cap asked for (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``); 0 if none."""
+    """The output cap asked for (``max_tokens``, ``max_completion_tokens`` or ``max_output_tokens``),
+    0 if none."""
 
     @property
     def multi_step(self) -> bool:
@@ -159,10 +181,22 @@ class Signals:
 
     def as_pairs(self) -> tuple[tuple[str, float], ...]:
         """Every signal as ``(name, number)``; term tuples as their counts. For decisions and spans."""
-        return tuple(
-            (f.name, float(len(v)) if isinstance(v := getattr(self, f.name), tuple) else float(v))
-            for f in fields(self)
-        )
+        values: list[Any] = list(self)
+        for index in _TERM_FIELDS:
+            values[index] = len(values[index])
+        return tuple(zip(self._fields, map(float, values), strict=True))
+
+
+def is_mapping(value: object) -> TypeGuard[Mapping[str, object]]:
+    """``isinstance(value, Mapping)``, without the ABC check's cost for the usual dicts and scalars."""
+    if isinstance(value, dict):
+        return True
+    if value is None or isinstance(value, (str, list, tuple, int, float)):
+        return False
+    return isinstance(value, Mapping)
+
+
+_TERM_FIELDS = tuple(i for i, name in enumerate(Signals._fields) if name.endswith("_terms"))
 
 
 @dataclass(slots=True)
@@ -186,7 +220,7 @@ def signals(provider: str, kwargs: Mapping[str, object]) -> Signals:
     >>> s.questions, s.step_language, s.analysis_terms, s.max_tokens
     (1, True, ('why',), 100)
     """
-    if not isinstance(kwargs, Mapping):
+    if not is_mapping(kwargs):
         return Signals()
     walk = _Walk()
     system = kwargs.get("system") if provider == "anthropic" else kwargs.get("instructions")
@@ -197,7 +231,7 @@ def signals(provider: str, kwargs: Mapping[str, object]) -> Signals:
         messages = kwargs.get("input")
     if isinstance(messages, str):  # Responses: input="..."
         messages = ({"role": "user", "content": messages},)
-    if isinstance(messages, Sequence) and not isinstance(messages, (bytes, bytearray)):
+    if isinstance(messages, (list, tuple)):
         for message in messages:
             _read_message(message, walk)
     return _from_walk(walk, kwargs)
@@ -205,16 +239,17 @@ def signals(provider: str, kwargs: Mapping[str, object]) -> Signals:
 
 def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
     last = walk.last_user
-    head = last if len(last) <= SCAN_HEAD + SCAN_TAIL else f"{last[:SCAN_HEAD]}\n{last[-SCAN_TAIL:]}"
-    window = f"\n{walk.system[:SCAN_SYSTEM]}\n{head}"
+    window = f"\n{walk.system[:SCAN_SYSTEM]}\n{_task_text(last)}"
     clean = window.encode("utf-8", "ignore").translate(_CLEAN)
     groups: dict[str, set[str]] = {}
     for word in _WORD_KEYS.intersection(clean.split()):
-        group, canonical = _WORDS[word]
-        groups.setdefault(group, set()).add(canonical)
-    for phrase, (group, canonical) in _PHRASES.items():
-        if phrase in clean:
-            groups.setdefault(group, set()).add(canonical)
+        found = _WORDS.get(word)
+        if found is not None:
+            groups.setdefault(found[0], set()).add(found[1])
+        for phrase in _PHRASE_TRIGGERS.get(word, ()):
+            if phrase in clean:
+                group, canonical = _PHRASES[phrase]
+                groups.setdefault(group, set()).add(canonical)
     sequence = groups.get("sequence", set())
     wants_json, schema = requested_json(kwargs)
     tools = kwargs.get("tools")
@@ -228,7 +263,7 @@ def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
         images=walk.images,
         files=walk.files,
         has_code=_looks_like_code(last[:SCAN_CODE]),
-        numbered_items=len(_NUMBERED.findall(window)),
+        numbered_items=len(_NUMBERED.findall(window)) if "1" in window else 0,
         step_language="step by step" in sequence or ("first" in sequence and "then" in sequence),
         questions=window.count("?"),
         hard_terms=_sorted(groups.get("hard")),
@@ -236,10 +271,23 @@ def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
         simple_terms=_sorted(groups.get("simple")),
         summary_terms=_sorted(groups.get("summary")),
         review_terms=_sorted(groups.get("review")),
-        json_requested=wants_json or "json" in groups,
+        json_requested=wants_json,
+        json_mentioned="json" in groups,
         json_schema=schema is not None,
         max_tokens=_max_tokens(kwargs),
     )
+
+
+def _task_text(message: str) -> str:
+    """Where a message states its task: all of a short one; the first and last paragraphs (within
+    ``SCAN_HEAD`` / ``SCAN_TAIL`` characters) of a long one, so words inside a pasted document do
+    not count as the ask."""
+    if len(message) <= SCAN_HEAD + SCAN_TAIL:
+        return message
+    head, tail = message[:SCAN_HEAD], message[-SCAN_TAIL:]
+    end = head.find("\n\n", _MIN_PARAGRAPH)
+    start = tail.rfind("\n\n", 0, len(tail) - _MIN_PARAGRAPH)
+    return f"{head[:end] if end > 0 else head}\n{tail[start:] if start >= 0 else tail}"
 
 
 def _sorted(terms: set[str] | None) -> tuple[str, ...]:
@@ -248,7 +296,7 @@ def _sorted(terms: set[str] | None) -> tuple[str, ...]:
 
 def _read_message(message: object, walk: _Walk) -> None:
     walk.messages += 1
-    if not isinstance(message, Mapping):
+    if not is_mapping(message):
         return
     role = message.get("role")
     content = message.get("content")
@@ -265,8 +313,8 @@ def _read_message(message: object, walk: _Walk) -> None:
     calls = message.get("tool_calls")  # Chat Completions: the assistant's calls carry JSON arguments
     if isinstance(calls, list):
         for call in calls:
-            function = call.get("function") if isinstance(call, Mapping) else None
-            arguments = function.get("arguments") if isinstance(function, Mapping) else None
+            function = call.get("function") if is_mapping(call) else None
+            arguments = function.get("arguments") if is_mapping(function) else None
             if isinstance(arguments, str):
                 walk.chars += len(arguments)
 
@@ -282,7 +330,7 @@ def _text_of(content: object, walk: _Walk) -> str:
         if isinstance(part, str):
             texts.append(part)
             continue
-        if not isinstance(part, Mapping):
+        if not is_mapping(part):
             continue
         kind = part.get("type")
         if kind in _TEXT_PARTS:
@@ -328,18 +376,18 @@ def requested_json(kwargs: Mapping[str, object]) -> tuple[bool, Mapping[str, obj
     >>> requested_json({"response_format": {"type": "json_object"}})
     (True, None)
     """
-    if not isinstance(kwargs, Mapping):
+    if not is_mapping(kwargs):
         return False, None
     candidates: list[object] = [kwargs.get("response_format"), kwargs.get("output_format")]
     for holder in (kwargs.get("text"), kwargs.get("output_config")):
-        if isinstance(holder, Mapping):
+        if is_mapping(holder):
             candidates.append(holder.get("format"))
     for spec in candidates:
         if spec is None:
             continue
         if isinstance(spec, type):
             return True, None
-        if not isinstance(spec, Mapping):
+        if not is_mapping(spec):
             continue
         kind = spec.get("type")
         if kind == "json_object":
@@ -347,7 +395,7 @@ def requested_json(kwargs: Mapping[str, object]) -> tuple[bool, Mapping[str, obj
         if kind == "json_schema":
             schema = spec.get("schema")
             inner = spec.get("json_schema")  # Chat Completions nests it: {"json_schema": {"schema": ...}}
-            if schema is None and isinstance(inner, Mapping):
+            if schema is None and is_mapping(inner):
                 schema = inner.get("schema")
-            return True, schema if isinstance(schema, Mapping) else None
+            return True, schema if is_mapping(schema) else None
     return False, None

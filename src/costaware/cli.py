@@ -1,8 +1,9 @@
-"""The ``costaware`` command: ``demo`` and ``sim``."""
+"""The ``costaware`` command: ``demo``, ``sim`` and ``report``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim = commands.add_parser("sim", help="serve the Anthropic/OpenAI simulator on loopback until Ctrl-C")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8080)
+    report = commands.add_parser("report", help="spend and remaining budget from a SQLite or Redis store")
+    report.add_argument(
+        "--store",
+        default=os.environ.get("COSTAWARE_BUDGET_STORE"),
+        help="sqlite:////abs/path.db or redis://host:port/db (default: $COSTAWARE_BUDGET_STORE)",
+    )
+    report.add_argument("--period", choices=("day", "week", "month"), default="day")
+    report.add_argument(
+        "--by", choices=("budget", "feature", "tenant", "model", "provider"), default="budget"
+    )
+    report.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="KEY=LIMIT[/PERIOD]",
+        help="show this budget's remaining amount (repeatable; default: $COSTAWARE_BUDGET_*)",
+    )
+    report.add_argument("--timezone", default=os.environ.get("COSTAWARE_BUDGET_TIMEZONE", "UTC"))
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -21,9 +40,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run(sys.stdout)
         return 0
+    if args.command == "report":
+        return _report(args)
     from costaware.sim import serve
 
     serve(args.host, args.port)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from costaware.core.errors import ConfigurationError
+    from costaware.report import budgets_from_env, render
+    from costaware.stores import open_store
+
+    if not args.store:
+        print("costaware report: give --store (or set COSTAWARE_BUDGET_STORE)", file=sys.stderr)
+        return 2
+    try:
+        store = open_store(args.store)
+        render(
+            store,
+            period=args.period,
+            by=args.by,
+            budgets=args.budget or budgets_from_env(),
+            zone=args.timezone,
+            out=sys.stdout,
+        )
+    except ConfigurationError as exc:
+        print(f"costaware report: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

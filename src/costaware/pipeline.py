@@ -106,9 +106,13 @@ class Runtime:
             return None
 
     def _guard(self, scope: Scope | None) -> SpendGuard:
-        ledgers = [ledger for s in (scope.chain() if scope else ()) for ledger in s.ledgers]
+        ledgers: list[BudgetLedger] = []
+        modes: list[str | None] = []
+        for s in scope.chain() if scope else ():
+            ledgers.extend(s.ledgers)
+            modes.extend(s.spec.on_exceed for _ in s.ledgers)
         ledgers.extend(self._default_ledgers)
-        return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens)
+        return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens, modes)
 
     def capped_for_budget(
         self, target: PatchTarget, instance: Any, kwargs: dict[str, Any], scope: Scope | None

@@ -98,8 +98,19 @@ class Held:
 class SpendGuard:
     """The budgets one call is subject to (every enclosing scope's, plus the configured default)."""
 
-    def __init__(self, ledgers: Sequence[BudgetLedger], prices: Any, max_output_tokens: int) -> None:
+    def __init__(
+        self,
+        ledgers: Sequence[BudgetLedger],
+        prices: Any,
+        max_output_tokens: int,
+        on_exceed: Sequence[str | None] = (),
+    ) -> None:
         self.ledgers = tuple(ledgers)
+        # A scope's on_exceed overrides its shared budget's own for the calls of that scope.
+        self.on_exceed = tuple(
+            (on_exceed[i] if i < len(on_exceed) and on_exceed[i] else ledger.budget.on_exceed)
+            for i, ledger in enumerate(self.ledgers)
+        )
         self._prices = prices
         self._max_output = max_output_tokens
 
@@ -136,19 +147,20 @@ class SpendGuard:
             raise UnpricedBudgetError(model, self.ledgers[0].budget.key)
         entries: list[tuple[BudgetLedger, Reservation | None]] = []
         try:
-            for ledger in self.ledgers:
-                entries.append((ledger, self._reserve_one(ledger, amount)))
+            for ledger, on_exceed in zip(self.ledgers, self.on_exceed, strict=True):
+                entries.append((ledger, self._reserve_one(ledger, amount, on_exceed)))
         except BaseException:
             self.release(Held(entries, amount))
             raise
         return Held(entries, amount)
 
     @staticmethod
-    def _reserve_one(ledger: BudgetLedger, amount: Decimal) -> Reservation | None:
+    def _reserve_one(ledger: BudgetLedger, amount: Decimal, on_exceed: str) -> Reservation | None:
         try:
             return ledger.reserve(amount)
         except BudgetExceededError as refusal:
-            if ledger.budget.on_exceed != "warn":
+            refusal.on_exceed = on_exceed  # type: ignore[attr-defined]
+            if on_exceed != "warn":
                 raise
             log.warning("costaware: %s (on_exceed='warn': sending anyway)", refusal)
             return None

@@ -1,0 +1,84 @@
+"""``costaware report`` reads spend back from the SQLite and Redis stores, grouped and with budgets."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from costaware import Budget, cost_aware
+from costaware.cli import main
+from costaware.report import period_start, render
+from costaware.stores import open_store
+
+from helpers import HAIKU, SONNET, anthropic_cost, user
+
+
+def spend_some(client: Any, store: str) -> dict[str, Decimal]:
+    """Two features, two tenants, two models, one shared daily budget; returns spend per feature."""
+    budget = Budget(limit=5, period="day", key="support-bot", store=store)
+    spent: dict[str, Decimal] = {"triage": Decimal(0), "answer": Decimal(0)}
+
+    @cost_aware(budget=budget, feature="triage", tenant="acme")
+    def triage(q: str) -> None:
+        spent["triage"] += anthropic_cost(HAIKU, client.messages.create(model=HAIKU, max_tokens=40, messages=user(q)).usage)
+
+    @cost_aware(budget=budget, feature="answer", tenant="globex")
+    def answer(q: str) -> None:
+        spent["answer"] += anthropic_cost(SONNET, client.messages.create(model=SONNET, max_tokens=80, messages=user(q)).usage)
+
+    for q in ("one", "two", "three"):
+        triage(q)
+    answer("four")
+    return spent
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: Any, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'spend.db'}"
+    return request.getfixturevalue("redis_url")
+
+
+def test_report_groups_spend_and_shows_remaining(anthropic_client: Any, telemetry: Any, store_url: str) -> None:
+    spent = spend_some(anthropic_client, store_url)
+    store = open_store(store_url)
+    out = io.StringIO()
+    rows = {r.group: r for r in render(store, by="feature", budgets=["support-bot=5/day"], out=out)}
+    assert rows["triage"].spend == spent["triage"] and rows["triage"].calls == 3
+    assert rows["answer"].spend == spent["answer"] and rows["answer"].calls == 1
+    text = out.getvalue()
+    remaining = Decimal(5) - spent["triage"] - spent["answer"]
+    assert format(remaining, "f") in text
+
+    by_model = {r.group: r.spend for r in render(store, by="model", out=io.StringIO())}
+    assert by_model == {HAIKU: spent["triage"], SONNET: spent["answer"]}
+    by_tenant = {r.group for r in render(store, by="tenant", out=io.StringIO())}
+    assert by_tenant == {"acme", "globex"}
+
+
+def test_report_command_line(anthropic_client: Any, telemetry: Any, tmp_path: Path, capsys: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    spent = spend_some(anthropic_client, url)
+    assert main(["report", "--store", url, "--by", "provider", "--period", "month"]) == 0
+    printed = capsys.readouterr().out
+    assert "anthropic" in printed
+    assert format(spent["triage"] + spent["answer"], "f") in printed
+
+
+def test_report_with_a_bad_store_or_budget(capsys: Any, tmp_path: Path) -> None:
+    assert main(["report", "--store", "redis://127.0.0.1:1/0"]) == 2
+    assert "redis://127.0.0.1:1" in capsys.readouterr().err
+    assert main(["report", "--store", f"sqlite:///{tmp_path / 'r.db'}", "--budget", "nolimit"]) == 2
+    assert "KEY=LIMIT" in capsys.readouterr().err
+
+
+def test_period_starts_on_calendar_boundaries() -> None:
+    now = datetime(2026, 12, 3, 15, 30, tzinfo=timezone.utc)  # a Thursday
+    assert period_start("day", now).day == 3
+    assert period_start("week", now).day == 30  # Monday 30 November
+    assert period_start("month", now, "Asia/Tokyo").isoformat() == "2026-12-01T00:00:00+09:00"

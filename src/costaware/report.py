@@ -103,9 +103,8 @@ def render(
         total += row.spend
     out.write(f"{'total':<{width}}  {len(charges):>6}  {format(total, 'f'):>16}\n")
     if budgets:
-        out.write(
-            f"\n{'budget':<27} {'window':<22} {'limit':>12} {'spent':>12} {'reserved':>12} {'remaining':>12}\n"
-        )
+        columns = ("limit", "spent", "reserved", "remaining")
+        out.write(f"\n{'budget':<27} {'window':<22} " + " ".join(f"{c:>12}" for c in columns) + "\n")
         for text in budgets:
             budget = parse_budget(text, store, zone)
             window = budget.window(moment)

@@ -107,8 +107,8 @@ class SpendGuard:
     ) -> None:
         self.ledgers = tuple(ledgers)
         # A scope's on_exceed overrides its shared budget's own for the calls of that scope.
-        self.on_exceed = tuple(
-            (on_exceed[i] if i < len(on_exceed) and on_exceed[i] else ledger.budget.on_exceed)
+        self.on_exceed: tuple[str, ...] = tuple(
+            (on_exceed[i] or ledger.budget.on_exceed) if i < len(on_exceed) else ledger.budget.on_exceed
             for i, ledger in enumerate(self.ledgers)
         )
         self._prices = prices

@@ -93,6 +93,7 @@ from costaware.core.pricing import ModelPrice
 __all__ = [
     "DEFAULT_POLICY",
     "Breakpoint",
+    "CacheCounts",
     "CachePlan",
     "CachePolicy",
     "ReuseTracker",

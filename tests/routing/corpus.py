@@ -84,7 +84,7 @@ def document(kind: str, n_chars: int, seed: int = 0) -> str:
     return "\n\n".join(parts)[:n_chars]
 
 
-PY_CODE = '''```python
+PY_CODE = """```python
 def merge_user_records(primary, secondary):
     result = primary
     for key in secondary:
@@ -101,7 +101,7 @@ def load_users(path):
     for line in open(path):
         users.append(json.loads(line))
     return users
-```'''
+```"""
 
 JS_CODE = """```jsx
 export function OrderList({ userId }) {
@@ -164,7 +164,7 @@ class Example:
     @property
     def text(self) -> str:
         """The last user message's text (for the simulator's difficulty())."""
-        messages = self.kwargs.get("messages") or self.kwargs.get("input")
+        messages: Any = self.kwargs.get("messages") or self.kwargs.get("input")
         if isinstance(messages, str):
             return messages
         content = messages[-1]["content"]
@@ -224,7 +224,11 @@ ADDRESS_SCHEMA = {
         "schema": {
             "type": "object",
             "required": ["street", "city", "postcode"],
-            "properties": {"street": {"type": "string"}, "city": {"type": "string"}, "postcode": {"type": "string"}},
+            "properties": {
+                "street": {"type": "string"},
+                "city": {"type": "string"},
+                "postcode": {"type": "string"},
+            },
         },
     },
 }
@@ -525,7 +529,7 @@ HELD_OUT: tuple[Example, ...] = (
     Example(
         "complexity-proof", L, "prove",
         openai_chat("Prove that the union-find structure with union by rank and path compression runs in "
-                    "O(m α(n)) amortized time; a rigorous sketch of the potential argument is fine."),
+                    "O(m alpha(n)) amortized time; a rigorous sketch of the potential argument is fine."),
         provider="openai",
     ),
 )  # fmt: skip

@@ -175,7 +175,7 @@ def check(
         if problem is not None:
             return False, problem
     if accept is not None and not accept(answer.text or ""):
-        return False, f"rejected by {getattr(accept, '__qualname__', 'accept')}()"
+        return False, f"rejected by {getattr(accept, '__name__', 'accept')}()"
     return True, "ok"
 
 

@@ -47,7 +47,7 @@ def explain(
             "    0.00  (no rule fired)"
         ]
         cuts = ", ".join(f"{name} >= {value:.2f}" for name, value in chosen.thresholds.items())
-        lines.append(f"  {'=':>2} {chosen.score(found):5.2f}  (thresholds: {cuts})")
+        lines.append(f"  ={chosen.score(found):5.2f}  total (thresholds: {cuts})")
     if ladder is not None:
         lines.append("Ladder: " + " -> ".join(f"{t.name} {t.model}" for t in ladder.tiers))
     verdict = f"{decision.tier} -> {decision.chosen_model}" if decision.tier else decision.chosen_model

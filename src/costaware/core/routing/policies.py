@@ -197,6 +197,9 @@ class CallablePolicy:
         return None  # its answers are checked per call
 
 
+_BUILT_IN = frozenset({AutoClassifier, Threshold, Labels, ForceModel, CallablePolicy})
+
+
 def as_policy(value: object, ladders: Mapping[str, TierLadder] | None = None) -> Policy:
     """The policy for a ``route=`` value; with ``ladders``, also validated against them.
 
@@ -205,7 +208,9 @@ def as_policy(value: object, ladders: Mapping[str, TierLadder] | None = None) ->
     Raises ConfigurationError for anything else, or a policy naming tiers the ladders lack.
     """
     policy: Policy
-    if isinstance(value, str):
+    if type(value) in _BUILT_IN:  # the common case, without the slower protocol check
+        policy = value  # type: ignore[assignment]
+    elif isinstance(value, str):
         policy = AutoClassifier() if value == "auto" else ForceModel(value)
     elif isinstance(value, Policy):
         policy = value

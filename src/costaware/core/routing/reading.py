@@ -8,9 +8,12 @@ skipped, never an error).
 It is built to be fast (tens of microseconds for a few KB of prompt), so it scans bounded windows:
 
 - lengths and counts (characters, messages, user turns, images, tools) cover the whole request;
-- words and phrases are looked for in the first ``SCAN_HEAD`` and last ``SCAN_TAIL`` characters of the
-  last user message plus the first ``SCAN_SYSTEM`` characters of the system prompt: that is where a
-  task is stated ("Summarize the document below", "... Now compare the two"), whatever lies between;
+- words and phrases (:mod:`~costaware.core.routing.vocabulary`), question marks and numbered items
+  are looked for where a task is stated: the first ``SCAN_SYSTEM`` characters of the system prompt
+  and the last user message; of a message longer than ``SCAN_HEAD + SCAN_TAIL`` characters, only its
+  first paragraph within its first ``SCAN_HEAD`` characters and its last paragraph within its last
+  ``SCAN_TAIL`` ("Summarize the report below: ...", "... Now compare the two"), so the words of a
+  pasted document in between do not count;
 - code is looked for in the first ``SCAN_CODE`` characters of the last user message.
 
 Words are matched whole (``improve`` is not ``prove``), case-insensitively, ASCII only: a prompt in
@@ -25,6 +28,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
+from costaware.core.routing.vocabulary import PHRASES, TERM_GROUPS
+
 __all__ = ["SCAN_CODE", "SCAN_HEAD", "SCAN_SYSTEM", "SCAN_TAIL", "Signals", "requested_json", "signals"]
 
 SCAN_HEAD = 1500
@@ -34,82 +39,10 @@ SCAN_CODE = 4000
 _MIN_PARAGRAPH = 40  # a shorter first/last "paragraph" ("Hi,") is not where the task is
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English, and the simulator's own estimate
 
-# Word groups, each ``canonical term: forms``. Data, not logic: the classifier weighs the groups.
-_TERM_GROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "hard": {
-        "prove": ("prove", "proves", "proving", "proof", "proofs"),
-        "theorem": ("theorem", "theorems", "lemma", "lemmas", "corollary"),
-        "derive": ("derive", "derivation", "derives"),
-        "rigorous": ("rigorous", "rigorously", "formal", "formally"),
-        "induction": ("induction", "inductive"),
-        "invariant": ("invariant", "invariants"),
-        "counterexample": ("counterexample", "counterexamples"),
-        "asymptotic": ("asymptotic", "asymptotically"),
-        "architecture": ("architecture", "architectures", "architect", "architectural"),
-        "scalability": ("scalability", "scalable"),
-        "consistency": ("linearizability", "linearizable", "consensus", "byzantine"),
-        "trade-off": ("tradeoff", "tradeoffs"),
-    },
-    "analysis": {
-        "analyze": ("analyze", "analyse", "analysis", "analyses", "analyzing", "analysing"),
-        "compare": ("compare", "comparison", "comparing", "contrast", "versus"),
-        "evaluate": ("evaluate", "evaluation", "assess", "assessment"),
-        "critique": ("critique", "critically", "criticize"),
-        "justify": ("justify", "justification", "implications", "consequences"),
-        "why": ("why",),
-        "design": ("design", "designing", "strategy", "strategies"),
-        "recommend": ("recommend", "recommendation", "recommendations"),
-    },
-    "simple": {
-        "classify": ("classify", "classification", "categorize", "categorise", "category", "categories"),
-        "label": ("label", "labels", "tag", "tags"),
-        "extract": ("extract", "extraction", "parse"),
-        "translate": ("translate", "translation"),
-        "sentiment": ("sentiment", "spam"),
-        "rephrase": ("rephrase", "paraphrase", "proofread", "typo", "typos", "grammar", "spelling"),
-        "convert": ("convert", "reformat"),
-    },
-    "summary": {
-        "summarize": ("summarize", "summarise", "summary", "summarizing", "summarization", "tldr"),
-        "recap": ("recap", "condense", "gist"),
-    },
-    "review": {
-        "review": ("review", "reviewing"),
-        "refactor": ("refactor", "refactoring"),
-        "debug": ("debug", "debugging", "bug", "bugs", "buggy"),
-        "troubleshoot": (
-            "error",
-            "errors",
-            "exception",
-            "traceback",
-            "fails",
-            "failing",
-            "crash",
-            "crashes",
-            "hangs",
-        ),
-        "vulnerability": ("vulnerability", "vulnerabilities", "vulnerable", "injection"),
-        "optimize": ("optimize", "optimise", "optimization", "performance", "deadlock", "leak"),
-    },
-    "sequence": {
-        "first": ("first", "firstly"),
-        "then": ("then", "next", "finally", "afterwards", "secondly"),
-    },
-    "json": {"json": ("json",)},
-}
-_PHRASES: Mapping[bytes, tuple[str, str]] = {  # matched in the cleaned window (punctuation -> space)
-    b"step by step": ("sequence", "step by step"),
-    b"trade off": ("hard", "trade-off"),
-    b"system design": ("hard", "architecture"),
-    b"pros and cons": ("analysis", "pros and cons"),
-    b"root cause": ("analysis", "analyze"),
-    b"tl dr": ("summary", "summarize"),
-    b"yes or no": ("simple", "classify"),
-}
 _WORDS: Mapping[bytes, tuple[str, str]] = MappingProxyType(
     {
         form.encode(): (group, canonical)
-        for group, terms in _TERM_GROUPS.items()
+        for group, terms in TERM_GROUPS.items()
         for canonical, forms in terms.items()
         for form in forms
     }
@@ -117,8 +50,8 @@ _WORDS: Mapping[bytes, tuple[str, str]] = MappingProxyType(
 # A phrase is looked for only when its first word is among the message's words.
 _PHRASE_TRIGGERS: Mapping[bytes, tuple[bytes, ...]] = MappingProxyType(
     {
-        first: tuple(p for p in _PHRASES if p.split()[0] == first)
-        for first in {phrase.split()[0] for phrase in _PHRASES}
+        first: tuple(p for p in PHRASES if p.split()[0] == first)
+        for first in {phrase.split()[0] for phrase in PHRASES}
     }
 )
 _WORD_KEYS = frozenset(_WORDS) | frozenset(_PHRASE_TRIGGERS)
@@ -248,7 +181,7 @@ def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
             groups.setdefault(found[0], set()).add(found[1])
         for phrase in _PHRASE_TRIGGERS.get(word, ()):
             if phrase in clean:
-                group, canonical = _PHRASES[phrase]
+                group, canonical = PHRASES[phrase]
                 groups.setdefault(group, set()).add(canonical)
     sequence = groups.get("sequence", set())
     wants_json, schema = requested_json(kwargs)

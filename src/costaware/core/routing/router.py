@@ -30,8 +30,9 @@ def route(
     The policy's answer (a tier name or a model id) is resolved on ``ladders[provider]``. A model
     outside the ladder is taken only if it is this provider's (by its name, or by a known price when
     ``ladders`` is a :class:`Ladders`): routing never crosses providers. A requested model outside
-    the ladder may still be moved to a tier. ``allow_upgrade=False`` keeps a requested ladder model
-    rather than move it to a dearer tier.
+    the ladder may still be moved to a tier, if it is plainly this provider's (by name or price):
+    an unknown model may be served by an OpenAI-compatible server that has none of the ladder's.
+    ``allow_upgrade=False`` keeps a requested ladder model rather than move it to a dearer tier.
 
     >>> from costaware.core.routing.tiers import Tier, TierLadder
     >>> tiers = [Tier("small", "claude-haiku-4-5"), Tier("large", "claude-opus-4-6")]
@@ -64,34 +65,52 @@ def _resolve(
     pairs: Pairs,
     allow_upgrade: bool,
 ) -> Decision:
+    requested, ladder, target = request.model, request.ladder, choice.target
+    tier = None if target is None or ladder is None else ladder.tier_named(target) or ladder.tier_of(target)
+    chosen = tier.model if tier is not None else target
+    problem = None if chosen is None else _why_not(chosen, tier, request, ladders, allow_upgrade)
+    if chosen is None or problem is not None:
+        kept = ladder.tier_of(requested) if ladder is not None else None
+        reason = choice.reason + (problem or "")
+        return Decision(requested, requested, kept.name if kept else None, policy.name, reason, pairs)
+    reason = f"{choice.reason} -> {chosen}" if tier is not None else choice.reason
+    return Decision(requested, chosen, tier.name if tier else None, policy.name, reason, pairs)
+
+
+def _why_not(
+    chosen: str,
+    tier: Tier | None,
+    request: RouteRequest,
+    ladders: Mapping[str, TierLadder],
+    allow_upgrade: bool,
+) -> str | None:
+    """Why the policy's pick cannot be taken (``None`` if it can); each reason keeps the requested model."""
     provider, requested, ladder = request.provider, request.model, request.ladder
-
-    def keep(reason: str) -> Decision:
-        tier = ladder.tier_of(requested) if ladder is not None else None
-        return Decision(requested, requested, tier.name if tier else None, policy.name, reason, pairs)
-
-    target = choice.target
-    if target is None:
-        return keep(choice.reason)
-    tier = None if ladder is None else ladder.tier_named(target) or ladder.tier_of(target)
-    if tier is None:
-        owner = provider_of_model(target)
+    if tier is None or ladder is None:  # a model outside the ladder: only this provider's
+        owner = provider_of_model(chosen)
         if owner is not None and owner != provider:
-            return keep(
-                f"{choice.reason}, but {target} is an {owner} model and this is an {provider} call: "
+            return (
+                f", but {chosen} is an {owner} model and this is an {provider} call: "
                 "routing never crosses providers; requested model kept"
             )
-        if owner is None and not _priced(ladders, provider, target):
-            return keep(
-                f"{choice.reason}, but {target} is neither a tier nor a known {provider} model: "
-                "requested model kept"
-            )
-        return Decision(requested, target, None, policy.name, choice.reason, pairs)
-    if not allow_upgrade and ladder is not None:
-        now, then = ladder.index_of(requested), ladder.index_of(tier.model)
-        if now is not None and then is not None and then > now:
-            return keep(f"{choice.reason}; not upgrading {requested} to {tier.model}: upgrades disallowed")
-    return Decision(requested, tier.model, tier.name, policy.name, f"{choice.reason} -> {tier.model}", pairs)
+        if owner is None and not _priced(ladders, provider, chosen):
+            return f", but {chosen} is neither a tier nor a known {provider} model: requested model kept"
+        return None
+    now = ladder.index_of(requested)
+    if now is None and not _belongs(ladders, provider, requested):
+        return (
+            f", but {requested} is not a known {provider} model (an OpenAI-compatible server?): "
+            f"not moved to {chosen}"
+        )
+    then = ladder.index_of(chosen)
+    if not allow_upgrade and now is not None and then is not None and then > now:
+        return f"; not upgrading {requested} to {chosen}: upgrades disallowed"
+    return None
+
+
+def _belongs(ladders: Mapping[str, TierLadder], provider: str, model: str) -> bool:
+    owner = provider_of_model(model)
+    return owner == provider or (owner is None and _priced(ladders, provider, model))
 
 
 def _priced(ladders: Mapping[str, TierLadder], provider: str, model: str) -> bool:

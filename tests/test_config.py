@@ -29,7 +29,7 @@ def restore_settings() -> Iterator[None]:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"budget": 3}, "unknown setting"),
+        ({"budjet": 3}, "unknown setting"),
         ({"enabled": "yes"}, "enabled must be a bool"),
         ({"capture_content": 1}, "capture_content must be a bool"),
         ({"raise_internal_errors": "sometimes"}, "raise_internal_errors"),

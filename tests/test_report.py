@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +42,8 @@ def spend_some(client: Any, store: str) -> dict[str, Decimal]:
 def store_url(request: Any, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'spend.db'}"
-    return request.getfixturevalue("redis_url")
+    # A fresh key prefix: the Redis server is shared by the whole session.
+    return f"{request.getfixturevalue('redis_url')}?prefix=report-{uuid.uuid4().hex[:8]}"
 
 
 def test_report_groups_spend_and_shows_remaining(anthropic_client: Any, telemetry: Any, store_url: str) -> None:

@@ -1,4 +1,4 @@
-"""The ``costaware`` command: ``demo``, ``sim`` and ``report``."""
+"""The ``costaware`` command: ``demo``, ``sim``, ``report`` and ``explain``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="show this budget's remaining amount (repeatable; default: $COSTAWARE_BUDGET_*)",
     )
     report.add_argument("--timezone", default=os.environ.get("COSTAWARE_BUDGET_TIMEZONE", "UTC"))
+    explain = commands.add_parser("explain", help="show how route='auto' would route a prompt, and why")
+    explain.add_argument("prompt")
+    explain.add_argument("--provider", choices=("anthropic", "openai"), default="anthropic")
+    explain.add_argument("--model", default=None, help="the model the call would request")
+    explain.add_argument("--policy", default="auto")
     args = parser.parse_args(argv)
+
+    if args.command == "explain":
+        from costaware.core.routing import explain as explain_route
+
+        extra = {"model": args.model} if args.model else {}
+        print(explain_route(args.prompt, provider=args.provider, policy=args.policy, **extra))
+        return 0
 
     if args.command == "demo":
         from costaware.demo import run

@@ -14,6 +14,10 @@ Environment variables (read by :func:`settings_from_env`, and so by ``import cos
     A budget applied to every LLM call, decorated or not.
 ``COSTAWARE_RETRIES``
     Retries of transient failures for every call outside a scope that sets its own.
+``COSTAWARE_PROMPT_CACHE``
+    ``true``/``false``: place prompt-cache breakpoints on every call (default: inside scopes only).
+``COSTAWARE_ROUTE``
+    A routing policy name (``auto``) for every call outside a scope that sets its own.
 ``COSTAWARE_RAISE_INTERNAL_ERRORS``
     ``true``/``false``: whether an error inside costaware itself is raised (default: only under pytest)
     or logged and swallowed so the application's call goes on.
@@ -63,6 +67,12 @@ class Settings:
     """A :class:`costaware.RetryPolicy` (or a count) for every call outside a scope that sets its own."""
     budget_max_output_tokens: int = 16384
     """The output cap given to a call under a budget that sets none, so its worst case is finite."""
+    prompt_cache: bool | None = None
+    """Place prompt-cache breakpoints: ``None`` (default) inside ``@cost_aware`` scopes only."""
+    route: Any = None
+    """A routing policy for every call outside a scope that sets its own (``None``: no routing)."""
+    tiers: Any = None
+    """Tier ladders overriding the defaults, e.g. ``{"anthropic": {"small": "claude-haiku-4-5"}}``."""
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -115,6 +125,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
             found["retries"] = int(env["COSTAWARE_RETRIES"])
         except ValueError as exc:
             raise ConfigurationError(f"COSTAWARE_RETRIES={env['COSTAWARE_RETRIES']!r} is not an int") from exc
+    if "COSTAWARE_PROMPT_CACHE" in env:
+        found["prompt_cache"] = _flag("COSTAWARE_PROMPT_CACHE", env["COSTAWARE_PROMPT_CACHE"])
+    if env.get("COSTAWARE_ROUTE"):
+        found["route"] = env["COSTAWARE_ROUTE"]
     if "COSTAWARE_RAISE_INTERNAL_ERRORS" in env:
         found["raise_internal_errors"] = _flag(
             "COSTAWARE_RAISE_INTERNAL_ERRORS", env["COSTAWARE_RAISE_INTERNAL_ERRORS"]
@@ -165,6 +179,16 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
             raise ConfigurationError(f"{name} must be a bool, not {changes[name]!r}")
     if changes.get("raise_internal_errors") not in (None, True, False):
         raise ConfigurationError("raise_internal_errors must be True, False or None")
+    if changes.get("prompt_cache") not in (None, True, False):
+        raise ConfigurationError("prompt_cache must be True, False or None")
+    if changes.get("route") is not None:
+        from costaware.routing_glue import validate_policy
+
+        changes["route"] = validate_policy(changes["route"])
+    if changes.get("tiers") is not None:
+        from costaware.core.routing import ladders
+
+        ladders(changes["tiers"], prices=_price_book(changes.get("prices", base.prices)))  # validates now
     if "budget" in changes:
         changes["budget"] = _as_budget(changes["budget"])
     if "retries" in changes:
@@ -189,6 +213,12 @@ def _as_budget(value: Any) -> Any:
 
         ledger_for(budget)  # opens its store now: an unreachable store fails here, not at a call
     return budget
+
+
+def _price_book(prices: Any) -> Any:
+    from costaware.core.pricing import PriceBook
+
+    return PriceBook(overrides=prices)
 
 
 def _validate_prices(prices: Mapping[str, Any]) -> None:

@@ -30,6 +30,7 @@ from opentelemetry import trace
 
 from costaware.config import Settings, internal_error
 from costaware.core.budget import BudgetLedger, Charge
+from costaware.core.caching import ReuseTracker
 from costaware.core.errors import BudgetExceededError
 from costaware.core.pricing import PriceBook
 from costaware.core.retry import Failure, RetryPolicy, classify
@@ -42,6 +43,7 @@ from costaware.core.types import (
     CostRecord,
     StreamEnd,
 )
+from costaware.optimize import Prepared, prepare, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.scoping import Scope, current_scope
 from costaware.spend import Held, SpendGuard
@@ -88,24 +90,38 @@ class Runtime:
 
             self._default_ledgers = (ledger_for(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self.cache_tracker = ReuseTracker()
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
-    def begin(self, target: PatchTarget, instance: Any, kwargs: dict[str, Any]) -> Call | None:
+    def prepare(self, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
+        """Route, cap and plan the request; on an internal error, the caller's request unchanged."""
+        try:
+            return prepare(self, target, kwargs, scope)
+        except Exception:
+            internal_error("preparing a call")
+            return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))
+
+    def begin(
+        self, target: PatchTarget, instance: Any, prepared: Prepared, scope: Scope | None
+    ) -> Call | None:
         """Open a call, or ``None`` if that fails (the caller then sends the request uninstrumented)."""
         try:
+            kwargs = prepared.kwargs
             request = request_of(target, kwargs, getattr(instance, "_client", None))
             prompt = None
             if self.telemetry.capture_content and target.endpoint.read_input is not None:
                 prompt = target.endpoint.read_input(kwargs)
-            scope = current_scope()
-            span = self.telemetry.start(request, prompt)
-            return Call(self, target, request, span, scope, self._guard(scope), self.retry_policy(scope))
+            span = self.telemetry.start(request, prompt, prepared.attributes)
+            call = Call(self, target, request, span, scope, self.guard(scope), self.retry_policy(scope))
+            call.requested_model = prepared.requested_model
+            call.cascade = prepared.cascade
+            return call
         except Exception:
             internal_error("starting a call")
             return None
 
-    def _guard(self, scope: Scope | None) -> SpendGuard:
+    def guard(self, scope: Scope | None) -> SpendGuard:
         ledgers: list[BudgetLedger] = []
         modes: list[str | None] = []
         for s in scope.chain() if scope else ():
@@ -113,15 +129,6 @@ class Runtime:
             modes.extend(s.spec.on_exceed for _ in s.ledgers)
         ledgers.extend(self._default_ledgers)
         return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens, modes)
-
-    def capped_for_budget(
-        self, target: PatchTarget, instance: Any, kwargs: dict[str, Any], scope: Scope | None
-    ) -> dict[str, Any]:
-        """``kwargs`` with an output cap when a budget applies and the call has none."""
-        guard = self._guard(scope)
-        if not guard:
-            return kwargs
-        return guard.cap_output(request_of(target, kwargs, getattr(instance, "_client", None)), kwargs)
 
     def retry_policy(self, scope: Scope | None) -> RetryPolicy | None:
         for s in scope.chain() if scope else ():
@@ -166,6 +173,11 @@ class Runtime:
             "(add one with costaware.configure(prices={...}) or COSTAWARE_PRICES)",
             model,
         )
+
+
+def _has_cache(result: CallResult) -> bool:
+    usage = result.usage
+    return usage is not None and bool(usage.cache_read_tokens or usage.cache_write_tokens)
 
 
 def error_type(error: BaseException) -> str:
@@ -215,6 +227,10 @@ class Call:
         self.held: Held | None = None
         self.failed_attempts_cost = Decimal(0)
         self.sent_model = request.model
+        self.requested_model = request.model
+        self.cascade: Any = None
+        self.cascade_cost = Decimal(0)
+        self.escalations = 0
         self._done = False
         self._lock = threading.Lock()
 
@@ -231,11 +247,9 @@ class Call:
     # -- attempts ----------------------------------------------------------------------------
     def attempts(self, kwargs: dict[str, Any]) -> Generator[Step, Any, Any]:
         """The attempt loop. Yields steps for a driver; returns the SDK's value or raises its error."""
-        if self.guard:
-            kwargs = self.guard.cap_output(self.request, kwargs)
         overloads = 0
         while True:
-            held = self._reserve(kwargs)
+            held, kwargs = self._reserve(kwargs)
             self.attempts_made += 1
             self.sent_model = kwargs.get("model", self.request.model)
             value, error = yield ("send", kwargs)
@@ -257,14 +271,59 @@ class Call:
             kwargs = self._maybe_fall_back(kwargs, overloads)
             yield ("sleep", delay)
 
-    def _reserve(self, kwargs: dict[str, Any]) -> Held | None:
+    def _reserve(self, kwargs: dict[str, Any]) -> tuple[Held | None, dict[str, Any]]:
+        """Reserve the worst case of an attempt (``on_exceed="downgrade"``: on the cheapest fitting model)."""
         if not self.guard:
-            return None
+            return None, kwargs
         try:
-            return self.guard.reserve(self.request.provider, kwargs.get("model"), kwargs)
+            return self.guard.reserve(self.request.provider, kwargs.get("model"), kwargs), kwargs
         except BudgetExceededError as refusal:
-            self.refuse(refusal)
-            raise
+            cheaper = self._downgrade(refusal, kwargs)
+            if cheaper is None:
+                self.refuse(refusal)
+                raise
+            kwargs = {**kwargs, "model": cheaper}
+            self.span.set_attribute("costaware.budget.downgraded_to", cheaper)
+            try:
+                return self.guard.reserve(self.request.provider, cheaper, kwargs), kwargs
+            except BudgetExceededError as second:
+                self.refuse(second)
+                raise
+
+    def _downgrade(self, refusal: BudgetExceededError, kwargs: dict[str, Any]) -> str | None:
+        if getattr(refusal, "on_exceed", None) != "downgrade":
+            return None
+        from costaware import routing_glue
+
+        try:
+            cheaper = routing_glue.downgrade_model(self, kwargs)
+        except Exception:
+            internal_error("choosing a cheaper model")
+            return None
+        return cheaper if cheaper != kwargs.get("model") else None
+
+    def escalate(self, value: Any, current: str, following: str, reason: str) -> None:
+        """A cascade rejected ``value``: charge it (it was paid for) and note the escalation."""
+        try:
+            result = self.target.endpoint.read_response(value)
+            cost = self.runtime.price(self.request, result, None)
+            if self.held is not None:
+                self.guard.settle(self.held, cost, self._charge())
+                self.held = None
+            paid = cost.total if cost.total is not None else Decimal(0)
+            self.cascade_cost += paid
+            self.escalations += 1
+            self.span.add_event(
+                "costaware.cascade.escalated",
+                {
+                    "costaware.cascade.from": current,
+                    "costaware.cascade.to": following,
+                    "costaware.cascade.reason": reason,
+                    "costaware.cascade.cost_usd": float(paid),
+                },
+            )
+        except Exception:
+            internal_error("recording a cascade escalation")
 
     def _settle_failed(self, held: Held | None, error: BaseException) -> None:
         if held is None:
@@ -384,9 +443,10 @@ class Call:
             if cost.total is None:
                 cost = Cost(total=None, source=cost.source)
         total_cost = cost
-        if self.failed_attempts_cost and cost.total is not None:
+        overhead = self.failed_attempts_cost + self.cascade_cost
+        if overhead and cost.total is not None:
             total_cost = Cost(
-                total=cost.total + self.failed_attempts_cost,
+                total=cost.total + overhead,
                 input=cost.input,
                 cache_read=cost.cache_read,
                 cache_write=cost.cache_write,
@@ -411,6 +471,14 @@ class Call:
         extra: list[tuple[str, Any]] = [("costaware.attempts", self.attempts_made)]
         if self.sent_model != request.model and self.sent_model is not None:
             extra.append(("costaware.model.sent", self.sent_model))
+        if self.escalations:
+            extra.append(("costaware.cascade.escalations", self.escalations))
+            extra.append(("costaware.cascade.overhead_usd", float(self.cascade_cost)))
+        saved = None
+        if sent and (self.requested_model != cost.priced_model or overhead or _has_cache(result)):
+            saved = savings(
+                self.runtime, request.provider, self.requested_model, result.usage, cost, overhead
+            )
         outcome = CallOutcome(
             request=request,
             result=result,
@@ -421,6 +489,7 @@ class Call:
             stream_end=stream_end,
             attempts=self.attempts_made,
             extra_attributes=tuple(extra),
+            savings=saved,
         )
         self.runtime.telemetry.end(self.span, outcome, self.guard.ledgers)
 
@@ -513,6 +582,21 @@ def _pass_through_nested(call: Call, value: Any) -> Any:
     return value
 
 
+def _cascadable(value: Any) -> bool:
+    """Cascades check whole answers: not streams (already on their way to the caller), not raw responses."""
+    return not _is_stream(value) and not hasattr(value, "http_response")
+
+
+def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
+    from costaware import routing_glue
+
+    try:
+        return routing_glue.next_hop(call, value, kwargs, hops)
+    except Exception:
+        internal_error("checking a cascade answer")
+        return None
+
+
 def _is_stream(value: Any) -> bool:
     """Streams are recognised by behaviour, not class (another instrumentor may have proxied them)."""
     return hasattr(value, "__next__") or hasattr(value, "__anext__")
@@ -535,10 +619,18 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             outer = _ACTIVE.get()
             if outer is not None:
                 return _pass_through_nested(outer, await wrapped(*args, **kwargs))
-            call = runtime.begin(target, instance, kwargs)
+            scope = current_scope()
+            prepared = runtime.prepare(target, kwargs, scope)
+            call = runtime.begin(target, instance, prepared, scope)
             if call is None:
                 return await wrapped(*args, **kwargs)
-            value = await drive_async(call, call.sender(wrapped, instance), args, kwargs)
+            send = call.sender(wrapped, instance)
+            value = await drive_async(call, send, args, prepared.kwargs)
+            if call.cascade is not None and _cascadable(value):
+                kwargs, hops = prepared.kwargs, 0
+                while (following := _next_hop(call, value, kwargs, hops)) is not None:
+                    kwargs, hops = {**kwargs, "model": following}, hops + 1
+                    value = await drive_async(call, send, args, kwargs)
             return call.observe(value)
 
         return async_wrapper
@@ -550,10 +642,18 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
         outer = _ACTIVE.get()
         if outer is not None:
             return _pass_through_nested(outer, wrapped(*args, **kwargs))
-        call = runtime.begin(target, instance, kwargs)
+        scope = current_scope()
+        prepared = runtime.prepare(target, kwargs, scope)
+        call = runtime.begin(target, instance, prepared, scope)
         if call is None:
             return wrapped(*args, **kwargs)
-        value = drive(call, call.sender(wrapped, instance), args, kwargs)
+        send = call.sender(wrapped, instance)
+        value = drive(call, send, args, prepared.kwargs)
+        if call.cascade is not None and _cascadable(value):
+            kwargs, hops = prepared.kwargs, 0
+            while (following := _next_hop(call, value, kwargs, hops)) is not None:
+                kwargs, hops = {**kwargs, "model": following}, hops + 1
+                value = drive(call, send, args, kwargs)
         return call.observe(value)
 
     return wrapper

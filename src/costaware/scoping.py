@@ -58,6 +58,10 @@ class ScopeSpec:
     tenant: str | None = None
     on_exceed: OnExceed | None = None
     route: Any = None
+    cache: bool | None = None
+    """Place prompt-cache breakpoints for this scope's calls (``None``: on inside scopes)."""
+    max_output_tokens: int | None = None
+    """Cap every call's output length in this scope (the smaller of this and the caller's own)."""
 
     @classmethod
     def build(
@@ -71,7 +75,21 @@ class ScopeSpec:
         on_exceed: OnExceed | None = None,
         fallback: str | None = None,
         route: Any = None,
+        cache: bool | None = None,
+        max_output_tokens: int | None = None,
     ) -> ScopeSpec:
+        if cache not in (None, True, False):
+            raise ConfigurationError(f"cache must be True, False or None, not {cache!r}")
+        if max_output_tokens is not None and (
+            isinstance(max_output_tokens, bool)
+            or not isinstance(max_output_tokens, int)
+            or max_output_tokens < 1
+        ):
+            raise ConfigurationError(f"max_output_tokens must be a positive int, not {max_output_tokens!r}")
+        if route is not None:
+            from costaware.routing_glue import validate_policy
+
+            route = validate_policy(route)
         if on_exceed not in (None, "raise", "downgrade", "warn"):
             raise ConfigurationError(f"on_exceed must be 'raise', 'downgrade' or 'warn', not {on_exceed!r}")
         shared: Budget | None = None
@@ -87,7 +105,7 @@ class ScopeSpec:
         for label, value in (("feature", feature), ("tenant", tenant)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"{label} must be a non-empty string")
-        spec = cls(name, shared, per_call, retry, feature, tenant, on_exceed, route)
+        spec = cls(name, shared, per_call, retry, feature, tenant, on_exceed, route, cache, max_output_tokens)
         if shared is not None:
             from costaware import spend
 
@@ -190,6 +208,8 @@ def scope(
     on_exceed: OnExceed | None = None,
     fallback: str | None = None,
     route: Any = None,
+    cache: bool | None = None,
+    max_output_tokens: int | None = None,
 ) -> Iterator[Scope]:
     """The context-manager form of :func:`cost_aware`; yields the :class:`Scope`, readable after the block."""
     spec = ScopeSpec.build(
@@ -201,6 +221,8 @@ def scope(
         on_exceed=on_exceed,
         fallback=fallback,
         route=route,
+        cache=cache,
+        max_output_tokens=max_output_tokens,
     )
     with _opened(spec) as opened:
         yield opened
@@ -219,6 +241,8 @@ def cost_aware(
     on_exceed: OnExceed | None = None,
     fallback: str | None = None,
     route: Any = None,
+    cache: bool | None = None,
+    max_output_tokens: int | None = None,
     name: str | None = None,
 ) -> Callable[[F], F]: ...
 def cost_aware(
@@ -231,6 +255,8 @@ def cost_aware(
     on_exceed: OnExceed | None = None,
     fallback: str | None = None,
     route: Any = None,
+    cache: bool | None = None,
+    max_output_tokens: int | None = None,
     name: str | None = None,
 ) -> Any:
     """Make a function's LLM calls one scope: grouped, charged, limited, retried and traced.
@@ -239,6 +265,8 @@ def cost_aware(
     :class:`RetryPolicy` (transient failures only; the SDK's own retries are switched off for these
     calls). ``fallback``: a model to switch to on persistent overload. ``feature`` / ``tenant``:
     attribution for spend reports. ``on_exceed``: ``"raise"`` (default), ``"downgrade"`` or ``"warn"``.
+    ``route``: ``"auto"``, a policy object, a ``Cascade`` or a callable choosing the model. ``cache``:
+    place prompt-cache breakpoints (default on inside scopes). ``max_output_tokens``: cap output length.
     Bad arguments raise :class:`ConfigurationError` here, at decoration time.
     """
     import dataclasses
@@ -254,6 +282,8 @@ def cost_aware(
         on_exceed=on_exceed,
         fallback=fallback,
         route=route,
+        cache=cache,
+        max_output_tokens=max_output_tokens,
     )
 
     def decorate(function: Any) -> Any:

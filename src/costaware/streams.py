@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -201,30 +202,55 @@ def _attach_to_helper_stream(call: Call, helper_stream: Any) -> None:
     helper_stream._raw_stream = call.attach_stream(raw)
 
 
+@dataclass(frozen=True)
+class HelperRequest:
+    """What a stream helper was asked for, kept until its block is entered."""
+
+    runtime: Any
+    target: PatchTarget
+    instance: Any
+    make: Any
+    """Builds a manager: the SDK's ``stream`` method (on a no-SDK-retry client when we retry)."""
+    args: tuple[Any, ...]
+    prepared: Any
+    """The :class:`costaware.optimize.Prepared` request: routed, capped and cache-planned."""
+    scope: Any
+
+
 class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A stream helper's manager; the request is sent when the block is entered, through the
     pipeline's attempt loop (budget reserved first; transient failures retried before any byte
     reaches the caller, each retry with a fresh manager)."""
 
-    def __init__(self, manager: Any, begin: tuple[Any, ...]) -> None:
+    def __init__(self, manager: Any, request: HelperRequest) -> None:
         super().__init__(manager)
-        self._self_begin = begin
+        self._self_request = request
         self._self_call: Call | None = None
         self._self_entered: Any = manager
 
     def _self_start(self) -> Call | None:
-        runtime, target, instance, _make, _args, kwargs = self._self_begin
-        call: Call | None = runtime.begin(target, instance, kwargs)
+        request = self._self_request
+        call: Call | None = request.runtime.begin(
+            request.target, request.instance, request.prepared, request.scope
+        )
         self._self_call = call
         return call
 
-    def _self_manager_for(self, kwargs: dict[str, Any]) -> Any:
-        """The manager for an attempt: the caller's own first, a fresh one for a retry or new arguments."""
-        _, _, _, make, args, original = self._self_begin
-        if kwargs is original and self._self_entered is self.__wrapped__:
-            return self.__wrapped__
-        self._self_entered = make(*args, **kwargs)
-        return self._self_entered
+    def _self_send(self) -> Any:
+        """The attempt function for the pipeline's loop: a manager per attempt (the caller's first)."""
+        original = self._self_request.prepared.kwargs
+        first = True
+
+        def manager_for(*args: Any, **kwargs: Any) -> Any:
+            nonlocal first
+            if first and kwargs == original:
+                first = False
+                return self.__wrapped__
+            first = False
+            self._self_entered = self._self_request.make(*args, **kwargs)
+            return self._self_entered
+
+        return manager_for
 
     def _self_end(self) -> None:
         if self._self_call is not None:
@@ -243,16 +269,13 @@ class HelperProxy(_HelperBase):
         call = self._self_start()
         if call is None:
             return self.__wrapped__.__enter__()
-        args, kwargs = self._self_begin[4], self._self_begin[5]
-        first = True
+        manager_for = self._self_send()
 
-        def send(*args: Any, **attempt_kwargs: Any) -> Any:
-            nonlocal first
-            chosen = kwargs if first and attempt_kwargs == kwargs else attempt_kwargs
-            first = False
-            return self._self_manager_for(chosen).__enter__()
+        def send(*args: Any, **kwargs: Any) -> Any:
+            return manager_for(*args, **kwargs).__enter__()
 
-        helper_stream = drive(call, send, args, kwargs)
+        request = self._self_request
+        helper_stream = drive(call, send, request.args, request.prepared.kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 
@@ -272,16 +295,13 @@ class AsyncHelperProxy(_HelperBase):
         call = self._self_start()
         if call is None:
             return await self.__wrapped__.__aenter__()
-        args, kwargs = self._self_begin[4], self._self_begin[5]
-        first = True
+        manager_for = self._self_send()
 
-        async def send(*args: Any, **attempt_kwargs: Any) -> Any:
-            nonlocal first
-            chosen = kwargs if first and attempt_kwargs == kwargs else attempt_kwargs
-            first = False
-            return await self._self_manager_for(chosen).__aenter__()
+        async def send(*args: Any, **kwargs: Any) -> Any:
+            return await manager_for(*args, **kwargs).__aenter__()
 
-        helper_stream = await drive_async(call, send, args, kwargs)
+        request = self._self_request
+        helper_stream = await drive_async(call, send, request.args, request.prepared.kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 
@@ -308,16 +328,16 @@ def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
         if runtime is None or is_suppressed() or active_call() is not None:
             return wrapped(*args, **kwargs)
         make = wrapped
+        scope = current_scope()
+        prepared = runtime.prepare(target, kwargs, scope)  # at stream() time: the manager gets the result
         try:
-            scope = current_scope()
-            kwargs = runtime.capped_for_budget(target, instance, kwargs, scope)
             if runtime.retry_policy(scope) is not None:
                 make = rebind(wrapped, runtime.without_sdk_retries(target, instance))
         except Exception:
             internal_error("preparing a stream helper")
-        manager = make(*args, **kwargs)
+        manager = make(*args, **prepared.kwargs)
         try:
-            return proxy_class(manager, (runtime, target, instance, make, args, kwargs))
+            return proxy_class(manager, HelperRequest(runtime, target, instance, make, args, prepared, scope))
         except Exception:
             internal_error("wrapping a stream helper")
             return manager

@@ -71,13 +71,32 @@ class Telemetry:
         self._budget_spend = meter.create_counter(
             "costaware.budget.spend", unit="USD", description="Spend charged to each budget"
         )
+        self._routes = meter.create_counter(
+            "costaware.routing.decisions", unit="{call}", description="Routing decisions by policy and tier"
+        )
+        self._cascade = meter.create_counter(
+            "costaware.cascade.checks", unit="{answer}", description="Cascade answers checked, by escalation"
+        )
+        self._baseline = meter.create_counter(
+            "costaware.cost.baseline",
+            unit="USD",
+            description="What the calls would have cost without costaware (requested model, no cache)",
+        )
+        self._savings = meter.create_counter(
+            "costaware.savings", unit="USD", description="Money saved, by technique (routing, prompt_cache)"
+        )
+        self._overhead = meter.create_counter(
+            "costaware.savings.overhead",
+            unit="USD",
+            description="Money spent by costaware's techniques: cache writes not read, rejected answers",
+        )
         self._budget_remaining = meter.create_gauge(
             "costaware.budget.remaining",
             unit="USD",
             description="What is left of each budget's current window",
         )
 
-    def start(self, request: CallRequest, prompt: Any = None) -> Span:
+    def start(self, request: CallRequest, prompt: Any = None, extra: Sequence[tuple[str, Any]] = ()) -> Span:
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": request.operation,
             "gen_ai.provider.name": request.provider,
@@ -95,6 +114,7 @@ class Telemetry:
                 attributes["server.port"] = request.server_port
         if prompt is not None and self.capture_content:
             attributes["gen_ai.input.messages"] = _content(prompt)
+        attributes.update(extra)
         name = f"{request.operation} {request.model}" if request.model else request.operation
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
@@ -119,6 +139,27 @@ class Telemetry:
                 "gen_ai.provider.name": request.provider,
                 "gen_ai.request.model": request.model or "",
                 "error.type": error_type,
+            },
+        )
+
+    def count_route(self, provider: str, decision: Any) -> None:
+        self._routes.add(
+            1,
+            {
+                "gen_ai.provider.name": provider,
+                "costaware.route.policy": decision.policy,
+                "costaware.route.tier": decision.tier or "",
+                "costaware.route.changed": decision.changed,
+            },
+        )
+
+    def count_cascade(self, provider: str, model: str, *, escalated: bool) -> None:
+        self._cascade.add(
+            1,
+            {
+                "gen_ai.provider.name": provider,
+                "costaware.model": model,
+                "costaware.cascade.escalated": escalated,
             },
         )
 
@@ -198,6 +239,12 @@ class Telemetry:
                 [{"role": "assistant", "parts": [{"type": "text", "content": result.output_text}]}]
             )
         attributes.update(outcome.extra_attributes)
+        saved = outcome.savings
+        if saved is not None:
+            attributes["costaware.savings.baseline_usd"] = float(saved.baseline)
+            attributes["costaware.savings.routing_usd"] = float(saved.routing)
+            attributes["costaware.savings.prompt_cache_usd"] = float(saved.cache)
+            attributes["costaware.savings.cascade_overhead_usd"] = float(saved.cascade_overhead)
         if outcome.error_type is not None:
             attributes["error.type"] = outcome.error_type
             span.set_status(Status(StatusCode.ERROR, outcome.error_type))
@@ -230,10 +277,27 @@ class Telemetry:
                 self._tokens.record(usage.output_tokens, {**base, "gen_ai.token.type": "output"})
         cost = outcome.cost
         if cost.total is not None:
+            cost_attributes = _cost_attributes(request, cost.priced_model)
             if cost.total:
-                self._cost.add(float(cost.total), _cost_attributes(request, cost.priced_model))
+                self._cost.add(float(cost.total), cost_attributes)
+            saved = outcome.savings
+            baseline = cost.total if saved is None else saved.baseline
+            if baseline:
+                self._baseline.add(float(baseline), cost_attributes)
+            if saved is not None:
+                self._record_savings(saved, cost_attributes)
         elif usage is not None:
             self._unpriced.add(1, base)
+
+    def _record_savings(self, saved: Any, attributes: Mapping[str, Any]) -> None:
+        overhead = saved.cascade_overhead
+        for technique, amount in (("routing", saved.routing), ("prompt_cache", saved.cache)):
+            if amount > 0:
+                self._savings.add(float(amount), {**attributes, "costaware.technique": technique})
+            elif amount < 0:
+                self._overhead.add(float(-amount), {**attributes, "costaware.technique": technique})
+        if overhead > 0:
+            self._overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
 
 
 def _cost_attributes(request: CallRequest, model: str | None) -> Mapping[str, Any]:

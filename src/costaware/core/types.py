@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 Provider = Literal["anthropic", "openai"]
 Operation = Literal["chat", "embeddings"]
@@ -114,6 +114,8 @@ class CallOutcome:
     stream_end: StreamEnd | None = None
     attempts: int = 1
     extra_attributes: tuple[tuple[str, str | int | float | bool], ...] = field(default=())
+    savings: Any = None
+    """``costaware.optimize.Savings`` when the call was routed, cached or cascaded."""
 
 
 @dataclass(frozen=True, slots=True)

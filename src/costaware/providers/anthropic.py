@@ -155,6 +155,14 @@ class _Fields:
         return self._values.get(name)
 
 
+def read_tool_calls(message: Any) -> tuple[tuple[str | None, Any], ...]:
+    return tuple(
+        (str_or_none(getattr(block, "name", None)), getattr(block, "input", None))
+        for block in getattr(message, "content", None) or ()
+        if getattr(block, "type", None) == "tool_use"
+    )
+
+
 MESSAGES = Endpoint(
     provider="anthropic",
     operation="chat",
@@ -162,6 +170,7 @@ MESSAGES = Endpoint(
     read_response=read_response,
     new_accumulator=MessageStreamAccumulator,
     read_input=_read_input,
+    read_tool_calls=read_tool_calls,
 )
 
 _MODULES = {

@@ -38,6 +38,8 @@ class Endpoint:
     """capture_text -> a fresh accumulator for one stream."""
     read_input: Callable[[Mapping[str, Any]], Any] | None = None
     """kwargs -> the prompt, for opt-in content capture."""
+    read_tool_calls: Callable[[Any], tuple[tuple[str | None, Any], ...]] | None = None
+    """response -> its tool calls as (name, arguments), for cascade checks."""
 
 
 @dataclass(frozen=True, slots=True)

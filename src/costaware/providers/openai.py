@@ -213,8 +213,27 @@ class _NoStream:
         return CallResult()
 
 
+def read_chat_tool_calls(completion: Any) -> tuple[tuple[str | None, Any], ...]:
+    choices = getattr(completion, "choices", None) or ()
+    message = getattr(choices[0], "message", None) if choices else None
+    found = []
+    for call in getattr(message, "tool_calls", None) or ():
+        function = getattr(call, "function", None)
+        found.append((str_or_none(getattr(function, "name", None)), getattr(function, "arguments", None)))
+    return tuple(found)
+
+
+def read_responses_tool_calls(response: Any) -> tuple[tuple[str | None, Any], ...]:
+    return tuple(
+        (str_or_none(getattr(item, "name", None)), getattr(item, "arguments", None))
+        for item in getattr(response, "output", None) or ()
+        if getattr(item, "type", None) == "function_call"
+    )
+
+
 CHAT = Endpoint(
-    "openai", "chat", _read_chat_request, read_chat_response, ChatStreamAccumulator, _read_chat_input
+    "openai", "chat", _read_chat_request, read_chat_response, ChatStreamAccumulator, _read_chat_input,
+    read_chat_tool_calls,
 )
 RESPONSES = Endpoint(
     "openai",
@@ -223,6 +242,7 @@ RESPONSES = Endpoint(
     read_responses_response,
     ResponsesStreamAccumulator,
     _read_responses_input,
+    read_responses_tool_calls,
 )
 EMBEDDINGS = Endpoint("openai", "embeddings", _read_embeddings_request, read_embeddings_response, _NoStream)
 

@@ -1,0 +1,160 @@
+"""Prepare a request before it is sent: route it, cap it, place prompt-cache breakpoints.
+
+Called by the pipeline (and by stream helpers at ``stream()`` time, before their manager is built)
+with the caller's keyword arguments; returns new ones. Each step is pure work in ``core/``; this
+module only decides which steps apply to a call (scope settings first, then ``configure()``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from costaware.core import caching
+from costaware.core.types import Cost, Usage
+
+if TYPE_CHECKING:
+    from costaware.pipeline import Runtime
+    from costaware.providers.base import PatchTarget
+    from costaware.scoping import Scope
+
+
+@dataclass
+class Prepared:
+    """A request as it will be sent, and what was decided on the way (for the span)."""
+
+    kwargs: dict[str, Any]
+    requested_model: str | None
+    attributes: list[tuple[str, Any]] = field(default_factory=list)
+    cascade: Any = None
+
+
+def _scoped(scope: Scope | None, name: str) -> Any:
+    for s in scope.chain() if scope is not None else ():
+        value = getattr(s.spec, name)
+        if value is not None:
+            return value
+    return None
+
+
+def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
+    """Prompt-cache breakpoints: a scope's ``cache=`` wins, then ``configure(prompt_cache=...)``;
+    by default they are placed inside ``@cost_aware`` scopes only (plain instrumentation only observes)."""
+    scoped = _scoped(scope, "cache")
+    if scoped is not None:
+        return bool(scoped)
+    setting = runtime.settings.prompt_cache
+    return scope is not None if setting is None else bool(setting)
+
+
+def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
+    prepared = Prepared(kwargs=kwargs, requested_model=_model(kwargs))
+    if target.endpoint.operation != "chat":
+        return prepared
+    _route(runtime, target, prepared, scope)
+    cap = _scoped(scope, "max_output_tokens")
+    if cap is not None:
+        prepared.kwargs = _cap_output(target, prepared.kwargs, cap)
+        prepared.attributes.append(("costaware.output_cap", cap))
+    guard = runtime.guard(scope)
+    if guard:
+        from costaware.providers.base import request_of
+
+        prepared.kwargs = guard.cap_output(request_of(target, prepared.kwargs, None), prepared.kwargs)
+    if cache_enabled(runtime, scope):
+        _plan_cache(runtime, target, prepared)
+    return prepared
+
+
+_CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+def _cap_output(target: PatchTarget, kwargs: dict[str, Any], cap: int) -> dict[str, Any]:
+    """``kwargs`` with its output limit at most ``cap`` (the caller's own smaller limit is kept)."""
+    for name in _CAP_FIELDS:
+        value = kwargs.get(name)
+        if type(value) is int:
+            return kwargs if value <= cap else {**kwargs, name: cap}
+    if target.endpoint.provider == "anthropic":
+        return {**kwargs, "max_tokens": cap}
+    name = "max_output_tokens" if target.resource_path == "responses" else "max_completion_tokens"
+    return {**kwargs, name: cap}
+
+
+def _model(kwargs: dict[str, Any]) -> str | None:
+    model = kwargs.get("model")
+    return model if isinstance(model, str) else None
+
+
+def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Scope | None) -> None:
+    policy = _scoped(scope, "route")
+    if policy is None:
+        policy = runtime.settings.route
+    if policy is None:
+        return
+    from costaware import routing_glue
+
+    routing_glue.apply_route(runtime, target, prepared, policy, scope)
+
+
+def _plan_cache(runtime: Runtime, target: PatchTarget, prepared: Prepared) -> None:
+    kwargs = prepared.kwargs
+    model = _model(kwargs)
+    if target.endpoint.provider == "anthropic":
+        if model is None:
+            return
+        plan = caching.plan_anthropic(
+            kwargs, model=model, tracker=runtime.cache_tracker, now=time.monotonic()
+        )
+        if plan.breakpoints:
+            prepared.kwargs = caching.apply(kwargs, plan)
+        prepared.attributes.extend(plan.attributes().items())
+    else:
+        key = caching.openai_cache_key(kwargs)
+        if key is not None:
+            prepared.kwargs = caching.apply_openai(kwargs, key)
+            prepared.attributes.append(("costaware.cache.prompt_cache_key", key))
+
+
+@dataclass(frozen=True)
+class Savings:
+    """What a call would have cost without costaware, and what each technique changed (USD)."""
+
+    baseline: Decimal
+    routing: Decimal = Decimal(0)
+    cache: Decimal = Decimal(0)
+    cascade_overhead: Decimal = Decimal(0)
+
+
+def savings(
+    runtime: Runtime, provider: str, requested: str | None, usage: Usage | None, cost: Cost, overhead: Decimal
+) -> Savings | None:
+    """Savings of one priced call: baseline = its tokens at the requested model, all uncached.
+
+    ``routing`` = baseline - the same uncached tokens at the model actually used; ``cache`` = what
+    cache reads saved minus what cache writes cost extra; ``cascade_overhead`` = rejected cheaper
+    answers (and failed attempts) paid for. So baseline - routing - cache + overhead = actual cost.
+    """
+    if usage is None or cost.total is None:
+        return None
+    used = runtime.prices.lookup(provider, cost.priced_model) if cost.priced_model else None
+    if used is None:
+        return None
+    saved, extra = caching.cache_savings(usage, used)
+    cache_net = saved - extra
+    uncached_actual = cost.total + cache_net
+    routing = Decimal(0)
+    baseline = uncached_actual
+    if requested and requested != cost.priced_model:
+        baseline_cost = runtime.prices.cost(
+            provider,
+            Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
+            response_model=requested,
+            request_model=requested,
+        )
+        if baseline_cost.total is not None:
+            baseline = baseline_cost.total
+            routing = baseline - uncached_actual
+    return Savings(baseline=baseline, routing=routing, cache=cache_net, cascade_overhead=overhead)

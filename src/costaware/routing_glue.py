@@ -1,0 +1,156 @@
+"""Routing and cascades inside the pipeline: apply a policy's decision, escalate rejected answers,
+downgrade a call that does not fit its budget. The decisions themselves are pure (``core/routing``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from costaware.core.routing import (
+    Answer,
+    Cascade,
+    Decision,
+    ToolCall,
+    as_policy,
+    cheapest_fitting,
+    ladders,
+    requested_json,
+    route,
+)
+
+if TYPE_CHECKING:
+    from costaware.optimize import Prepared
+    from costaware.pipeline import Call, Runtime
+    from costaware.providers.base import PatchTarget
+    from costaware.scoping import Scope
+
+_lock = threading.Lock()
+
+
+def validate_policy(value: Any) -> Any:
+    """A ``route=`` value checked now (configuration time) against the configured tier ladders:
+    a :class:`Cascade` or a routing policy. Raises ConfigurationError."""
+    if isinstance(value, Cascade):
+        return value
+    from costaware.config import current_settings
+    from costaware.core.pricing import PriceBook
+
+    settings = current_settings()
+    return as_policy(value, ladders(settings.tiers, prices=PriceBook(overrides=settings.prices)))
+
+
+def ladders_of(runtime: Runtime) -> Any:
+    """The runtime's tier ladders, read (defaults, ``COSTAWARE_TIERS``, ``configure(tiers=...)``) once."""
+    with _lock:
+        found = getattr(runtime, "_ladders", None)
+        if found is None:
+            found = ladders(runtime.settings.tiers, prices=runtime.prices)
+            runtime._ladders = found  # type: ignore[attr-defined]
+        return found
+
+
+def apply_route(
+    runtime: Runtime, target: PatchTarget, prepared: Prepared, policy: Any, scope: Scope | None
+) -> None:
+    provider = target.endpoint.provider
+    tiers = ladders_of(runtime)
+    label = scope.spec.feature if scope is not None else None
+    if isinstance(policy, Cascade):
+        prepared.cascade = policy
+        decision = _cascade_start(policy, provider, prepared.kwargs, tiers, label)
+    else:
+        decision = route(policy, provider, prepared.kwargs, tiers, label)
+    if decision.chosen_model and decision.changed:
+        prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
+    prepared.attributes.extend(decision_attributes(decision))
+    runtime.telemetry.count_route(provider, decision)
+
+
+def _cascade_start(cascade: Cascade, provider: str, kwargs: Any, tiers: Any, label: str | None) -> Decision:
+    """Where a cascade starts: its first listed model, else the tier the ``auto`` classifier picks."""
+    requested = kwargs.get("model") or ""
+    if cascade.models:
+        first = cascade.models[0]
+        return Decision(
+            requested, first, _tier(tiers, provider, first), "cascade", f"cascade starts at {first}"
+        )
+    decision = route("auto", provider, kwargs, tiers, label)
+    return Decision(
+        decision.requested_model,
+        decision.chosen_model,
+        decision.tier,
+        "cascade",
+        f"cascade starts at the classifier's tier: {decision.reason}",
+        decision.signals,
+    )
+
+
+def _tier(tiers: Any, provider: str, model: str) -> str | None:
+    ladder = tiers.get(provider)
+    tier = ladder.tier_of(model) if ladder is not None else None
+    return tier.name if tier is not None else None
+
+
+def decision_attributes(decision: Decision) -> list[tuple[str, Any]]:
+    attributes: list[tuple[str, Any]] = [
+        ("costaware.route.policy", decision.policy),
+        ("costaware.route.requested_model", decision.requested_model),
+        ("costaware.route.chosen_model", decision.chosen_model),
+        ("costaware.route.reason", decision.reason),
+    ]
+    if decision.tier is not None:
+        attributes.append(("costaware.route.tier", decision.tier))
+    attributes.extend((f"costaware.route.signal.{name}", value) for name, value in decision.signals)
+    return attributes
+
+
+def answer_of(call: Call, value: Any, kwargs: Any) -> Answer:
+    """What the checks need from a response (read through the provider adapter)."""
+    endpoint = call.target.endpoint
+    result = endpoint.read_response(value)
+    wants_json, schema = requested_json(kwargs)
+    calls = endpoint.read_tool_calls(value) if endpoint.read_tool_calls is not None else ()
+    return Answer(
+        text=result.output_text,
+        finish_reason=result.finish_reasons[0] if result.finish_reasons else None,
+        tool_calls=tuple(ToolCall(name or "", arguments) for name, arguments in calls),
+        wants_json=wants_json,
+        json_schema=schema,
+    )
+
+
+def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
+    """The model to escalate to when ``value`` fails the cascade's checks, else ``None`` (accept it)."""
+    cascade: Cascade = call.cascade
+    ok, reason = cascade.check(answer_of(call, value, kwargs))
+    current = kwargs.get("model") or ""
+    following = (
+        None
+        if ok
+        else cascade.next_model(
+            current, hops=hops, ladder=ladders_of(call.runtime).get(call.request.provider)
+        )
+    )
+    call.runtime.telemetry.count_cascade(call.request.provider, current, escalated=following is not None)
+    if following is None:
+        call.span.add_event(
+            "costaware.cascade.accepted" if ok else "costaware.cascade.exhausted",
+            {"costaware.cascade.model": current, "costaware.cascade.reason": reason},
+        )
+        return None
+    call.escalate(value, current, following, reason)
+    return following
+
+
+def downgrade_model(call: Call, kwargs: dict[str, Any]) -> str | None:
+    """The cheapest tier of the call's provider whose worst case fits every budget, or ``None``."""
+    ladder = ladders_of(call.runtime).get(call.request.provider)
+    if ladder is None:
+        return None
+
+    def fits(model: str) -> bool:
+        amount = call.guard.worst_case(call.request.provider, model, {**kwargs, "model": model})
+        return amount is not None and call.guard.fits(amount)
+
+    tier = cheapest_fitting(ladder, fits)
+    return tier.model if tier is not None else None

@@ -1,0 +1,238 @@
+"""Routing, cascades, prompt-cache breakpoints, output caps and savings, through the real clients."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import costaware
+from costaware import Budget, cost_aware
+from costaware.core.routing import Cascade, Labels
+
+from helpers import HAIKU, SONNET, anthropic_cost, user
+
+OPUS = "claude-opus-4-6"
+TRIVIAL = user("Is this review positive or negative? 'Loved it, five stars.'")
+HARD = user(
+    "Prove step by step that the consensus protocol below preserves its safety invariant under "
+    "network partitions, then compare the trade-offs of two alternative architectures for scalability."
+)
+
+
+def test_auto_routes_a_trivial_request_to_the_cheapest_tier(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route="auto")
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=100, messages=TRIVIAL)
+
+    message = ask()
+    assert message.model == HAIKU
+    assert sim.requests(model=HAIKU) == 1 and sim.requests(model=OPUS) == 0
+    attrs = telemetry.span().attributes
+    assert attrs["costaware.route.requested_model"] == OPUS
+    assert attrs["costaware.route.chosen_model"] == HAIKU
+    assert attrs["costaware.route.tier"] == "small"
+    assert attrs["costaware.route.policy"] == "auto"
+    assert attrs["costaware.route.reason"]
+    assert any(k.startswith("costaware.route.signal.") for k in attrs)
+    # Savings: what Opus would have cost for the same tokens, minus what Haiku cost.
+    opus_cost = (Decimal(message.usage.input_tokens) * 5 + Decimal(message.usage.output_tokens) * 25) / 10**6
+    assert attrs["costaware.savings.baseline_usd"] == pytest.approx(float(opus_cost))
+    assert attrs["costaware.savings.routing_usd"] == pytest.approx(float(opus_cost - anthropic_cost(HAIKU, message.usage)))
+    assert telemetry.counter_value("costaware.routing.decisions", costaware__route__tier="small") == 1
+    assert telemetry.counter_value("costaware.savings", costaware__technique="routing") > 0
+
+
+def test_auto_keeps_hard_requests_on_a_strong_tier(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route="auto")
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=2000, messages=HARD)
+
+    assert ask().model in (SONNET, OPUS)
+
+
+def test_callable_policy_cannot_cross_providers(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route=lambda request: "gpt-4.1-mini")
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=SONNET, max_tokens=50, messages=TRIVIAL)
+
+    assert ask().model == SONNET
+    assert "never crosses providers" in telemetry.span().attributes["costaware.route.reason"]
+
+
+def test_labels_policy_uses_the_feature(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route=Labels({"review": "large", "triage": "small"}), feature="triage")
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=SONNET, max_tokens=50, messages=HARD)
+
+    assert ask().model == HAIKU
+
+
+def test_routing_never_leaves_the_scope_without_a_policy(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    anthropic_client.messages.create(model=OPUS, max_tokens=20, messages=TRIVIAL)
+    assert sim.requests(model=OPUS) == 1
+    assert "costaware.route.policy" not in telemetry.span().attributes
+
+
+def test_bad_route_fails_at_decoration() -> None:
+    with pytest.raises(costaware.ConfigurationError):
+        cost_aware(route=42)
+    with pytest.raises(costaware.ConfigurationError):
+        cost_aware(route=Labels({"review": "gigantic"}))
+    with pytest.raises(costaware.ConfigurationError):
+        Cascade(max_hops=-1)
+
+
+def test_cascade_escalates_until_accepted_and_charges_every_hop(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    verdicts = iter([False, True])
+
+    @cost_aware(route=Cascade([HAIKU, SONNET, OPUS], accept=lambda text: next(verdicts)))
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=1000, messages=TRIVIAL)
+
+    final = ask()
+    assert final.model == SONNET
+    assert sim.requests(model=HAIKU) == 1 and sim.requests(model=SONNET) == 1 and sim.requests(model=OPUS) == 0
+    span = telemetry.span()
+    events = [e for e in span.events if e.name == "costaware.cascade.escalated"]
+    assert len(events) == 1 and events[0].attributes["costaware.cascade.to"] == SONNET
+    assert span.attributes["costaware.cascade.escalations"] == 1
+    tracker = costaware.last_scope().tracker
+    # The simulator is deterministic: the rejected Haiku answer cost what the same call costs alone.
+    haiku_alone = anthropic_client.messages.create(model=HAIKU, max_tokens=1000, messages=TRIVIAL)
+    haiku_hop = anthropic_cost(HAIKU, haiku_alone.usage)
+    assert events[0].attributes["costaware.cascade.cost_usd"] == pytest.approx(float(haiku_hop))
+    assert tracker.total_cost == anthropic_cost(SONNET, final.usage) + haiku_hop
+    assert telemetry.counter_value("costaware.cascade.checks", costaware__cascade__escalated=True) == 1
+
+
+def test_cascade_stops_at_the_hop_cap(openai_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route=Cascade(["gpt-4.1-mini", "gpt-4.1", "o3"], max_hops=1))
+    def ask() -> Any:  # the simulator answers prose, so a JSON request fails every hop's check
+        return openai_client.chat.completions.create(
+            model="o3", messages=TRIVIAL, response_format={"type": "json_object"}
+        )
+
+    final = ask()
+    assert final.model == "gpt-4.1"
+    assert sim.requests() == 2
+    assert [e.name for e in telemetry.span().events][-1] == "costaware.cascade.exhausted"
+
+
+def test_each_cascade_hop_is_checked_against_the_budget(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    from costaware.core.pricing import PriceBook
+    from costaware.spend import SpendGuard
+
+    kwargs = {"model": HAIKU, "max_tokens": 100, "messages": TRIVIAL}
+    worst_haiku = SpendGuard([], PriceBook(), 16384).worst_case("anthropic", HAIKU, kwargs)
+
+    @cost_aware(budget=worst_haiku * Decimal("1.5"), route=Cascade([HAIKU, OPUS], accept=lambda text: False))
+    def ask() -> Any:
+        return anthropic_client.messages.create(**kwargs)
+
+    with pytest.raises(costaware.BudgetExceededError):
+        ask()
+    assert sim.requests(model=HAIKU) == 1 and sim.requests(model=OPUS) == 0
+
+
+def test_downgrade_on_exceed_routes_to_the_cheapest_model_that_fits(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    from costaware.core.pricing import PriceBook
+    from costaware.spend import SpendGuard
+
+    kwargs = {"model": OPUS, "max_tokens": 300, "messages": TRIVIAL}
+    worst_haiku = SpendGuard([], PriceBook(), 16384).worst_case("anthropic", HAIKU, {**kwargs, "model": HAIKU})
+
+    @cost_aware(budget=Budget(limit=worst_haiku * Decimal("1.2"), key="downgrade"), on_exceed="downgrade")
+    def ask() -> Any:
+        return anthropic_client.messages.create(**kwargs)
+
+    assert ask().model == HAIKU
+    assert telemetry.span().attributes["costaware.budget.downgraded_to"] == HAIKU
+    assert sim.requests(model=OPUS) == 0
+
+
+LONG_POLICY = "You are the support agent of a large retailer. Policy: " + "Refunds within 30 days. " * 900
+
+
+def test_breakpoints_inside_scopes_produce_cache_reads(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware
+    def ask(question: str) -> Any:
+        return anthropic_client.messages.create(model=SONNET, max_tokens=50, system=LONG_POLICY, messages=user(question))
+
+    first, second = ask("Where is my order?"), ask("Can I return shoes?")
+    assert first.usage.cache_creation_input_tokens > 0
+    assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    spans = [s for s in telemetry.our_spans() if s.name == f"chat {SONNET}"]
+    assert spans[0].attributes["costaware.cache.breakpoints"] == 1
+    saved = spans[1].attributes["costaware.savings.prompt_cache_usd"]
+    reads = second.usage.cache_read_input_tokens
+    assert saved == pytest.approx(float(Decimal(reads) * (3 - Decimal("0.3")) / 10**6))
+    assert telemetry.counter_value("costaware.savings", costaware__technique="prompt_cache") == pytest.approx(saved)
+
+
+def test_callers_own_request_objects_are_not_modified(anthropic_client: Any, telemetry: Any) -> None:
+    system = [{"type": "text", "text": LONG_POLICY}]
+    messages = user("hello")
+
+    @cost_aware
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=SONNET, max_tokens=20, system=system, messages=messages)
+
+    ask()
+    ask()
+    assert system == [{"type": "text", "text": LONG_POLICY}]
+    assert messages == user("hello")
+
+
+def test_no_breakpoints_outside_scopes_by_default(anthropic_client: Any, telemetry: Any) -> None:
+    for _ in range(2):
+        message = anthropic_client.messages.create(model=SONNET, max_tokens=20, system=LONG_POLICY, messages=user("q"))
+    assert message.usage.cache_read_input_tokens == 0
+    assert "costaware.cache.breakpoints" not in telemetry.our_spans()[-1].attributes
+
+
+def test_prompt_cache_key_for_openai(openai_client: Any, telemetry: Any) -> None:
+    messages = [{"role": "system", "content": LONG_POLICY}, *user("Where is my order?")]
+
+    @cost_aware
+    def ask() -> Any:
+        return openai_client.chat.completions.create(model="gpt-4.1-mini", messages=messages)
+
+    ask()
+    second = ask()
+    assert second.usage.prompt_tokens_details.cached_tokens >= 1024
+    key = telemetry.our_spans()[0].attributes["costaware.cache.prompt_cache_key"]
+    assert key.startswith("cw-")
+
+
+def test_scope_output_cap(anthropic_client: Any, telemetry: Any) -> None:
+    @cost_aware(max_output_tokens=7)
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=500, messages=user("Tell me a long story"))
+
+    message = ask()
+    assert message.usage.output_tokens == 7 and message.stop_reason == "max_tokens"
+    assert telemetry.span().attributes["costaware.output_cap"] == 7
+
+
+def test_streams_under_a_route_are_routed(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route="auto")
+    def ask() -> str:
+        with anthropic_client.messages.stream(model=OPUS, max_tokens=100, messages=TRIVIAL) as stream:
+            return stream.get_final_text()
+
+    assert ask()
+    assert sim.requests(model=HAIKU) == 1
+
+
+def test_explain_command(capsys: Any) -> None:
+    from costaware.cli import main
+
+    assert main(["explain", "Prove that the algorithm terminates, step by step."]) == 0
+    out = capsys.readouterr().out
+    assert "why:" in out.lower() and "claude-" in out

@@ -22,21 +22,23 @@ def test_demo_prints_per_model_cost_and_exports_the_same_calls() -> None:
             timeout=180,
         )
     assert done.returncode == 0, done.stderr
-    rows = {}
+    tables: dict[str, dict[str, tuple[int, Decimal]]] = {}
+    current = None
     for line in done.stdout.splitlines():
+        if line in ("as written", "with costaware"):
+            current = tables.setdefault(line, {})
         parts = line.split()
-        if parts and parts[0] in {"anthropic", "openai"} and len(parts) == 8:
-            rows[parts[1]] = (int(parts[2]), Decimal(parts[7]))
-    assert set(rows) == {
-        "claude-haiku-4-5",
-        "claude-sonnet-4-6",
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        "text-embedding-3-small",
-    }
-    assert all(cost > 0 for _, cost in rows.values())
+        if current is not None and parts and parts[0] in {"anthropic", "openai"} and len(parts) == 8:
+            current[parts[1]] = (int(parts[2]), Decimal(parts[7]))
+    before, after = tables["as written"], tables["with costaware"]
+    assert set(before) == {"claude-opus-4-6", "claude-sonnet-4-6", "gpt-4.1", "text-embedding-3-small"}
+    assert "claude-haiku-4-5" in after and "gpt-4.1-mini" in after  # routing moved easy calls down
+    total_before = sum(cost for _, cost in before.values())
+    total_after = sum(cost for _, cost in after.values())
+    assert total_after < total_before
+    assert f"as written: ${format(total_before, 'f')}" in done.stdout
 
     ours = [attributes(s.attributes) for s in receiver.spans if s.name.startswith(("chat ", "embeddings "))]
-    assert len(ours) == sum(calls for calls, _ in rows.values())
+    assert len(ours) == sum(calls for table in tables.values() for calls, _ in table.values())
     exported_cost = sum(Decimal(a["costaware.cost.usd_exact"]) for a in ours)
-    assert exported_cost == sum(cost for _, cost in rows.values())
+    assert exported_cost == total_before + total_after

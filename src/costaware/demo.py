@@ -54,14 +54,18 @@ class ModelTotals:
 
 
 @dataclass
-class Totals(SpanProcessor):
-    """A span processor that sums costaware's call spans per provider and model."""
+class Totals:
+    """costaware's call spans summed per provider and model."""
 
     by_model: dict[tuple[str, str], ModelTotals] = field(default_factory=lambda: defaultdict(ModelTotals))
+    savings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    calls: int = 0
 
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.instrumentation_scope is None or span.instrumentation_scope.name != "costaware":
-            return
+    @property
+    def total(self) -> Decimal:
+        return sum((row.cost for row in self.by_model.values()), Decimal(0))
+
+    def add(self, span: ReadableSpan) -> None:
         attrs = span.attributes or {}
         key = (
             str(attrs.get("gen_ai.provider.name")),
@@ -69,6 +73,9 @@ class Totals(SpanProcessor):
         )
         row = self.by_model[key]
         row.calls += 1
+        self.calls += 1
+        for technique in ("routing", "prompt_cache", "cascade_overhead"):
+            self.savings[technique] += float(attrs.get(f"costaware.savings.{technique}_usd", 0.0))  # type: ignore[arg-type]
         row.errors += "error.type" in attrs
         row.input_tokens += int(attrs.get("gen_ai.usage.input_tokens", 0))  # type: ignore[arg-type]
         row.cache_read += int(attrs.get("gen_ai.usage.cache_read.input_tokens", 0))  # type: ignore[arg-type]
@@ -78,6 +85,18 @@ class Totals(SpanProcessor):
             row.cost += Decimal(str(attrs["costaware.cost.usd_exact"]))
         elif attrs.get("costaware.cost.unpriced"):
             row.unpriced += 1
+
+
+class PassCollector(SpanProcessor):
+    """Sends each finished LLM call span to the totals of the demo pass that is running."""
+
+    def __init__(self) -> None:
+        self.current = Totals()
+
+    def on_end(self, span: ReadableSpan) -> None:
+        scope = span.instrumentation_scope
+        if scope is not None and scope.name == "costaware" and span.kind.name == "CLIENT":
+            self.current.add(span)
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         pass
@@ -95,15 +114,17 @@ def _progress(done: int, total: int, out: TextIO, width: int = 30) -> None:
     out.flush()
 
 
-def _workload(anthropic_client: Any, openai_client: Any) -> Iterator[Callable[[], Any]]:
-    """The calls of the demo, one callable each."""
-    system = [{"type": "text", "text": SUPPORT_POLICY, "cache_control": {"type": "ephemeral"}}]
+def _workload(anthropic_client: Any, openai_client: Any, run: str) -> Iterator[Callable[[], Any]]:
+    """The calls of the demo app, as a team would write them: strong models, no cache markers."""
+    system = [{"type": "text", "text": SUPPORT_POLICY}]
     openai_system = {"role": "system", "content": SUPPORT_POLICY}
     for i, question in enumerate(QUESTIONS):
         messages = [{"role": "user", "content": question}]
-        model = "claude-haiku-4-5" if i % 3 else "claude-sonnet-4-6"
+        model = "claude-sonnet-4-6" if i % 3 else "claude-opus-4-6"
         # A transient fault on some calls: the SDK's own retries absorb it, costaware records one call.
-        fault = {"x-sim-fault": f"status={(429, 503, 529)[i % 3]};times=1;key=demo-{i}"} if i % 4 == 1 else {}
+        fault = (
+            {"x-sim-fault": f"status={(429, 503, 529)[i % 3]};times=1;key={run}-{i}"} if i % 4 == 1 else {}
+        )
         yield partial(
             anthropic_client.messages.create,
             model=model,
@@ -115,7 +136,7 @@ def _workload(anthropic_client: Any, openai_client: Any) -> Iterator[Callable[[]
         yield partial(_stream_anthropic, anthropic_client, system, messages)
         yield partial(
             openai_client.chat.completions.create,
-            model="gpt-4.1-mini",
+            model="gpt-4.1",
             messages=[openai_system, *messages],
             max_tokens=300,
         )
@@ -132,14 +153,14 @@ def _workload(anthropic_client: Any, openai_client: Any) -> Iterator[Callable[[]
 
 def _stream_anthropic(client: Any, system: Any, messages: Any) -> str:
     with client.messages.stream(
-        model="claude-haiku-4-5", max_tokens=300, system=system, messages=messages
+        model="claude-sonnet-4-6", max_tokens=300, system=system, messages=messages
     ) as s:
         return "".join(s.text_stream)
 
 
 def _stream_openai(client: Any, messages: Any) -> list[Any]:
     stream = client.chat.completions.create(
-        model="gpt-4.1-mini", messages=messages, stream=True, stream_options={"include_usage": True}
+        model="gpt-4.1", messages=messages, stream=True, stream_options={"include_usage": True}
     )
     return list(stream)
 
@@ -167,8 +188,31 @@ def _print_table(totals: Totals, out: TextIO) -> None:
         out.write("* some calls of this model are unpriced (no known price)\n")
 
 
-def run(out: TextIO = sys.stdout) -> Totals:
-    """Run the demo and return the per-model totals it printed."""
+def _run_pass(title: str, calls: list[Callable[[], Any]], out: TextIO) -> float:
+    out.write(f"{title}\n")
+    started = time.perf_counter()
+    for i, call in enumerate(calls, 1):
+        call()
+        _progress(i, len(calls), out)
+    out.write("\n")
+    return time.perf_counter() - started
+
+
+def _print_comparison(before: Totals, after: Totals, out: TextIO) -> None:
+    baseline, actual = before.total, after.total
+    cut = (1 - actual / baseline) * 100 if baseline else Decimal(0)
+    out.write(
+        f"\nas written: ${format(baseline, 'f')}   with costaware: ${format(actual, 'f')}   "
+        f"({cut:.1f}% less)\n"
+        "  against the requested models with no caching at all, routing saved "
+        f"${after.savings['routing']:.6f}, prompt caching ${after.savings['prompt_cache']:.6f}, "
+        f"cascade overhead ${after.savings['cascade_overhead']:.6f}\n"
+    )
+
+
+def run(out: TextIO = sys.stdout) -> tuple[Totals, Totals]:
+    """Run the demo app twice, as written and inside ``@cost_aware(route="auto")``; print and
+    return the per-model totals of each pass."""
     import anthropic
     import openai
 
@@ -176,7 +220,6 @@ def run(out: TextIO = sys.stdout) -> Totals:
     from costaware.auto import setup_otlp_export
     from costaware.sim import Simulator
 
-    totals = Totals()
     exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     if exporting:
         setup_otlp_export()
@@ -185,26 +228,32 @@ def run(out: TextIO = sys.stdout) -> Totals:
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
-    provider.add_span_processor(totals)
+    collector = PassCollector()
+    provider.add_span_processor(collector)
     costaware.instrument(tracer_provider=provider)
     with Simulator() as sim:
         out.write(f"costaware demo: simulator on {sim.url} (no real API is called, nothing is spent)\n")
         anthropic_client = anthropic.Anthropic(base_url=sim.anthropic_base_url, api_key="demo", max_retries=2)
         openai_client = openai.OpenAI(base_url=sim.openai_base_url, api_key="demo", max_retries=2)
-        calls = list(_workload(anthropic_client, openai_client))
-        started = time.perf_counter()
-        for i, call in enumerate(calls, 1):
-            call()
-            _progress(i, len(calls), out)
-        elapsed = time.perf_counter() - started
+        before = collector.current
+        calls = list(_workload(anthropic_client, openai_client, "plain"))
+        _run_pass("1/2 the app as written (observed only):", calls, out)
+        collector.current = after = Totals()
+        with costaware.scope("demo-app", route="auto"):
+            calls = list(_workload(anthropic_client, openai_client, "routed"))
+            elapsed = _run_pass('2/2 the same app inside @cost_aware(route="auto"):', calls, out)
         out.write(
-            f"\n  {len(calls)} calls in {elapsed:.1f} s; {sim.requests()} HTTP requests reached the "
-            "simulator (the extra ones are the SDKs' retries of injected faults)\n\n"
+            f"  {len(calls)} calls per pass, {elapsed:.1f} s; {sim.requests()} HTTP requests reached the "
+            "simulator in all (the extra ones are the SDKs' retries of injected faults)\n"
         )
-    _print_table(totals, out)
+    out.write("\nas written\n")
+    _print_table(before, out)
+    out.write("\nwith costaware\n")
+    _print_table(after, out)
+    _print_comparison(before, after, out)
     if exporting:
         out.write(f"\nspans and metrics exported to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}\n")
     else:
         out.write("\nset OTEL_EXPORTER_OTLP_ENDPOINT to send these spans and metrics to your backend\n")
     costaware.uninstrument()
-    return totals
+    return before, after

@@ -10,10 +10,12 @@ from typing import Any
 import anthropic
 import pytest
 
+import costaware
 from costaware.sim import Fault
 
 from helpers import HAIKU, user
 
+LONG = "Shared instructions for every request. " * 600
 DASHBOARD = Path(__file__).parent.parent / "grafana" / "dashboards" / "costaware-overview.json"
 _UNITS = {"s": "seconds", "USD": "USD"}
 
@@ -34,13 +36,38 @@ def prometheus_series(telemetry: Any) -> tuple[set[str], set[str]]:
                 if kind == "Histogram":
                     series |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
                 else:
-                    series.add(f"{name}_total" if metric.data.is_monotonic else name)
+                    monotonic = getattr(metric.data, "is_monotonic", False)  # a Gauge has no such flag
+                    series.add(f"{name}_total" if monotonic else name)
                 for point in metric.data.data_points:
                     labels |= {key.replace(".", "_") for key in point.attributes}
     return series, labels
 
 
 def test_dashboard_queries_match_emitted_metrics(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    from costaware import Budget, cost_aware, retry_testing
+    from costaware.core.routing import Cascade
+
+    @cost_aware(
+        route=Cascade(["claude-haiku-4-5", "claude-sonnet-4-6"], accept=lambda text: False),
+        budget=Budget(limit=1, key="dash"),
+        retries=1,
+    )
+    def routed() -> Any:
+        return anthropic_client.messages.create(
+            model="claude-opus-4-6", max_tokens=200, system=LONG, messages=user("q")
+        )
+
+    @cost_aware(budget=Budget(limit="0.0000001", key="tiny"))
+    def refused() -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("no"))
+
+    routed()
+    routed()  # the second reads the cache the first wrote
+    with pytest.raises(costaware.BudgetExceededError):
+        refused()
+    sim.add_fault(Fault(status=529, times=1))
+    with retry_testing():
+        routed()
     anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("priced"))
     list(anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("stream"), stream=True))
     anthropic_client.messages.create(model="unknown-model-x", max_tokens=20, messages=user("unpriced"))
@@ -53,7 +80,9 @@ def test_dashboard_queries_match_emitted_metrics(anthropic_client: Any, telemetr
     expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     assert expressions
     for expr in expressions:
-        used = set(re.findall(r"\b((?:costaware|gen_ai)_[A-Za-z0-9_]+)\s*[\[{]", expr))
+        # Metric names are what is left once the label groupings and matchers are taken out.
+        bare = re.sub(r"by \([^)]*\)|\{[^}]*\}", "", expr)
+        used = set(re.findall(r"\b((?:costaware|gen_ai)_[A-Za-z0-9_]+)", bare))
         assert used, expr
         assert used <= series, (expr, used - series, sorted(series))
         grouped = re.findall(r"by \(([^)]*)\)", expr) + re.findall(r"\{([a-z_]+)[!=]", expr)

@@ -16,8 +16,8 @@ from costaware.core import caching
 from costaware.core.types import Cost, Usage
 
 if TYPE_CHECKING:
-    from costaware.pipeline import Runtime
     from costaware.providers.base import PatchTarget
+    from costaware.runtime import Runtime
     from costaware.scoping import Scope
 
 

@@ -17,22 +17,18 @@ import asyncio
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Generator
 from contextvars import ContextVar, Token
 from datetime import datetime, timezone
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from costaware.config import Settings, internal_error
-from costaware.core.budget import BudgetLedger, Charge
-from costaware.core.caching import ReuseTracker
+from costaware.config import internal_error
+from costaware.core.budget import Charge
 from costaware.core.errors import BudgetExceededError
-from costaware.core.pricing import PriceBook
 from costaware.core.retry import Failure, RetryPolicy, classify
 from costaware.core.types import (
     UNPRICED,
@@ -43,11 +39,11 @@ from costaware.core.types import (
     CostRecord,
     StreamEnd,
 )
-from costaware.optimize import Prepared, prepare, savings
+from costaware.optimize import Prepared, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
+from costaware.runtime import NOT_BILLED, Runtime
 from costaware.scoping import Scope, current_scope
 from costaware.spend import Held, SpendGuard
-from costaware.telemetry import Telemetry
 
 log = logging.getLogger("costaware")
 
@@ -57,8 +53,6 @@ _ACTIVE: ContextVar[Call | None] = ContextVar("costaware_active_call", default=N
 
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 
-# An HTTP error response is not billed; a call that failed without one may or may not have been.
-_NOT_BILLED = Cost(total=Decimal(0), source="not-billed")
 _NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
 
 Step = tuple[str, Any]
@@ -71,108 +65,6 @@ def is_suppressed() -> bool:
 
 def active_call() -> Call | None:
     return _ACTIVE.get()
-
-
-class Runtime:
-    """The configured machinery the wrappers use: telemetry, prices, settings, default policy."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.telemetry = Telemetry(
-            tracer_provider=settings.tracer_provider,
-            meter_provider=settings.meter_provider,
-            capture_content=settings.capture_content,
-        )
-        self.prices = PriceBook(overrides=settings.prices)
-        self._default_ledgers: tuple[BudgetLedger, ...] = ()
-        if settings.budget is not None:
-            from costaware.spend import ledger_for
-
-            self._default_ledgers = (ledger_for(settings.budget),)
-        self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-        self.cache_tracker = ReuseTracker()
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
-
-    def prepare(self, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
-        """Route, cap and plan the request; on an internal error, the caller's request unchanged."""
-        try:
-            return prepare(self, target, kwargs, scope)
-        except Exception:
-            internal_error("preparing a call")
-            return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))
-
-    def begin(
-        self, target: PatchTarget, instance: Any, prepared: Prepared, scope: Scope | None
-    ) -> Call | None:
-        """Open a call, or ``None`` if that fails (the caller then sends the request uninstrumented)."""
-        try:
-            kwargs = prepared.kwargs
-            request = request_of(target, kwargs, getattr(instance, "_client", None))
-            prompt = None
-            if self.telemetry.capture_content and target.endpoint.read_input is not None:
-                prompt = target.endpoint.read_input(kwargs)
-            span = self.telemetry.start(request, prompt, prepared.attributes)
-            call = Call(self, target, request, span, scope, self.guard(scope), self.retry_policy(scope))
-            call.requested_model = prepared.requested_model
-            call.cascade = prepared.cascade
-            return call
-        except Exception:
-            internal_error("starting a call")
-            return None
-
-    def guard(self, scope: Scope | None) -> SpendGuard:
-        ledgers: list[BudgetLedger] = []
-        modes: list[str | None] = []
-        for s in scope.chain() if scope else ():
-            ledgers.extend(s.ledgers)
-            modes.extend(s.spec.on_exceed for _ in s.ledgers)
-        ledgers.extend(self._default_ledgers)
-        return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens, modes)
-
-    def retry_policy(self, scope: Scope | None) -> RetryPolicy | None:
-        for s in scope.chain() if scope else ():
-            if s.spec.retry is not None:
-                return s.spec.retry
-        default: RetryPolicy | None = self.settings.retries
-        return default
-
-    def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
-        """The same resource on a copy of its client with ``max_retries=0`` (cached per client)."""
-        client = instance._client
-        with self._lock:
-            copy = self._no_retry_clients.get(client)
-            if copy is None:
-                copy = client.with_options(max_retries=0)
-                self._no_retry_clients[client] = copy
-        return attrgetter(target.resource_path)(copy)
-
-    def price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:
-        if result.usage is None:
-            if error is not None and isinstance(getattr(error, "status_code", None), int):
-                return _NOT_BILLED
-            return UNPRICED
-        cost = self.prices.cost(
-            request.provider,
-            result.usage,
-            response_model=result.response_model,
-            request_model=request.model,
-            batch=request.batch,
-        )
-        if cost.total is None:
-            self._warn_unpriced(result.response_model or request.model or "<no model>")
-        return cost
-
-    def _warn_unpriced(self, model: str) -> None:
-        with self._lock:
-            if model in self._warned:
-                return
-            self._warned.add(model)
-        log.warning(
-            "costaware: no price known for model %r; its calls are recorded as unpriced "
-            "(add one with costaware.configure(prices={...}) or COSTAWARE_PRICES)",
-            model,
-        )
 
 
 def _has_cache(result: CallResult) -> bool:
@@ -332,7 +224,7 @@ class Call:
             if not _was_sent(error):
                 self.guard.release(held)
                 return
-            cost = _NOT_BILLED if isinstance(getattr(error, "status_code", None), int) else UNPRICED
+            cost = NOT_BILLED if isinstance(getattr(error, "status_code", None), int) else UNPRICED
             self.guard.settle(held, cost, self._charge())
             if cost.total is None:
                 self.failed_attempts_cost += held.amount
@@ -523,6 +415,26 @@ class Call:
         return streams.wrap_stream(stream, self)
 
 
+def open_call(
+    runtime: Runtime, target: PatchTarget, instance: Any, prepared: Prepared, scope: Scope | None
+) -> Call | None:
+    """Open a call, or ``None`` if that fails (the caller then sends the request uninstrumented)."""
+    try:
+        kwargs = prepared.kwargs
+        request = request_of(target, kwargs, getattr(instance, "_client", None))
+        prompt = None
+        if runtime.telemetry.capture_content and target.endpoint.read_input is not None:
+            prompt = target.endpoint.read_input(kwargs)
+        span = runtime.telemetry.start(request, prompt, prepared.attributes)
+        call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
+        call.requested_model = prepared.requested_model
+        call.cascade = prepared.cascade
+        return call
+    except Exception:
+        internal_error("starting a call")
+        return None
+
+
 def rebind(method: Any, resource: Any) -> Any:
     """``method`` (a bound SDK method) bound to another resource instead."""
     function = getattr(method, "__func__", None)
@@ -621,7 +533,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
                 return _pass_through_nested(outer, await wrapped(*args, **kwargs))
             scope = current_scope()
             prepared = runtime.prepare(target, kwargs, scope)
-            call = runtime.begin(target, instance, prepared, scope)
+            call = open_call(runtime, target, instance, prepared, scope)
             if call is None:
                 return await wrapped(*args, **kwargs)
             send = call.sender(wrapped, instance)
@@ -644,7 +556,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             return _pass_through_nested(outer, wrapped(*args, **kwargs))
         scope = current_scope()
         prepared = runtime.prepare(target, kwargs, scope)
-        call = runtime.begin(target, instance, prepared, scope)
+        call = open_call(runtime, target, instance, prepared, scope)
         if call is None:
             return wrapped(*args, **kwargs)
         send = call.sender(wrapped, instance)

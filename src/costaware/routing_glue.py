@@ -20,8 +20,9 @@ from costaware.core.routing import (
 
 if TYPE_CHECKING:
     from costaware.optimize import Prepared
-    from costaware.pipeline import Call, Runtime
+    from costaware.pipeline import Call
     from costaware.providers.base import PatchTarget
+    from costaware.runtime import Runtime
     from costaware.scoping import Scope
 
 _lock = threading.Lock()

@@ -229,10 +229,10 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_entered: Any = manager
 
     def _self_start(self) -> Call | None:
+        from costaware.pipeline import open_call
+
         request = self._self_request
-        call: Call | None = request.runtime.begin(
-            request.target, request.instance, request.prepared, request.scope
-        )
+        call = open_call(request.runtime, request.target, request.instance, request.prepared, request.scope)
         self._self_call = call
         return call
 

@@ -232,7 +232,12 @@ def read_responses_tool_calls(response: Any) -> tuple[tuple[str | None, Any], ..
 
 
 CHAT = Endpoint(
-    "openai", "chat", _read_chat_request, read_chat_response, ChatStreamAccumulator, _read_chat_input,
+    "openai",
+    "chat",
+    _read_chat_request,
+    read_chat_response,
+    ChatStreamAccumulator,
+    _read_chat_input,
     read_chat_tool_calls,
 )
 RESPONSES = Endpoint(

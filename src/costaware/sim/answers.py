@@ -78,9 +78,12 @@ def is_reasoning_model(model: str, effort: object = None) -> bool:
     return name.startswith(("o1", "o3", "o4", "gpt-5"))
 
 
-def make_answer(seed: str, *, max_tokens: int | None, reasoning: bool = False) -> Answer:
-    """Build the answer for ``seed``, cut to ``max_tokens`` output tokens (reasoning first)."""
-    full = answer_text(seed)
+def make_answer(
+    seed: str, *, max_tokens: int | None, reasoning: bool = False, text: str | None = None
+) -> Answer:
+    """Build the answer for ``seed`` (or ``text``, when given), cut to ``max_tokens`` output tokens
+    (reasoning first)."""
+    full = answer_text(seed) if text is None else text
     visible = count_tokens(full)
     reasoning_tokens = visible if reasoning else 0
     if max_tokens is None or reasoning_tokens + visible <= max_tokens:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from . import anthropic_wire, openai_wire, responses_wire
-from .answers import is_reasoning_model, make_answer
+from . import anthropic_wire, openai_wire, quality, responses_wire
+from .answers import Answer, is_reasoning_model, make_answer
 from .caching import AnthropicPromptCache, OpenAIPromptCache, TooManyBreakpoints
 from .faults import Fault, FaultBook, FaultSpecError
 from .tokens import (
@@ -36,6 +36,10 @@ __all__ = ["Reply", "SimEngine"]
 HEADER_FAULT = "x-sim-fault"
 HEADER_RESPONSE_MODEL = "x-sim-response-model"
 HEADER_USAGE = "x-sim-usage"
+HEADER_DIFFICULTY = "x-sim-difficulty"  # opts a request into the capability model (quality.py)
+HEADER_ANSWER_TOKENS = "x-sim-answer-tokens"
+HEADER_QUALITY = "x-sim-quality"  # ground truth for benchmarks: costaware never reads it
+HEADER_QUALITY_FAILURE = "x-sim-quality-failure"
 
 
 class Headers(Protocol):
@@ -66,6 +70,8 @@ class _Call:
     response_model: str
     usage_mode: str
     request_id: str
+    difficulty: float | None = None
+    answer_tokens: int | None = None
 
 
 def _json_reply(status: int, payload: Any, request_id: str) -> Reply:
@@ -113,6 +119,7 @@ class SimEngine:
         self._counts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._quality: dict[str, dict[str, Any]] = {}
         self._routes: dict[str, Callable[[_Call], Reply]] = {
             "/v1/messages": self._messages,
             "/v1/messages/count_tokens": self._count_tokens,
@@ -133,9 +140,10 @@ class SimEngine:
             )
 
     def reset(self) -> None:
-        """Forget counters, faults and both prompt caches."""
+        """Forget counters, faults, quality verdicts and both prompt caches."""
         with self._lock:
             self._counts.clear()
+            self._quality.clear()
         self.faults.clear()
         self.anthropic_cache.clear()
         self.openai_cache.clear()
@@ -153,6 +161,11 @@ class SimEngine:
             "faults": self.faults.snapshot(),
             "cache_entries": {"anthropic": len(self.anthropic_cache), "openai": len(self.openai_cache)},
         }
+
+    def quality_log(self) -> dict[str, dict[str, Any]]:
+        """The verdict on every judged answer (requests with ``x-sim-difficulty``), by request id."""
+        with self._lock:
+            return {request_id: dict(record) for request_id, record in self._quality.items()}
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}sim_{next(self._ids):012d}"
@@ -209,7 +222,10 @@ class SimEngine:
         response_model = headers.get(HEADER_RESPONSE_MODEL) or model
         usage_mode = (headers.get(HEADER_USAGE) or "normal").strip().lower()
         try:
-            return route(_Call(body, model, response_model, usage_mode, request_id))
+            difficulty, answer_tokens = _quality_headers(headers)
+            return route(
+                _Call(body, model, response_model, usage_mode, request_id, difficulty, answer_tokens)
+            )
         except _BadRequest as exc:
             return error(400, str(exc))
 
@@ -230,6 +246,8 @@ class SimEngine:
         request_id = self._new_id("req_")
         if (method, path) == ("GET", "/_sim/stats"):
             return _json_reply(200, self.stats(), request_id)
+        if (method, path) == ("GET", "/_sim/quality"):
+            return _json_reply(200, self.quality_log(), request_id)
         if (method, path) == ("POST", "/_sim/reset"):
             self.reset()
             return _json_reply(200, {"ok": True}, request_id)
@@ -264,7 +282,9 @@ class SimEngine:
             cache = self.anthropic_cache.apply(call.model, blocks, body.get("cache_control"))
         except TooManyBreakpoints as exc:
             raise _BadRequest(str(exc)) from None
-        answer = make_answer(last_user_text("anthropic", body), max_tokens=max_tokens)
+        answer, verdict = self._judged_answer(
+            call, canonical_text(blocks), last_user_text("anthropic", body), max_tokens, reasoning=False
+        )
         usage = anthropic_wire.usage_body(
             prompt=count_tokens(canonical_text(blocks)),
             cache=cache,
@@ -278,11 +298,39 @@ class SimEngine:
             "usage": usage,
         }
         if body.get("stream"):
-            return _sse_reply(anthropic_wire.stream_events(**parts), call.request_id)
-        return _json_reply(200, anthropic_wire.message_body(**parts), call.request_id)
+            return self._with_verdict(
+                _sse_reply(anthropic_wire.stream_events(**parts), call.request_id), verdict
+            )
+        return self._with_verdict(
+            _json_reply(200, anthropic_wire.message_body(**parts), call.request_id), verdict
+        )
 
     def _count_tokens(self, call: _Call) -> Reply:
         return _json_reply(200, {"input_tokens": prompt_tokens("anthropic", call.body)}, call.request_id)
+
+    def _judged_answer(
+        self, call: _Call, canonical: str, seed: str, max_tokens: int | None, *, reasoning: bool
+    ) -> tuple[Answer, quality.Verdict | None]:
+        """The answer, shaped by the capability model when the request gave its difficulty."""
+        if call.difficulty is None:
+            return make_answer(seed, max_tokens=max_tokens, reasoning=reasoning), None
+        verdict = quality.judge(call.model, call.difficulty, quality.request_key(canonical))
+        judged = quality.answer_for(verdict, seed=seed, body=call.body, answer_tokens=call.answer_tokens)
+        answer = make_answer(seed, max_tokens=max_tokens, reasoning=reasoning, text=judged.text)
+        if answer.truncated and verdict.passed:
+            verdict = quality.Verdict(**{**verdict.as_record(), "passed": False, "failure": "truncated"})
+        record = {**verdict.as_record(), "request_id": call.request_id, "truncated": answer.truncated}
+        with self._lock:
+            self._quality[call.request_id] = record
+        return answer, verdict
+
+    @staticmethod
+    def _with_verdict(reply: Reply, verdict: quality.Verdict | None) -> Reply:
+        if verdict is not None:
+            reply.headers.append((HEADER_QUALITY, "pass" if verdict.passed else "fail"))
+            if verdict.failure is not None:
+                reply.headers.append((HEADER_QUALITY_FAILURE, verdict.failure))
+        return reply
 
     def _openai_prompt(self, call: _Call, canonical: str) -> tuple[int, int]:
         cache_key = call.body.get("prompt_cache_key")
@@ -295,10 +343,12 @@ class SimEngine:
         body = call.body
         if not isinstance(body.get("messages"), list):
             raise _BadRequest("messages: Field required")
-        prompt, cached = self._openai_prompt(call, canonical_text(chat_blocks(body)))
+        canonical = canonical_text(chat_blocks(body))
+        prompt, cached = self._openai_prompt(call, canonical)
         reasoning = is_reasoning_model(call.model, body.get("reasoning_effort"))
         max_tokens = _first_int(body, "max_completion_tokens", "max_tokens")
-        answer = make_answer(last_user_text("openai", body), max_tokens=max_tokens, reasoning=reasoning)
+        seed = last_user_text("openai", body)
+        answer, verdict = self._judged_answer(call, canonical, seed, max_tokens, reasoning=reasoning)
         usage = openai_wire.chat_usage_body(prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode)
         parts: dict[str, Any] = {
             "completion_id": self._new_id("chatcmpl-"),
@@ -311,18 +361,20 @@ class SimEngine:
             options = body.get("stream_options")
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             events = openai_wire.chat_chunks(**parts, include_usage=include_usage)
-            return _sse_reply(events, call.request_id)
-        return _json_reply(200, openai_wire.chat_completion_body(**parts), call.request_id)
+            return self._with_verdict(_sse_reply(events, call.request_id), verdict)
+        return self._with_verdict(
+            _json_reply(200, openai_wire.chat_completion_body(**parts), call.request_id), verdict
+        )
 
     def _responses(self, call: _Call) -> Reply:
         body = call.body
-        prompt, cached = self._openai_prompt(call, canonical_text(responses_blocks(body)))
+        canonical = canonical_text(responses_blocks(body))
+        prompt, cached = self._openai_prompt(call, canonical)
         effort = body.get("reasoning", {}).get("effort") if isinstance(body.get("reasoning"), dict) else None
         reasoning = is_reasoning_model(call.model, effort)
         max_tokens = _first_int(body, "max_output_tokens")
-        answer = make_answer(
-            last_user_text("openai-responses", body), max_tokens=max_tokens, reasoning=reasoning
-        )
+        seed = last_user_text("openai-responses", body)
+        answer, verdict = self._judged_answer(call, canonical, seed, max_tokens, reasoning=reasoning)
         usage = responses_wire.responses_usage_body(
             prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode
         )
@@ -336,8 +388,12 @@ class SimEngine:
             "usage": usage,
         }
         if body.get("stream"):
-            return _sse_reply(responses_wire.response_events(**parts), call.request_id)
-        return _json_reply(200, responses_wire.response_body(**parts), call.request_id)
+            return self._with_verdict(
+                _sse_reply(responses_wire.response_events(**parts), call.request_id), verdict
+            )
+        return self._with_verdict(
+            _json_reply(200, responses_wire.response_body(**parts), call.request_id), verdict
+        )
 
     def _embeddings(self, call: _Call) -> Reply:
         body = call.body
@@ -361,6 +417,29 @@ class SimEngine:
             usage=usage,
         )
         return _json_reply(200, payload, call.request_id)
+
+
+def _quality_headers(headers: Headers) -> tuple[float | None, int | None]:
+    """``x-sim-difficulty`` (a number in [0, 1]) and ``x-sim-answer-tokens`` (an int >= 1), if sent."""
+    raw_difficulty, raw_tokens = headers.get(HEADER_DIFFICULTY), headers.get(HEADER_ANSWER_TOKENS)
+    difficulty = tokens = None
+    if raw_difficulty is not None:
+        try:
+            difficulty = float(raw_difficulty)
+        except ValueError:
+            difficulty = -1.0
+        if not 0.0 <= difficulty <= 1.0:
+            raise _BadRequest(
+                f"invalid {HEADER_DIFFICULTY} header: {raw_difficulty!r} is not a number in [0, 1]"
+            )
+    if raw_tokens is not None:
+        try:
+            tokens = int(raw_tokens)
+        except ValueError:
+            tokens = 0
+        if tokens < 1:
+            raise _BadRequest(f"invalid {HEADER_ANSWER_TOKENS} header: {raw_tokens!r} is not an int >= 1")
+    return difficulty, tokens
 
 
 class _BadRequest(Exception):

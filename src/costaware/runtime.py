@@ -1,0 +1,116 @@
+"""The configured machinery every wrapped call uses: telemetry, prices, default policies.
+
+One :class:`Runtime` exists while costaware is instrumented (rebuilt by ``configure()``); the
+pipeline reads it at each call, so a new configuration applies to the next call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from decimal import Decimal
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from costaware.config import Settings, internal_error
+from costaware.core.budget import BudgetLedger
+from costaware.core.caching import ReuseTracker
+from costaware.core.pricing import PriceBook
+from costaware.core.retry import RetryPolicy
+from costaware.core.types import UNPRICED, CallRequest, CallResult, Cost
+from costaware.optimize import Prepared, prepare
+from costaware.providers.base import PatchTarget
+from costaware.spend import SpendGuard
+from costaware.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from costaware.scoping import Scope
+
+log = logging.getLogger("costaware")
+
+NOT_BILLED = Cost(total=Decimal(0), source="not-billed")
+"""An HTTP error response: the provider bills nothing for it."""
+
+
+class Runtime:
+    """The configured machinery the wrappers use: telemetry, prices, settings, default policy."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.telemetry = Telemetry(
+            tracer_provider=settings.tracer_provider,
+            meter_provider=settings.meter_provider,
+            capture_content=settings.capture_content,
+        )
+        self.prices = PriceBook(overrides=settings.prices)
+        self._default_ledgers: tuple[BudgetLedger, ...] = ()
+        if settings.budget is not None:
+            from costaware.spend import ledger_for
+
+            self._default_ledgers = (ledger_for(settings.budget),)
+        self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self.cache_tracker = ReuseTracker()
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    def prepare(self, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
+        """Route, cap and plan the request; on an internal error, the caller's request unchanged."""
+        try:
+            return prepare(self, target, kwargs, scope)
+        except Exception:
+            internal_error("preparing a call")
+            return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))
+
+    def guard(self, scope: Scope | None) -> SpendGuard:
+        ledgers: list[BudgetLedger] = []
+        modes: list[str | None] = []
+        for s in scope.chain() if scope else ():
+            ledgers.extend(s.ledgers)
+            modes.extend(s.spec.on_exceed for _ in s.ledgers)
+        ledgers.extend(self._default_ledgers)
+        return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens, modes)
+
+    def retry_policy(self, scope: Scope | None) -> RetryPolicy | None:
+        for s in scope.chain() if scope else ():
+            if s.spec.retry is not None:
+                return s.spec.retry
+        default: RetryPolicy | None = self.settings.retries
+        return default
+
+    def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
+        """The same resource on a copy of its client with ``max_retries=0`` (cached per client)."""
+        client = instance._client
+        with self._lock:
+            copy = self._no_retry_clients.get(client)
+            if copy is None:
+                copy = client.with_options(max_retries=0)
+                self._no_retry_clients[client] = copy
+        return attrgetter(target.resource_path)(copy)
+
+    def price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:
+        if result.usage is None:
+            if error is not None and isinstance(getattr(error, "status_code", None), int):
+                return NOT_BILLED
+            return UNPRICED
+        cost = self.prices.cost(
+            request.provider,
+            result.usage,
+            response_model=result.response_model,
+            request_model=request.model,
+            batch=request.batch,
+        )
+        if cost.total is None:
+            self._warn_unpriced(result.response_model or request.model or "<no model>")
+        return cost
+
+    def _warn_unpriced(self, model: str) -> None:
+        with self._lock:
+            if model in self._warned:
+                return
+            self._warned.add(model)
+        log.warning(
+            "costaware: no price known for model %r; its calls are recorded as unpriced "
+            "(add one with costaware.configure(prices={...}) or COSTAWARE_PRICES)",
+            model,
+        )

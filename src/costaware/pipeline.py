@@ -400,7 +400,7 @@ class Call:
         try:
             if _is_stream(value):
                 return self.attach_stream(value)
-            if hasattr(value, "http_response") and hasattr(value, "parse"):
+            if _is_raw_response(value):
                 return streams.wrap_raw_response(value, self)
             self.finish(self.target.endpoint.read_response(value))
         except Exception:
@@ -496,7 +496,7 @@ def _pass_through_nested(call: Call, value: Any) -> Any:
 
 def _cascadable(value: Any) -> bool:
     """Cascades check whole answers: not streams (already on their way to the caller), not raw responses."""
-    return not _is_stream(value) and not hasattr(value, "http_response")
+    return not _is_stream(value) and not _is_raw_response(value)
 
 
 def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
@@ -510,8 +510,25 @@ def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str 
 
 
 def _is_stream(value: Any) -> bool:
-    """Streams are recognised by behaviour, not class (another instrumentor may have proxied them)."""
+    """Streams are recognised by behaviour, not class (another instrumentor may have proxied them).
+
+    Looked up on the type first: ``hasattr`` on a pydantic model instance that lacks the attribute
+    goes through its slow ``__getattr__``.
+    """
+    cls = type(value)
+    if hasattr(cls, "__next__") or hasattr(cls, "__anext__"):
+        return True
+    if hasattr(cls, "__pydantic_fields__"):
+        return False
     return hasattr(value, "__next__") or hasattr(value, "__anext__")
+
+
+def _is_raw_response(value: Any) -> bool:
+    """``with_raw_response`` / ``with_streaming_response`` objects: parsed later by the caller."""
+    cls = type(value)
+    if hasattr(cls, "__pydantic_fields__"):
+        return False
+    return hasattr(value, "http_response") and hasattr(value, "parse")
 
 
 def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:

@@ -30,12 +30,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, overload
 
 from costaware.core.budget import Budget, BudgetLedger
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
 from costaware.core.types import CostRecord, CostTracker
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 F = TypeVar("F", bound=Callable[..., Any])
 OnExceed = Literal["raise", "downgrade", "warn"]
@@ -197,34 +200,24 @@ def _null() -> Iterator[None]:
     yield
 
 
+class ScopeOptions(TypedDict, total=False):
+    """The settings ``@cost_aware`` and ``costaware.scope()`` take (see :func:`cost_aware`)."""
+
+    budget: Budget | float | int | str | Decimal | None
+    retries: RetryPolicy | int | None
+    feature: str | None
+    tenant: str | None
+    on_exceed: OnExceed | None
+    fallback: str | None
+    route: Any
+    cache: bool | None
+    max_output_tokens: int | None
+
+
 @contextmanager
-def scope(
-    name: str = "scope",
-    *,
-    budget: Budget | float | int | str | Decimal | None = None,
-    retries: RetryPolicy | int | None = None,
-    feature: str | None = None,
-    tenant: str | None = None,
-    on_exceed: OnExceed | None = None,
-    fallback: str | None = None,
-    route: Any = None,
-    cache: bool | None = None,
-    max_output_tokens: int | None = None,
-) -> Iterator[Scope]:
+def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> Iterator[Scope]:
     """The context-manager form of :func:`cost_aware`; yields the :class:`Scope`, readable after the block."""
-    spec = ScopeSpec.build(
-        name,
-        budget=budget,
-        retries=retries,
-        feature=feature,
-        tenant=tenant,
-        on_exceed=on_exceed,
-        fallback=fallback,
-        route=route,
-        cache=cache,
-        max_output_tokens=max_output_tokens,
-    )
-    with _opened(spec) as opened:
+    with _opened(ScopeSpec.build(name, **options)) as opened:
         yield opened
 
 
@@ -232,33 +225,9 @@ def scope(
 def cost_aware(func: F) -> F: ...
 @overload
 def cost_aware(
-    func: None = None,
-    *,
-    budget: Budget | float | int | str | Decimal | None = None,
-    retries: RetryPolicy | int | None = None,
-    feature: str | None = None,
-    tenant: str | None = None,
-    on_exceed: OnExceed | None = None,
-    fallback: str | None = None,
-    route: Any = None,
-    cache: bool | None = None,
-    max_output_tokens: int | None = None,
-    name: str | None = None,
+    func: None = None, *, name: str | None = None, **options: Unpack[ScopeOptions]
 ) -> Callable[[F], F]: ...
-def cost_aware(
-    func: Any = None,
-    *,
-    budget: Budget | float | int | str | Decimal | None = None,
-    retries: RetryPolicy | int | None = None,
-    feature: str | None = None,
-    tenant: str | None = None,
-    on_exceed: OnExceed | None = None,
-    fallback: str | None = None,
-    route: Any = None,
-    cache: bool | None = None,
-    max_output_tokens: int | None = None,
-    name: str | None = None,
-) -> Any:
+def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[ScopeOptions]) -> Any:
     """Make a function's LLM calls one scope: grouped, charged, limited, retried and traced.
 
     ``budget``: USD per invocation (a number) or a shared :class:`Budget`. ``retries``: a count or a
@@ -267,24 +236,14 @@ def cost_aware(
     attribution for spend reports. ``on_exceed``: ``"raise"`` (default), ``"downgrade"`` or ``"warn"``.
     ``route``: ``"auto"``, a policy object, a ``Cascade`` or a callable choosing the model. ``cache``:
     place prompt-cache breakpoints (default on inside scopes). ``max_output_tokens``: cap output length.
+    ``name``: the scope's name (default: the function's qualified name).
     Bad arguments raise :class:`ConfigurationError` here, at decoration time.
     """
     import dataclasses
 
     import wrapt
 
-    settings = ScopeSpec.build(  # validated now, whether or not the function is given yet
-        name or "scope",
-        budget=budget,
-        retries=retries,
-        feature=feature,
-        tenant=tenant,
-        on_exceed=on_exceed,
-        fallback=fallback,
-        route=route,
-        cache=cache,
-        max_output_tokens=max_output_tokens,
-    )
+    settings = ScopeSpec.build(name or "scope", **options)  # validated now, function given or not
 
     def decorate(function: Any) -> Any:
         spec = dataclasses.replace(settings, name=name or str(getattr(function, "__qualname__", "scope")))

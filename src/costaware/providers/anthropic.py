@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from costaware.core.types import CallResult, Usage
-from costaware.providers.base import Endpoint, PatchTarget, as_int, is_count, str_or_none, usage_or_none
+from costaware.providers.base import (
+    Endpoint,
+    PatchTarget,
+    as_int,
+    is_count,
+    resource_targets,
+    str_or_none,
+    usage_or_none,
+)
 
 
 def _read_request(kwargs: Mapping[str, Any]) -> tuple[str | None, int | None, bool]:
@@ -173,27 +181,11 @@ MESSAGES = Endpoint(
     read_tool_calls=read_tool_calls,
 )
 
-_MODULES = {
-    "anthropic.resources.messages.messages": "messages",
-    "anthropic.resources.beta.messages.messages": "beta.messages",
-}
-
 
 def targets() -> list[PatchTarget]:
     """Every Anthropic method costaware wraps. A method missing from the installed SDK is skipped."""
-    found = []
-    for module, path in _MODULES.items():
-        for cls, is_async in (("Messages", False), ("AsyncMessages", True)):
-            for name, kind in (("create", "call"), ("parse", "call"), ("stream", "stream_helper")):
-                found.append(
-                    PatchTarget(
-                        module=module,
-                        attribute=f"{cls}.{name}",
-                        method=f"anthropic.{path}.{name}",
-                        endpoint=MESSAGES,
-                        is_async=is_async,
-                        kind=kind,  # type: ignore[arg-type]
-                        resource_path=path,
-                    )
-                )
-    return found
+    return resource_targets(
+        "anthropic", "anthropic.resources.messages.messages", "Messages", "messages", MESSAGES
+    ) + resource_targets(
+        "anthropic", "anthropic.resources.beta.messages.messages", "Messages", "beta.messages", MESSAGES
+    )

@@ -57,6 +57,38 @@ class PatchTarget:
     """Where the method's resource sits on a client, e.g. ``beta.messages`` or ``chat.completions``."""
 
 
+GENERATION_METHODS: tuple[tuple[str, TargetKind], ...] = (
+    ("create", "call"),
+    ("parse", "call"),
+    ("stream", "stream_helper"),
+)
+"""The methods of a generation resource: ``create`` and ``parse`` send; ``stream`` is a helper."""
+
+
+def resource_targets(
+    provider: str,
+    module: str,
+    resource: str,
+    path: str,
+    endpoint: Endpoint,
+    methods: tuple[tuple[str, TargetKind], ...] = GENERATION_METHODS,
+) -> list[PatchTarget]:
+    """The targets of one SDK resource class and its ``Async`` twin (e.g. ``Messages`` at ``messages``)."""
+    return [
+        PatchTarget(
+            module=module,
+            attribute=f"{owner}.{name}",
+            method=f"{provider}.{path}.{name}",
+            endpoint=endpoint,
+            is_async=is_async,
+            kind=kind,
+            resource_path=path,
+        )
+        for owner, is_async in ((resource, False), (f"Async{resource}", True))
+        for name, kind in methods
+    ]
+
+
 def request_of(target: PatchTarget, kwargs: Mapping[str, Any], client: Any) -> CallRequest:
     """The ``CallRequest`` a patched method was asked for, read from its keyword arguments."""
     model, max_tokens, stream = target.endpoint.read_request(kwargs)

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from costaware.core.types import CallResult, Usage
-from costaware.providers.base import Endpoint, PatchTarget, as_int, str_or_none, usage_or_none
+from costaware.providers.base import (
+    Endpoint,
+    PatchTarget,
+    as_int,
+    resource_targets,
+    str_or_none,
+    usage_or_none,
+)
 
 
 def _model_of(kwargs: Mapping[str, Any]) -> str | None:
@@ -251,40 +258,17 @@ RESPONSES = Endpoint(
 )
 EMBEDDINGS = Endpoint("openai", "embeddings", _read_embeddings_request, read_embeddings_response, _NoStream)
 
-_FAMILIES: tuple[tuple[str, str, str, Endpoint, tuple[tuple[str, str], ...]], ...] = (
-    (
-        "openai.resources.chat.completions.completions",
-        "Completions",
-        "openai.chat.completions",
-        CHAT,
-        (("create", "call"), ("parse", "call"), ("stream", "stream_helper")),
-    ),
-    (
-        "openai.resources.responses.responses",
-        "Responses",
-        "openai.responses",
-        RESPONSES,
-        (("create", "call"), ("parse", "call"), ("stream", "stream_helper")),
-    ),
-    ("openai.resources.embeddings", "Embeddings", "openai.embeddings", EMBEDDINGS, (("create", "call"),)),
-)
+
+_RESOURCES = "openai.resources"
 
 
 def targets() -> list[PatchTarget]:
     """Every OpenAI method costaware wraps. A method missing from the installed SDK is skipped."""
-    found = []
-    for module, cls, prefix, endpoint, methods in _FAMILIES:
-        for owner, is_async in ((cls, False), (f"Async{cls}", True)):
-            for name, kind in methods:
-                found.append(
-                    PatchTarget(
-                        module=module,
-                        attribute=f"{owner}.{name}",
-                        method=f"{prefix}.{name}",
-                        endpoint=endpoint,
-                        is_async=is_async,
-                        kind=kind,  # type: ignore[arg-type]
-                        resource_path=prefix.removeprefix("openai."),
-                    )
-                )
-    return found
+    chat = f"{_RESOURCES}.chat.completions.completions"
+    responses = f"{_RESOURCES}.responses.responses"
+    embeddings = f"{_RESOURCES}.embeddings"
+    return [
+        *resource_targets("openai", chat, "Completions", "chat.completions", CHAT),
+        *resource_targets("openai", responses, "Responses", "responses", RESPONSES),
+        *resource_targets("openai", embeddings, "Embeddings", "embeddings", EMBEDDINGS, (("create", "call"),)),
+    ]

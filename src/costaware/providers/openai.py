@@ -260,6 +260,7 @@ EMBEDDINGS = Endpoint("openai", "embeddings", _read_embeddings_request, read_emb
 
 
 _RESOURCES = "openai.resources"
+_CREATE_ONLY: tuple[tuple[str, TargetKind], ...] = (("create", "call"),)
 
 
 def targets() -> list[PatchTarget]:
@@ -270,5 +271,5 @@ def targets() -> list[PatchTarget]:
     return [
         *resource_targets("openai", chat, "Completions", "chat.completions", CHAT),
         *resource_targets("openai", responses, "Responses", "responses", RESPONSES),
-        *resource_targets("openai", embeddings, "Embeddings", "embeddings", EMBEDDINGS, (("create", "call"),)),
+        *resource_targets("openai", embeddings, "Embeddings", "embeddings", EMBEDDINGS, _CREATE_ONLY),
     ]

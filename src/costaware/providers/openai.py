@@ -14,6 +14,7 @@ from costaware.core.types import CallResult, Usage
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
+    TargetKind,
     as_int,
     resource_targets,
     str_or_none,

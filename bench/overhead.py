@@ -13,10 +13,11 @@ How: one simulator (``costaware.sim``) serves from this process. For each case a
 Python process per configuration sets up the same OpenTelemetry SDK (a global TracerProvider with
 SimpleSpanProcessor(InMemorySpanExporter), a global MeterProvider with InMemoryMetricReader),
 instruments (or not), warms up, and waits. This process then has them make their calls in lock-step
-blocks (50 calls of one configuration, then 50 of the next, rotating the order), so load from other
+blocks (20 calls of one configuration, then 20 of the next, rotating the order), so load from other
 programs on the machine falls on every configuration alike; only one of them runs at a time. Each
-call is timed with ``time.perf_counter_ns``. Every instrumented process must produce exactly one span
-per call, the raw one none (which also proves the anthropic SDK's own tracing is off), or the run fails.
+call is timed with ``time.perf_counter_ns`` (and ``time.thread_time_ns`` for its CPU time). Every
+instrumented process must produce exactly one span per call, the raw one none (which also proves the
+anthropic SDK's own tracing is off), or the run fails.
 
 The costaware source is copied at start and the children import that copy, so edits made to the work
 tree while the benchmark runs cannot mix two versions into one result.
@@ -38,6 +39,7 @@ cProfile; ``--no-openllmetry`` / ``--no-setup`` skip the bench venv. See ``--hel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
 import hashlib
@@ -120,7 +122,9 @@ def _instrument(config: str) -> None:
     if config == "costaware":
         import costaware
 
-        costaware.instrument(tracer_provider=trace.get_tracer_provider(), meter_provider=metrics.get_meter_provider())
+        costaware.instrument(
+            tracer_provider=trace.get_tracer_provider(), meter_provider=metrics.get_meter_provider()
+        )
     elif config == "openllmetry":
         from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor
@@ -163,7 +167,9 @@ def _make_call(case: str, anthropic_url: str, openai_url: str) -> Callable[[], i
 
     def openai_stream() -> int:
         events = 0
-        for _ in client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs):
+        for _ in client.chat.completions.create(
+            stream=True, stream_options={"include_usage": True}, **kwargs
+        ):
             events += 1
         return events
 
@@ -173,10 +179,8 @@ def _make_call(case: str, anthropic_url: str, openai_url: str) -> Callable[[], i
 def _versions() -> dict[str, str]:
     found = {}
     for dist in VERSIONED:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     return found
 
 
@@ -198,6 +202,7 @@ class WorkerSession:
         self.warmup_spans = len(self.exporter.get_finished_spans())
         self.exporter.clear()
         self.samples: list[int] = []
+        self.cpu_samples: list[int] = []
         self.blocks: list[int] = []  # where each block of calls ends in ``samples``
         self.profiler: Any = None
         if spec.get("profile_out"):
@@ -207,16 +212,22 @@ class WorkerSession:
         gc.collect()
 
     def run(self, calls: int) -> None:
-        call, clock, samples = self.call, time.perf_counter_ns, [0] * calls
+        """Time ``calls`` calls: wall time, and this thread's CPU time (which time spent waiting on the
+        simulator or preempted by other programs does not count, so it is steadier on a busy machine)."""
+        call, wall, cpu = self.call, time.perf_counter_ns, time.thread_time_ns
+        samples, cpu_samples = [0] * calls, [0] * calls
         if self.profiler is not None:
             self.profiler.enable()
         for i in range(calls):
-            start = clock()
+            start = wall()
+            cpu_start = cpu()
             call()
-            samples[i] = clock() - start
+            cpu_samples[i] = cpu() - cpu_start
+            samples[i] = wall() - start
         if self.profiler is not None:
             self.profiler.disable()
         self.samples += samples
+        self.cpu_samples += cpu_samples
         self.blocks.append(len(self.samples))
 
     def result(self) -> dict[str, Any]:
@@ -227,11 +238,14 @@ class WorkerSession:
         data = self.reader.get_metrics_data()
         metric_names = set()
         if data is not None:
-            metric_names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+            metric_names = {
+                m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+            }
         return {
             "config": self.spec["config"],
             "case": self.spec["case"],
             "samples_ns": self.samples,
+            "cpu_samples_ns": self.cpu_samples,
             "blocks": self.blocks,
             "first_call_ns": self.first_call_ns,
             "stream_events": self.stream_events,
@@ -249,7 +263,7 @@ class WorkerSession:
 
 
 def worker_main(raw_spec: str) -> None:
-    """Line protocol on stdin: ``run N`` -> ``ok``, ``done`` -> result file + ``bye``. First says ``ready``."""
+    """Line protocol on stdin: ``run N`` -> ``ok``; ``done`` -> result file, ``bye``. Says ``ready`` first."""
     spec = json.loads(raw_spec)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
@@ -288,10 +302,10 @@ def child_env(source: Path | None) -> dict[str, str]:
     return env
 
 
-def snapshot_source() -> tuple[Path, str]:
+def snapshot_source(src: Path) -> tuple[Path, str]:
     """Copy ``src/costaware`` to a temporary folder; return it and a digest of its ``.py`` files."""
     root = Path(tempfile.mkdtemp(prefix="costaware-bench-src-"))
-    shutil.copytree(REPO / "src" / "costaware", root / "costaware", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(src / "costaware", root / "costaware", ignore=shutil.ignore_patterns("__pycache__"))
     digest = hashlib.sha256()
     for path in sorted((root / "costaware").rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
@@ -333,10 +347,8 @@ def _sdk_pins() -> list[str]:
     """The SDK versions of this interpreter, so the bench venv runs every configuration on the same ones."""
     pins = []
     for dist in ("anthropic", "openai", "opentelemetry-api", "opentelemetry-sdk"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             pins.append(f"{dist}=={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            pass
     return pins
 
 
@@ -352,7 +364,9 @@ def ensure_bench_venv(venv: Path, *, setup: bool) -> tuple[str | None, str]:
     log(f"setting up {venv}: costaware (editable) + OpenLLMetry's instrumentors, about a minute...")
     try:
         if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300
+            )
         install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         install += ["-e", f"{REPO}[all]", "-r", str(REQUIREMENTS)]
         done = subprocess.run([*install, *_sdk_pins()], capture_output=True, text=True, timeout=900)
@@ -371,7 +385,9 @@ def ensure_bench_venv(venv: Path, *, setup: bool) -> tuple[str | None, str]:
 
 
 class WorkerFailed(RuntimeError):
-    pass
+    def __init__(self, config: str, message: str) -> None:
+        super().__init__(message)
+        self.config = config
 
 
 class Child:
@@ -380,12 +396,19 @@ class Child:
     def __init__(self, python: str, spec: dict[str, Any], env: dict[str, str], timeout: float) -> None:
         fd, self.out = tempfile.mkstemp(prefix="costaware-bench-", suffix=".json")
         os.close(fd)
+        self.config = spec["config"]
         self.label = f"{spec['config']} / {spec['case']}"
         self.timeout = timeout
-        self.stderr: IO[bytes] = tempfile.TemporaryFile()
+        self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         argv = [python, str(Path(__file__).resolve()), "--worker", json.dumps({**spec, "out": self.out})]
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, text=True, bufsize=1
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+            text=True,
+            bufsize=1,
         )
 
     def expect(self, word: str) -> None:
@@ -398,7 +421,7 @@ class Child:
             self.stderr.seek(0)
             tail = self.stderr.read().decode(errors="replace")[-3000:]
             why = "timed out" if not ready else f"exited {self.proc.returncode}"
-            raise WorkerFailed(f"{self.label} {why} (expected {word!r}):\n{tail}")
+            raise WorkerFailed(self.config, f"{self.label} {why} (expected {word!r}):\n{tail}")
 
     def send(self, command: str, reply: str) -> None:
         assert self.proc.stdin is not None
@@ -412,7 +435,8 @@ class Child:
     def finish(self) -> dict[str, Any]:
         self.send("done", "bye")
         self.proc.wait(timeout=self.timeout)
-        return json.loads(Path(self.out).read_text(encoding="utf-8"))
+        result: dict[str, Any] = json.loads(Path(self.out).read_text(encoding="utf-8"))
+        return result
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -434,12 +458,16 @@ def check_spans(run: dict[str, Any], warmup: int) -> str | None:
     )
 
 
-def run_round(args: argparse.Namespace, ctx: dict[str, Any], case: str, base: dict[str, Any]) -> list[dict[str, Any]]:
+def run_round(
+    args: argparse.Namespace, ctx: dict[str, Any], configs: list[str], case: str, base: dict[str, Any]
+) -> list[dict[str, Any]]:
     """One fresh process per configuration for ``case``, driven in rotating lock-step blocks."""
     children = {}
     try:
-        for config in ctx["configs"]:
-            children[config] = Child(ctx["python"], {**base, "config": config, "case": case}, ctx["env"], args.timeout)
+        for config in configs:
+            children[config] = Child(
+                ctx["python"], {**base, "config": config, "case": case}, ctx["env"], args.timeout
+            )
         for child in children.values():
             child.expect("ready")
         order = list(children)
@@ -465,18 +493,20 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 def block_medians(run: dict[str, Any]) -> list[float]:
     starts = [0, *run["blocks"][:-1]]
-    return [statistics.median(run["samples_ns"][a:b]) for a, b in zip(starts, run["blocks"])]
+    return [statistics.median(run["samples_ns"][a:b]) for a, b in zip(starts, run["blocks"], strict=True)]
 
 
 def summarize(runs: list[dict[str, Any]], raw_runs: list[dict[str, Any]] | None) -> dict[str, Any]:
     """Pooled median / p99 (µs) of one configuration's runs of a case; with ``raw_runs``, overheads."""
     pooled = sorted(s for run in runs for s in run["samples_ns"])
+    cpu = sorted(s for run in runs for s in run["cpu_samples_ns"])
     first = runs[0]
     stats: dict[str, Any] = {
         "n": len(pooled),
         "median_us": statistics.median(pooled) / 1e3,
         "p99_us": percentile(pooled, 99) / 1e3,
         "mean_us": statistics.fmean(pooled) / 1e3,
+        "cpu_median_us": statistics.median(cpu) / 1e3,
         "round_medians_us": [statistics.median(run["samples_ns"]) / 1e3 for run in runs],
         "first_call_ms": [run["first_call_ns"] / 1e6 for run in runs],
         "stream_events": first["stream_events"],
@@ -487,24 +517,44 @@ def summarize(runs: list[dict[str, Any]], raw_runs: list[dict[str, Any]] | None)
         "cost_attributes": first["cost_attributes"],
         "metrics": first["metrics"],
         "versions": first["versions"],
+        "costaware_imported_from": first["costaware_file"],
     }
     if raw_runs is not None:
         raw = sorted(s for run in raw_runs for s in run["samples_ns"])
         stats["overhead_median_us"] = stats["median_us"] - statistics.median(raw) / 1e3
         stats["overhead_p99_us"] = stats["p99_us"] - percentile(raw, 99) / 1e3
+        raw_cpu = statistics.median(s for run in raw_runs for s in run["cpu_samples_ns"])
+        stats["cpu_overhead_median_us"] = stats["cpu_median_us"] - raw_cpu / 1e3
         # Each block against the raw block run right next to it: a check that is robust to drift.
-        paired = [a - b for run, base in zip(runs, raw_runs) for a, b in zip(block_medians(run), block_medians(base))]
+        pairs = zip(runs, raw_runs, strict=True)
+        paired = [
+            a - b for run, base in pairs for a, b in zip(block_medians(run), block_medians(base), strict=True)
+        ]
         stats["overhead_paired_blocks_us"] = statistics.median(paired) / 1e3
     return stats
 
 
-def run_benchmark(args: argparse.Namespace, ctx: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """All cases and rounds against one simulator; returns per-case results and any errors."""
+def run_benchmark(
+    args: argparse.Namespace, ctx: dict[str, Any]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """All cases and rounds against one simulator: (per-case results, errors, configurations measured).
+
+    A failure of raw or costaware (a crash, or not exactly one span per call) voids the run; one of
+    OpenLLMetry's drops it from the comparison, which still reports raw vs costaware. Either way the
+    error is reported and the command exits non-zero.
+    """
     sys.path.insert(0, str(ctx["source"]))  # the simulator is standard library only
     from costaware.sim import Simulator
 
     errors: list[str] = []
+    failed: set[str] = set()
     runs: dict[str, list[dict[str, Any]]] = {}
+
+    def fail(config: str, message: str) -> None:
+        errors.append(message)
+        log(message)
+        failed.add(config)
+
     with Simulator() as sim:
         base = {
             "anthropic_url": sim.anthropic_base_url,
@@ -515,36 +565,47 @@ def run_benchmark(args: argparse.Namespace, ctx: dict[str, Any]) -> tuple[dict[s
         for round_index in range(args.rounds):
             for case in args.cases:
                 started = time.perf_counter()
-                try:
-                    results = run_round(args, ctx, case, base)
-                except WorkerFailed as exc:
-                    errors.append(f"ERROR: {exc}")
-                    log(errors[-1])
-                    continue
+                results: list[dict[str, Any]] = []
+                while not failed - {"openllmetry"}:
+                    configs = [c for c in ctx["configs"] if c not in failed]
+                    try:
+                        results = run_round(args, ctx, configs, case, base)
+                        break
+                    except WorkerFailed as exc:
+                        fail(exc.config, f"ERROR: {exc}")
                 for run in results:
                     problem = check_spans(run, args.warmup)
                     if problem is not None:
-                        errors.append(f"ERROR (a no-op or doubled spans): {problem}")
-                        log(errors[-1])
+                        fail(run["config"], f"ERROR (a no-op or doubled spans): {problem}")
                     runs.setdefault(f"{case}|{run['config']}", []).append(run)
-                medians = ", ".join(f"{r['config']} {statistics.median(r['samples_ns']) / 1e3:.0f}" for r in results)
-                log(f"round {round_index + 1}/{args.rounds} {case:<16} medians µs: {medians} "
-                    f"({time.perf_counter() - started:.0f} s)")
-    if errors:
-        return {}, errors
+                if failed - {"openllmetry"}:
+                    return {}, errors, []
+                medians = ", ".join(
+                    f"{r['config']} {statistics.median(r['samples_ns']) / 1e3:.0f}" for r in results
+                )
+                log(
+                    f"round {round_index + 1}/{args.rounds} {case:<16} medians µs: {medians} "
+                    f"({time.perf_counter() - started:.0f} s)"
+                )
+    measured = [c for c in ctx["configs"] if c not in failed]
     cases: dict[str, Any] = {}
     for case in args.cases:
         raw_runs = runs[f"{case}|raw"]
-        configs = {c: summarize(runs[f"{case}|{c}"], None if c == "raw" else raw_runs) for c in ctx["configs"]}
-        entry: dict[str, Any] = {"label": CASE_LABELS[case], "configs": configs}
-        ours, theirs = configs.get("costaware"), configs.get("openllmetry")
-        if ours is not None and theirs is not None and theirs["overhead_median_us"] > 0:
-            entry["ratio_costaware_to_openllmetry"] = ours["overhead_median_us"] / theirs["overhead_median_us"]
-            if theirs["overhead_paired_blocks_us"] > 0:
-                entry["ratio_paired_blocks"] = ours["overhead_paired_blocks_us"] / theirs["overhead_paired_blocks_us"]
-            entry["target_met"] = entry["ratio_costaware_to_openllmetry"] <= TARGET_RATIO
+        stats = {c: summarize(runs[f"{case}|{c}"], None if c == "raw" else raw_runs) for c in measured}
+        entry: dict[str, Any] = {"label": CASE_LABELS[case], "configs": stats}
+        ours, theirs = stats.get("costaware"), stats.get("openllmetry")
+        if ours is not None and theirs is not None:
+            for key, of in (
+                ("ratio_costaware_to_openllmetry", "overhead_median_us"),
+                ("ratio_paired_blocks", "overhead_paired_blocks_us"),
+                ("ratio_cpu", "cpu_overhead_median_us"),
+            ):
+                if theirs[of] > 0:
+                    entry[key] = ours[of] / theirs[of]
+            ratio = entry.get("ratio_costaware_to_openllmetry")
+            entry["target_met"] = ratio is not None and ratio <= TARGET_RATIO
         cases[case] = entry
-    return cases, errors
+    return cases, errors, measured
 
 
 # -- import time ------------------------------------------------------------------------------
@@ -552,7 +613,7 @@ def run_benchmark(args: argparse.Namespace, ctx: dict[str, Any]) -> tuple[dict[s
 INSTRUMENT_SNIPPET = (
     "import sys, time; import costaware; t = time.perf_counter(); costaware.instrument(); "
     "t = time.perf_counter() - t; "
-    "assert not [m for m in sys.modules if m.split('.')[0] in ('anthropic', 'openai')], 'an SDK was imported'; "
+    "assert not {m.split('.')[0] for m in sys.modules} & {'anthropic', 'openai'}, 'an SDK was imported'; "
     "print(t)"
 )
 
@@ -586,11 +647,17 @@ def measure_import(python: str, env: dict[str, str], runs: int) -> dict[str, Any
 
     for argv in (("-c", "pass"), ("-c", "import costaware"), ("-c", INSTRUMENT_SNIPPET)):
         run(*argv)  # fill the bytecode cache first
-    empty, plain, importtime, instrument, heavy = [], [], [], [], {}
+    empty: list[float] = []
+    plain: list[float] = []
+    importtime: list[int] = []
+    instrument: list[float] = []
+    heavy: dict[str, list[int]] = {}
     for _ in range(runs):
         empty.append(wall("-c", "pass"))
         plain.append(wall("-c", "import costaware"))
-        importtime.append(dict(parse_importtime(run("-X", "importtime", "-c", "import costaware").stderr))["costaware"])
+        importtime.append(
+            dict(parse_importtime(run("-X", "importtime", "-c", "import costaware").stderr))["costaware"]
+        )
         instrument.append(float(run("-c", INSTRUMENT_SNIPPET).stdout.split()[-1]))
         for name, micros in parse_importtime(run("-X", "importtime", "-c", INSTRUMENT_SNIPPET).stderr):
             heavy.setdefault(name, []).append(micros)
@@ -611,60 +678,72 @@ def measure_import(python: str, env: dict[str, str], runs: int) -> dict[str, Any
 # -- report ------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info(load_at_start: Any = None) -> dict[str, Any]:
     cpu = platform.processor()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
     try:
         load = os.getloadavg()
     except OSError:
         load = None
-    return {"nproc": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
-            "python": platform.python_version(), "load_average_at_end": load}  # fmt: skip
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": load,
+    }
 
 
 def format_table(cases: dict[str, Any], imports: dict[str, Any] | None) -> str:
     header = (
-        f"{'case':<44}{'config':<12}{'median µs':>10}{'p99 µs':>10}{'overhead µs':>13}"
-        f"{'paired µs':>11}{'p99 ovh µs':>12}{'1st call ms':>13}"
+        f"{'  config':<14}{'median µs':>10}{'p99 µs':>10}{'overhead µs':>13}{'paired µs':>11}"
+        f"{'p99 ovh µs':>12}{'CPU µs':>9}{'CPU ovh µs':>12}{'1st call ms':>13}"
     )
     lines = [header, "-" * len(header)]
     for entry in cases.values():
-        label = entry["label"]
+        lines.append(entry["label"])
         for name, s in entry["configs"].items():
             if "overhead_median_us" in s:
-                extra = f"{s['overhead_median_us']:+13.1f}{s['overhead_paired_blocks_us']:+11.1f}{s['overhead_p99_us']:+12.1f}"
+                overheads = (
+                    f"{s['overhead_median_us']:+13.1f}{s['overhead_paired_blocks_us']:+11.1f}"
+                    f"{s['overhead_p99_us']:+12.1f}"
+                )
+                cpu_overhead = f"{s['cpu_overhead_median_us']:+12.1f}"
             else:
-                extra = f"{'-':>13}{'-':>11}{'-':>12}"
+                overheads, cpu_overhead = f"{'-':>13}{'-':>11}{'-':>12}", f"{'-':>12}"
             lines.append(
-                f"{label:<44}{name:<12}{s['median_us']:10.1f}{s['p99_us']:10.1f}{extra}"
-                f"{statistics.median(s['first_call_ms']):13.1f}"
+                f"  {name:<12}{s['median_us']:10.1f}{s['p99_us']:10.1f}{overheads}"
+                f"{s['cpu_median_us']:9.1f}{cpu_overhead}{statistics.median(s['first_call_ms']):13.1f}"
             )
-            label = ""
         if "ratio_costaware_to_openllmetry" in entry:
             verdict = "met" if entry["target_met"] else "NOT met"
-            paired = entry.get("ratio_paired_blocks")
+            checks = ", ".join(
+                f"{label} {entry[key]:.2f}"
+                for key, label in (("ratio_paired_blocks", "paired blocks"), ("ratio_cpu", "CPU time"))
+                if key in entry
+            )
             lines.append(
-                f"{'':<44}costaware / OpenLLMetry overhead: {entry['ratio_costaware_to_openllmetry']:.2f}"
-                + (f" (paired blocks: {paired:.2f})" if paired is not None else "")
-                + f"; target <= {TARGET_RATIO}: {verdict}"
+                f"  costaware overhead / OpenLLMetry overhead: {entry['ratio_costaware_to_openllmetry']:.2f}"
+                f" ({checks}); target <= {TARGET_RATIO}: {verdict}"
             )
         lines.append("")
     if imports is not None:
         verdict = "met" if imports["import_costaware_ms"] < TARGET_IMPORT_MS else "NOT met"
         lines.append(
             f"import costaware: {imports['import_costaware_ms']:.1f} ms over an empty interpreter "
-            f"(-X importtime: {imports['import_costaware_importtime_ms']:.1f} ms), median of {imports['runs']} "
-            f"fresh processes; target < {TARGET_IMPORT_MS:.0f} ms: {verdict}"
+            f"(-X importtime: {imports['import_costaware_importtime_ms']:.1f} ms), median of "
+            f"{imports['runs']} fresh processes; target < {TARGET_IMPORT_MS:.0f} ms: {verdict}"
         )
         top = ", ".join(f"{k} {v:.0f}" for k, v in imports["instrument_top_level_imports_ms"].items())
-        lines.append(f"costaware.instrument(), no SDK imported: {imports['instrument_ms']:.1f} ms (imports, ms: {top})")
+        lines.append(
+            f"costaware.instrument(), no SDK imported: {imports['instrument_ms']:.1f} ms (imports, ms: {top})"
+        )
     return "\n".join(lines)
 
 
@@ -680,8 +759,15 @@ def profile(args: argparse.Namespace, ctx: dict[str, Any]) -> None:
     fd, stats_path = tempfile.mkstemp(prefix="costaware-profile-", suffix=".pstats")
     os.close(fd)
     with Simulator() as sim:
-        spec = {"anthropic_url": sim.anthropic_base_url, "openai_url": sim.openai_base_url, "warmup": args.warmup,
-                "cpu": 1 if args.pin else None, "config": config, "case": case, "profile_out": stats_path}  # fmt: skip
+        spec = {
+            "anthropic_url": sim.anthropic_base_url,
+            "openai_url": sim.openai_base_url,
+            "warmup": args.warmup,
+            "cpu": 1 if args.pin else None,
+            "config": config,
+            "case": case,
+            "profile_out": stats_path,
+        }
         child = Child(ctx["python"], spec, ctx["env"], args.timeout)
         try:
             child.expect("ready")
@@ -689,8 +775,11 @@ def profile(args: argparse.Namespace, ctx: dict[str, Any]) -> None:
             run = child.finish()
         finally:
             child.close()
-    print(f"{config} / {case}: {args.calls} calls under cProfile (median {statistics.median(run['samples_ns']) / 1e3:.0f} µs "
-          "per call with the profiler on); per-call time = cumtime / calls")
+    median = statistics.median(run["samples_ns"]) / 1e3
+    print(
+        f"{config} / {case}: {args.calls} calls under cProfile "
+        f"(median {median:.0f} µs per call with the profiler on)"
+    )
     stats = pstats.Stats(stats_path)
     stats.sort_stats(args.profile_sort).print_stats(args.profile_filter, args.profile_limit)
     os.unlink(stats_path)
@@ -702,14 +791,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--calls", type=int, default=2000, help="measured calls per (configuration, case); default 2000")
     add("--warmup", type=int, default=200, help="warm-up calls in each process; default 200")
     add("--rounds", type=int, default=2, help="fresh processes per (configuration, case); default 2")
-    add("--block", type=int, default=50, help="calls per lock-step block; default 50")
+    add("--block", type=int, default=20, help="calls per lock-step block; default 20")
     add("--import-runs", type=int, default=20, help="fresh processes for the import time; default 20")
     add("--cases", nargs="+", choices=CASES, default=list(CASES))
     add("--venv", type=Path, default=DEFAULT_VENV, help="the bench virtualenv (default bench/.venv-bench)")
     add("--no-setup", action="store_true", help="never create or fill the bench venv")
     add("--no-openllmetry", action="store_true", help="raw vs costaware only, with this interpreter")
-    add("--pin", action="store_true", help="simulator on CPU 0, workers on CPU 1 (for an otherwise idle machine)")
-    add("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON report (default bench/results/overhead.json)")
+    add(
+        "--pin",
+        action="store_true",
+        help="simulator on CPU 0, workers on CPU 1 (for an otherwise idle machine)",
+    )
+    add(
+        "--costaware-src", type=Path, default=REPO / "src", help="the folder holding the costaware to measure"
+    )
+    add(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="the JSON report (default bench/results/overhead.json)",
+    )
     add("--timeout", type=float, default=600, help="seconds a worker may take for one step")
     add("--quick", action="store_true", help="smoke run: 300 calls, 30 warm-up, 1 round, 3 import runs")
     add("--profile", metavar="CONFIG:CASE", help="cProfile one worker instead, e.g. costaware:anthropic")
@@ -730,7 +831,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Choose the interpreter and configurations; snapshot the costaware source. Exits on failure."""
-    source, digest = snapshot_source()
+    source, digest = snapshot_source(args.costaware_src)
     env = child_env(source)
     python, venv_status = None, "not requested (--no-openllmetry)"
     if not args.no_openllmetry:
@@ -743,9 +844,17 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     problem = probe(python, PROBE_COSTAWARE, env)
     if problem is not None:
         shutil.rmtree(source, ignore_errors=True)
-        sys.exit(f"ERROR: {python} cannot import and instrument this costaware (snapshot {digest}):\n{problem}")
-    return {"python": python, "configs": configs, "env": env, "source": source, "digest": digest,
-            "venv_status": venv_status}  # fmt: skip
+        sys.exit(
+            f"ERROR: {python} cannot import and instrument this costaware (snapshot {digest}):\n{problem}"
+        )
+    return {
+        "python": python,
+        "configs": configs,
+        "env": env,
+        "source": source,
+        "digest": digest,
+        "venv_status": venv_status,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -761,24 +870,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             profile(args, ctx)
             return 0
         started = time.perf_counter()
-        log(f"interpreter: {ctx['python']}; configurations: {', '.join(ctx['configs'])}; "
-            f"costaware snapshot {ctx['digest']}")
-        cases, errors = run_benchmark(args, ctx)
+        load_at_start = os.getloadavg() if hasattr(os, "getloadavg") else None
+        log(
+            f"interpreter: {ctx['python']}; configurations: {', '.join(ctx['configs'])}; "
+            f"costaware snapshot {ctx['digest']}"
+        )
+        cases, errors, measured = run_benchmark(args, ctx)
         imports = None
-        if not errors and args.import_runs > 0:
+        if cases and args.import_runs > 0:
             log("measuring import time...")
             imports = measure_import(ctx["python"], ctx["env"], args.import_runs)
         elapsed = time.perf_counter() - started
     finally:
         shutil.rmtree(ctx["source"], ignore_errors=True)
 
-    ratios = [e["ratio_costaware_to_openllmetry"] for e in cases.values() if "ratio_costaware_to_openllmetry" in e]
-    measured_openllmetry = "openllmetry" in ctx["configs"]
+    ratios = [
+        e["ratio_costaware_to_openllmetry"] for e in cases.values() if "ratio_costaware_to_openllmetry" in e
+    ]
+    measured_openllmetry = "openllmetry" in measured
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python bench/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(["python bench/overhead.py", *(sys.argv[1:] if argv is None else argv)]),
         "costaware_source": {"git_head": git_head(), "snapshot_sha256_16": ctx["digest"]},
-        "machine": machine_info(),
+        "machine": machine_info(load_at_start),
         "interpreter": ctx["python"],
         "bench_venv": ctx["venv_status"],
         "openllmetry_measured": measured_openllmetry,
@@ -789,8 +903,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup_per_process": args.warmup,
             "cpu_pinning": args.pin,
             "environment": BENCH_ENV,
-            "request": {"anthropic_model": ANTHROPIC_MODEL, "openai_model": OPENAI_MODEL,
-                        "max_tokens": MAX_TOKENS, "prompt": PROMPT},  # fmt: skip
+            "request": {
+                "anthropic_model": ANTHROPIC_MODEL,
+                "openai_model": OPENAI_MODEL,
+                "max_tokens": MAX_TOKENS,
+                "prompt": PROMPT,
+            },
             "statistics": "median and nearest-rank p99 of every measured call pooled over rounds; overhead = "
             "instrumented median - raw median; paired = median over blocks of (block median - the raw "
             "block median of the same cycle)",
@@ -813,11 +931,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print()
     print(format_table(cases, imports))
-    if not measured_openllmetry:
+    if "openllmetry" not in ctx["configs"]:
         print(f"OpenLLMetry NOT measured: {ctx['venv_status']}")
+    elif not measured_openllmetry and cases:
+        print("OpenLLMetry NOT measured: its runs failed (errors below)")
     machine = report["machine"]
-    print(f"{machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, {elapsed:.0f} s; "
-          f"JSON: {args.output}")
+    print(
+        f"{machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, {elapsed:.0f} s; "
+        f"JSON: {args.output}"
+    )
     for error in errors:
         print(error)
     return 1 if errors else 0

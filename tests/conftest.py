@@ -39,7 +39,6 @@ class Telemetry:
     reader: InMemoryMetricReader
 
     def spans(self) -> list[ReadableSpan]:
-        costaware.flush()  # calls are recorded off the caller's thread
         return list(self.exporter.get_finished_spans())
 
     def span(self) -> ReadableSpan:
@@ -47,16 +46,6 @@ class Telemetry:
         ours = [s for s in self.our_spans() if s.kind is SpanKind.CLIENT]
         assert len(ours) == 1, [s.name for s in ours]
         return ours[0]
-
-    def call_spans(self) -> list[ReadableSpan]:
-        """costaware's LLM call spans, in the order the calls started."""
-        calls = [s for s in self.our_spans() if s.kind is SpanKind.CLIENT]
-        return sorted(calls, key=lambda s: s.start_time or 0)
-
-    def clear(self) -> None:
-        """Forget the spans so far (once the ones in flight are recorded)."""
-        costaware.flush()
-        self.exporter.clear()
 
     def span_named(self, name: str) -> ReadableSpan:
         (span,) = [s for s in self.our_spans() if s.name == name]
@@ -67,7 +56,6 @@ class Telemetry:
 
     def points(self, name: str) -> list[Any]:
         """Every data point of metric ``name`` collected so far."""
-        costaware.flush()
         data = self.reader.get_metrics_data()
         found = []
         for resource_metrics in data.resource_metrics if data else ():

@@ -83,7 +83,7 @@ async def test_async_create(async_anthropic_client: Any, telemetry: Any) -> None
 def test_create_stream_true_counts_cumulative_usage_once(anthropic_client: Any, telemetry: Any) -> None:
     kwargs = {"model": HAIKU, "max_tokens": 200, "messages": user("Stream me a poem about the sea.")}
     reference = anthropic_client.messages.create(**kwargs)
-    telemetry.clear()
+    telemetry.exporter.clear()
 
     stream = anthropic_client.messages.create(**kwargs, stream=True)
     assert isinstance(stream, anthropic.Stream)  # the proxy keeps the SDK's type
@@ -99,7 +99,7 @@ def test_create_stream_true_counts_cumulative_usage_once(anthropic_client: Any, 
 async def test_async_create_stream_true(async_anthropic_client: Any, telemetry: Any) -> None:
     kwargs = {"model": HAIKU, "max_tokens": 200, "messages": user("An async stream, please.")}
     reference = await async_anthropic_client.messages.create(**kwargs)
-    telemetry.clear()
+    telemetry.exporter.clear()
 
     stream = await async_anthropic_client.messages.create(**kwargs, stream=True)
     assert isinstance(stream, anthropic.AsyncStream)
@@ -171,7 +171,7 @@ async def test_async_with_raw_response(async_anthropic_client: Any, telemetry: A
 def test_with_streaming_response_of_a_stream(anthropic_client: Any, telemetry: Any) -> None:
     kwargs = {"model": HAIKU, "max_tokens": 200, "messages": user("streaming response")}
     reference = anthropic_client.messages.create(**kwargs)
-    telemetry.clear()
+    telemetry.exporter.clear()
 
     with anthropic_client.messages.with_streaming_response.create(**kwargs, stream=True) as response:
         events = list(response.parse())
@@ -215,7 +215,7 @@ def test_cache_write_then_read_is_priced_per_kind(anthropic_client: Any, telemet
     second = anthropic_client.messages.create(**kwargs)
 
     assert first.usage.cache_creation_input_tokens > 0 and second.usage.cache_read_input_tokens > 0
-    write_span, read_span = telemetry.call_spans()
+    write_span, read_span = telemetry.our_spans()
     assert (
         write_span.attributes["gen_ai.usage.cache_creation.input_tokens"]
         == first.usage.cache_creation_input_tokens

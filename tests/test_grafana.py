@@ -24,7 +24,6 @@ def prometheus_series(telemetry: Any) -> tuple[set[str], set[str]]:
     """Series and label names as Prometheus shows costaware's metrics after OTLP translation."""
     series: set[str] = set()
     labels: set[str] = {"le"}
-    costaware.flush()
     data = telemetry.reader.get_metrics_data()
     for resource_metrics in data.resource_metrics:
         for scope_metrics in resource_metrics.scope_metrics:

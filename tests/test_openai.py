@@ -227,7 +227,7 @@ def test_cached_prompt_tokens_priced_at_cached_rate(openai_client: Any, telemetr
     second = openai_client.chat.completions.create(model=CHAT_MODEL, messages=messages)
     cached = second.usage.prompt_tokens_details.cached_tokens
     assert cached >= 1024
-    span = telemetry.call_spans()[-1]
+    span = telemetry.our_spans()[-1]
     assert span.attributes["gen_ai.usage.cache_read.input_tokens"] == cached
     expected = openai_cost(CHAT_MODEL, second.usage.prompt_tokens, cached, second.usage.completion_tokens)
     assert Decimal(span.attributes["costaware.cost.usd_exact"]) == expected

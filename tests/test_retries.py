@@ -59,7 +59,7 @@ def test_transient_fault_that_never_clears_is_sent_retries_plus_one_times(
         ask()
     assert type(caught.value) is error_class  # the SDK's own exception, unchanged
     assert sim.requests(path="/v1/messages") == 4  # not 12: the SDK's retries are off
-    span = telemetry.span()
+    span = telemetry.our_spans()[0]
     assert span.attributes["costaware.attempts"] == 4
     assert [e.name for e in span.events] == ["costaware.attempt_failed"] * 4
     assert telemetry.counter_value("costaware.retries", error__type=str(status)) == 3
@@ -105,7 +105,7 @@ def test_fault_that_clears_succeeds_after_retries(
     message = ask()
     assert isinstance(message, anthropic.types.Message)
     assert sim.requests() == 3
-    assert telemetry.span().attributes["costaware.attempts"] == 3
+    assert telemetry.our_spans()[0].attributes["costaware.attempts"] == 3
     assert costaware.last_scope().tracker.records[0].attempts == 3
 
 

@@ -172,7 +172,7 @@ def test_internal_errors_surface_under_test_mode(anthropic_client: Any) -> None:
 def test_content_is_off_by_default_and_opt_in(anthropic_client: Any, telemetry: Any) -> None:
     anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=user("secret prompt"))
     assert "gen_ai.input.messages" not in telemetry.span().attributes
-    telemetry.clear()
+    telemetry.exporter.clear()
 
     costaware.configure(capture_content=True)
     message = anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=user("shared prompt"))

@@ -167,7 +167,7 @@ def test_breakpoints_inside_scopes_produce_cache_reads(anthropic_client: Any, si
     first, second = ask("Where is my order?"), ask("Can I return shoes?")
     assert first.usage.cache_creation_input_tokens > 0
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
-    spans = telemetry.call_spans()
+    spans = [s for s in telemetry.our_spans() if s.name == f"chat {SONNET}"]
     assert spans[0].attributes["costaware.cache.breakpoints"] == 1
     saved = spans[1].attributes["costaware.savings.prompt_cache_usd"]
     reads = second.usage.cache_read_input_tokens
@@ -193,7 +193,7 @@ def test_no_breakpoints_outside_scopes_by_default(anthropic_client: Any, telemet
     for _ in range(2):
         message = anthropic_client.messages.create(model=SONNET, max_tokens=20, system=LONG_POLICY, messages=user("q"))
     assert message.usage.cache_read_input_tokens == 0
-    assert "costaware.cache.breakpoints" not in telemetry.call_spans()[-1].attributes
+    assert "costaware.cache.breakpoints" not in telemetry.our_spans()[-1].attributes
 
 
 def test_prompt_cache_key_for_openai(openai_client: Any, telemetry: Any) -> None:
@@ -206,7 +206,7 @@ def test_prompt_cache_key_for_openai(openai_client: Any, telemetry: Any) -> None
     ask()
     second = ask()
     assert second.usage.prompt_tokens_details.cached_tokens >= 1024
-    key = telemetry.call_spans()[0].attributes["costaware.cache.prompt_cache_key"]
+    key = telemetry.our_spans()[0].attributes["costaware.cache.prompt_cache_key"]
     assert key.startswith("cw-")
 
 

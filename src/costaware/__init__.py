@@ -29,7 +29,6 @@ __all__ = [
     "configure",
     "cost_aware",
     "current_scope",
-    "flush",
     "instrument",
     "is_instrumented",
     "last_scope",
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
     from costaware.core.retry import RetryPolicy, retry_testing
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
     from costaware.scoping import Scope, cost_aware, current_scope, last_scope, scope
-    from costaware.telemetry import flush
 
 _LAZY = {
     "configure": "costaware.api",
@@ -66,7 +64,6 @@ _LAZY = {
     "current_scope": "costaware.scoping",
     "last_scope": "costaware.scoping",
     "scope": "costaware.scoping",
-    "flush": "costaware.telemetry",
 }
 
 

@@ -238,7 +238,6 @@ def run(out: TextIO = sys.stdout) -> tuple[Totals, Totals]:
         before = collector.current
         calls = list(_workload(anthropic_client, openai_client, "plain"))
         _run_pass("1/2 the app as written (observed only):", calls, out)
-        costaware.flush()  # every call of pass 1 recorded before pass 2 starts
         collector.current = after = Totals()
         with costaware.scope("demo-app", route="auto"):
             calls = list(_workload(anthropic_client, openai_client, "routed"))
@@ -247,7 +246,6 @@ def run(out: TextIO = sys.stdout) -> tuple[Totals, Totals]:
             f"  {len(calls)} calls per pass, {elapsed:.1f} s; {sim.requests()} HTTP requests reached the "
             "simulator in all (the extra ones are the SDKs' retries of injected faults)\n"
         )
-    costaware.flush()
     out.write("\nas written\n")
     _print_table(before, out)
     out.write("\nwith costaware\n")

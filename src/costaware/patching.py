@@ -81,9 +81,6 @@ def uninstrument() -> None:
     global _runtime
     with _lock:
         _runtime = None
-        from costaware.telemetry import flush
-
-        flush()
         for (owner, name), (original, wrapper) in list(_patched.items()):
             if owner.__dict__.get(name) is wrapper:
                 setattr(owner, name, original)

@@ -9,11 +9,6 @@ counter in USD.
 from __future__ import annotations
 
 import json
-import logging
-import os
-import queue
-import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,82 +26,6 @@ MAX_CONTENT_CHARS = 64_000
 COST_METRIC = "costaware.cost"
 UNPRICED_METRIC = "costaware.calls.unpriced"
 CALLS_METRIC = "costaware.calls"
-
-
-log = logging.getLogger("costaware")
-
-
-class Recorder:
-    """A daemon thread that records finished calls in order, so telemetry costs the caller nothing
-    but a queue put. Flushed at exit (before the OpenTelemetry providers shut down, since this
-    registers its exit hook later) and after a fork it starts afresh in the child.
-
-    An error while recording is logged; when internal errors are to be raised (under pytest), it is
-    raised again by the next :meth:`flush`, so tests see it.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pending = 0
-        self._idle = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._pid = os.getpid()
-        import atexit
-
-        atexit.register(self.flush)
-
-    def submit(self, record: Any, item: Any) -> None:
-        """Run ``record(item)`` on the recorder thread."""
-        with self._idle:
-            self._pending += 1
-            if self._thread is None or self._pid != os.getpid():
-                self._start()
-        self._queue.put((record, item))
-
-    def _start(self) -> None:
-        if self._pid != os.getpid():  # a forked child: the parent's thread and queue are not ours
-            self._pid, self._queue, self._pending = os.getpid(), queue.SimpleQueue(), 1
-        self._thread = threading.Thread(target=self._run, name="costaware-recorder", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        from costaware.config import should_raise_internal_errors
-
-        while True:
-            record, item = self._queue.get()
-            try:
-                record(item)
-            except Exception as exc:
-                if should_raise_internal_errors():
-                    self._error = exc
-                log.warning("costaware: internal error while recording a call", exc_info=True)
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    if self._pending <= 0:
-                        self._idle.notify_all()
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        with self._idle:
-            done = self._idle.wait_for(lambda: self._pending <= 0, timeout)
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-        return done
-
-
-RECORDER = Recorder()
-"""The one recorder thread of the process, shared by every :class:`Telemetry`."""
-
-
-def flush(timeout: float = 5.0) -> bool:
-    """Wait until every finished LLM call has been recorded (spans ended, metric points taken).
-
-    Calls are recorded off the caller's thread; read in-memory exporters after this. ``False`` if
-    ``timeout`` seconds passed first. Runs by itself at interpreter exit.
-    """
-    return RECORDER.flush(timeout)
 
 
 class Telemetry:
@@ -200,16 +119,7 @@ class Telemetry:
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
     def end(self, span: Span, outcome: CallOutcome, ledgers: Sequence[Any] = ()) -> None:
-        """Record a finished call: end its span (at this moment) and record its metric points.
-
-        Done by the recorder thread, off the caller's path: the outcome is immutable and the span
-        gets its end time now, so nothing the caller sees waits for the OpenTelemetry SDK.
-        """
-        RECORDER.submit(self._record, (span, outcome, ledgers, time.time_ns()))
-
-    def _record(self, item: tuple[Span, CallOutcome, Sequence[Any], int]) -> None:
-        span, outcome, ledgers, end_ns = item
-        self._record_span(span, outcome, end_ns)
+        self._record_span(span, outcome)
         self._record_metrics(outcome)
         if ledgers:
             self._record_budgets(outcome, ledgers)
@@ -288,7 +198,7 @@ class Telemetry:
                     attributes["costaware.budget.remaining_usd"] = float(ledger.remaining())
                 span.set_attributes(attributes)
 
-    def _record_span(self, span: Span, outcome: CallOutcome, end_ns: int) -> None:
+    def _record_span(self, span: Span, outcome: CallOutcome) -> None:
         result, cost = outcome.result, outcome.cost
         attributes: dict[str, Any] = {}
         if result.response_model is not None:
@@ -339,7 +249,7 @@ class Telemetry:
             attributes["error.type"] = outcome.error_type
             span.set_status(Status(StatusCode.ERROR, outcome.error_type))
         span.set_attributes(attributes)
-        span.end(end_time=end_ns)
+        span.end()
 
     def _record_metrics(self, outcome: CallOutcome) -> None:
         request, result = outcome.request, outcome.result

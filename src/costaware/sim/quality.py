@@ -312,11 +312,12 @@ def _instance(schema: Mapping[str, Any], rng: Iterator[int], wrong: bool, depth:
             for name, sub in properties.items()
         }
     if kind == "array" and depth < 8:
-        low = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 1
-        high = schema.get("maxItems") if isinstance(schema.get("maxItems"), int) else max(low, 3)
+        low_value, high_value, items = schema.get("minItems"), schema.get("maxItems"), schema.get("items")
+        low = low_value if isinstance(low_value, int) else 1
+        high = high_value if isinstance(high_value, int) else max(low, 3)
         count = low + pick % (high - low + 1) if high >= low else low
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
-        return [_instance(items, rng, wrong, depth + 1) for _ in range(count)]
+        item_schema: Mapping[str, Any] = items if isinstance(items, Mapping) else {}
+        return [_instance(item_schema, rng, wrong, depth + 1) for _ in range(count)]
     if kind == "integer":
         return pick % 50 + 1 + (7 if wrong else 0)
     if kind == "number":

@@ -47,8 +47,19 @@ def test_auto_routes_a_trivial_request_to_the_cheapest_tier(anthropic_client: An
 def test_auto_keeps_hard_requests_on_a_strong_tier(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
     @cost_aware(route="auto")
     def ask() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=2000, messages=HARD)
+
+    assert ask().model == OPUS
+
+
+def test_routing_never_upgrades_unless_allowed(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route="auto")
+    def ask() -> Any:
         return anthropic_client.messages.create(model=HAIKU, max_tokens=2000, messages=HARD)
 
+    assert ask().model == HAIKU  # the requested model is the ceiling: routing cuts the bill
+    assert "upgrad" in telemetry.span().attributes["costaware.route.reason"]
+    costaware.configure(allow_upgrade=True)
     assert ask().model in (SONNET, OPUS)
 
 
@@ -107,6 +118,37 @@ def test_cascade_escalates_until_accepted_and_charges_every_hop(
     assert events[0].attributes["costaware.cascade.cost_usd"] == pytest.approx(float(haiku_hop))
     assert tracker.total_cost == anthropic_cost(SONNET, final.usage) + haiku_hop
     assert telemetry.counter_value("costaware.cascade.checks", costaware__cascade__escalated=True) == 1
+
+
+def test_cascade_never_starts_on_another_providers_model(openai_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route=Cascade([HAIKU, "gpt-4.1-mini", "gpt-4.1"]))
+    def ask() -> Any:
+        return openai_client.chat.completions.create(model="gpt-4.1", messages=TRIVIAL)
+
+    assert ask().model == "gpt-4.1-mini"
+    assert sim.requests(model=HAIKU) == 0
+
+
+def test_cascade_with_a_tuned_start_policy(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route=Cascade(start=Labels({"triage": "medium"}), max_hops=1), feature="triage")
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=1000, messages=TRIVIAL)
+
+    assert ask().model == SONNET
+
+
+def test_each_cascade_hop_gets_breakpoints_for_its_own_model(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    # About 2,300 tokens: below Haiku 4.5's 4,096-token minimum, above Sonnet's 1,024.
+    system = "Support policy. " + "Orders ship within two days. " * 320
+
+    @cost_aware(route=Cascade([HAIKU, SONNET], accept=lambda text: False, max_hops=1))
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=SONNET, max_tokens=1000, system=system, messages=TRIVIAL)
+
+    ask()
+    second = ask()
+    assert second.model == SONNET
+    assert second.usage.cache_read_input_tokens > 0  # the Sonnet hop was planned for Sonnet
 
 
 def test_cascade_stops_at_the_hop_cap(openai_client: Any, sim: Any, telemetry: Any) -> None:

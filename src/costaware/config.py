@@ -73,6 +73,9 @@ class Settings:
     """A routing policy for every call outside a scope that sets its own (``None``: no routing)."""
     tiers: Any = None
     """Tier ladders overriding the defaults, e.g. ``{"anthropic": {"small": "claude-haiku-4-5"}}``."""
+    allow_upgrade: bool = False
+    """Let routing choose a dearer tier than the model the code requested (cascades escalate
+    regardless). Off by default: routing is there to cut the bill, the requested model is its ceiling."""
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -174,7 +177,7 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
     unknown = set(changes) - set(Settings.__dataclass_fields__)
     if unknown:
         raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    for name in ("enabled", "capture_content"):
+    for name in ("enabled", "capture_content", "allow_upgrade"):
         if name in changes and not isinstance(changes[name], bool):
             raise ConfigurationError(f"{name} must be a bool, not {changes[name]!r}")
     if changes.get("raise_internal_errors") not in (None, True, False):

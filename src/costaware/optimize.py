@@ -29,6 +29,8 @@ class Prepared:
     requested_model: str | None
     attributes: list[tuple[str, Any]] = field(default_factory=list)
     cascade: Any = None
+    uncached: dict[str, Any] | None = None
+    """The request before cache breakpoints were planned (for re-planning on another model)."""
 
 
 def _scoped(scope: Scope | None, name: str) -> Any:
@@ -64,8 +66,19 @@ def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope
 
         prepared.kwargs = guard.cap_output(request_of(target, prepared.kwargs, None), prepared.kwargs)
     if cache_enabled(runtime, scope):
+        prepared.uncached = prepared.kwargs
         _plan_cache(runtime, target, prepared)
     return prepared
+
+
+def for_model(runtime: Runtime, target: PatchTarget, prepared: Prepared, model: str) -> dict[str, Any]:
+    """The prepared request sent to another model (a cascade's next hop): cache breakpoints are
+    planned again, since where they pay depends on the model's minimum cacheable prefix."""
+    if prepared.uncached is None:
+        return {**prepared.kwargs, "model": model}
+    hop = Prepared(kwargs={**prepared.uncached, "model": model}, requested_model=prepared.requested_model)
+    _plan_cache(runtime, target, hop)
+    return hop.kwargs
 
 
 _CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")

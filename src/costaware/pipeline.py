@@ -39,7 +39,7 @@ from costaware.core.types import (
     CostRecord,
     StreamEnd,
 )
-from costaware.optimize import Prepared, savings
+from costaware.optimize import Prepared, for_model, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.runtime import NOT_BILLED, Runtime
 from costaware.scoping import Scope, current_scope
@@ -558,7 +558,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             if call.cascade is not None and _cascadable(value):
                 kwargs, hops = prepared.kwargs, 0
                 while (following := _next_hop(call, value, kwargs, hops)) is not None:
-                    kwargs, hops = {**kwargs, "model": following}, hops + 1
+                    kwargs, hops = for_model(runtime, target, prepared, following), hops + 1
                     value = await drive_async(call, send, args, kwargs)
             return call.observe(value)
 
@@ -581,7 +581,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
         if call.cascade is not None and _cascadable(value):
             kwargs, hops = prepared.kwargs, 0
             while (following := _next_hop(call, value, kwargs, hops)) is not None:
-                kwargs, hops = {**kwargs, "model": following}, hops + 1
+                kwargs, hops = for_model(runtime, target, prepared, following), hops + 1
                 value = drive(call, send, args, kwargs)
         return call.observe(value)
 

@@ -14,6 +14,7 @@ from costaware.core.routing import (
     as_policy,
     cheapest_fitting,
     ladders,
+    provider_of_model,
     requested_json,
     route,
 )
@@ -30,14 +31,16 @@ _lock = threading.Lock()
 
 def validate_policy(value: Any) -> Any:
     """A ``route=`` value checked now (configuration time) against the configured tier ladders:
-    a :class:`Cascade` or a routing policy. Raises ConfigurationError."""
-    if isinstance(value, Cascade):
-        return value
+    a :class:`Cascade` (its ``start`` policy checked too) or a routing policy. Raises ConfigurationError."""
     from costaware.config import current_settings
     from costaware.core.pricing import PriceBook
 
     settings = current_settings()
-    return as_policy(value, ladders(settings.tiers, prices=PriceBook(overrides=settings.prices)))
+    tiers = ladders(settings.tiers, prices=PriceBook(overrides=settings.prices))
+    if isinstance(value, Cascade):
+        as_policy(value.start, tiers)
+        return value
+    return as_policy(value, tiers)
 
 
 def ladders_of(runtime: Runtime) -> Any:
@@ -56,26 +59,34 @@ def apply_route(
     provider = target.endpoint.provider
     tiers = ladders_of(runtime)
     label = scope.spec.feature if scope is not None else None
+    upgrade = runtime.settings.allow_upgrade
     if isinstance(policy, Cascade):
         prepared.cascade = policy
-        decision = _cascade_start(policy, provider, prepared.kwargs, tiers, label)
+        decision = _cascade_start(policy, provider, prepared.kwargs, tiers, label, upgrade)
     else:
-        decision = route(policy, provider, prepared.kwargs, tiers, label)
+        decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
     runtime.telemetry.count_route(provider, decision)
 
 
-def _cascade_start(cascade: Cascade, provider: str, kwargs: Any, tiers: Any, label: str | None) -> Decision:
-    """Where a cascade starts: its first listed model, else the tier the ``auto`` classifier picks."""
+def _cascade_start(
+    cascade: Cascade, provider: str, kwargs: Any, tiers: Any, label: str | None, upgrade: bool
+) -> Decision:
+    """Where a cascade starts: its first listed model of this provider (routing never crosses
+    providers), else the model its ``start`` policy picks."""
     requested = kwargs.get("model") or ""
     if cascade.models:
-        first = cascade.models[0]
+        own = [m for m in cascade.models if provider_of_model(m) in (None, provider)]
+        if not own:
+            reason = f"the cascade lists no {provider} model: requested model kept"
+            return Decision(requested, requested, _tier(tiers, provider, requested), "cascade", reason)
+        first = own[0]
         return Decision(
             requested, first, _tier(tiers, provider, first), "cascade", f"cascade starts at {first}"
         )
-    decision = route("auto", provider, kwargs, tiers, label)
+    decision = route(cascade.start, provider, kwargs, tiers, label, allow_upgrade=upgrade)
     return Decision(
         decision.requested_model,
         decision.chosen_model,

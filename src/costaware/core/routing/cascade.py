@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from costaware.core.errors import ConfigurationError
 from costaware.core.routing.schema import schema_error
@@ -193,6 +194,9 @@ class Cascade:
     accept: Callable[[str], bool] | None = None
     max_hops: int = 2
     checks: Sequence[Check] = field(default=DEFAULT_CHECKS)
+    start: Any = "auto"
+    """Without ``models``: the routing policy that picks the first model (``"auto"``, a tuned
+    ``AutoClassifier``, ``Labels``, a callable ...); escalation then climbs the ladder from there."""
 
     def __post_init__(self) -> None:
         if isinstance(self.max_hops, bool) or not isinstance(self.max_hops, int) or self.max_hops < 0:

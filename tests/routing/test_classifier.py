@@ -141,3 +141,15 @@ def test_thresholds_naming_no_tier_keep_the_requested_model(tiers: Ladders) -> N
     decision = route(AutoClassifier(thresholds={"huge": 1}), "anthropic", ask("hi"), tiers)
     assert decision.chosen_model == decision.requested_model
     assert "no threshold names a tier" in decision.reason
+
+
+def test_words_inside_fenced_code_are_not_the_ask() -> None:
+    from costaware.core.routing import ladders, route
+
+    review = (
+        "Please review this function for bugs:\n\n```python\n"
+        "def add_tag(item, tag, tags=[]):\n    tags.append(tag)\n    item['tags'] = tags\n    return item\n```"
+    )
+    kwargs = {"model": "claude-opus-4-6", "max_tokens": 1000, "messages": [{"role": "user", "content": review}]}
+    decision = route("auto", "anthropic", kwargs, ladders())
+    assert decision.tier != "small", decision.reason  # "tag" in the code is not a tagging task

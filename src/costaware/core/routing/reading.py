@@ -211,10 +211,16 @@ def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
     )
 
 
+_FENCED_CODE = re.compile(r"```.*?(?:```|\Z)", re.S)
+
+
 def _task_text(message: str) -> str:
     """Where a message states its task: all of a short one; the first and last paragraphs (within
     ``SCAN_HEAD`` / ``SCAN_TAIL`` characters) of a long one, so words inside a pasted document do
-    not count as the ask."""
+    not count as the ask. Fenced code is left out too: ``tags=[]`` in code under review is not a
+    request to tag something."""
+    if "```" in message:
+        message = _FENCED_CODE.sub("\n", message)
     if len(message) <= SCAN_HEAD + SCAN_TAIL:
         return message
     head, tail = message[:SCAN_HEAD], message[-SCAN_TAIL:]

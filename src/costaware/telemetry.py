@@ -9,11 +9,13 @@ counter in USD.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import Observation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware import __version__
@@ -26,6 +28,28 @@ MAX_CONTENT_CHARS = 64_000
 COST_METRIC = "costaware.cost"
 UNPRICED_METRIC = "costaware.calls.unpriced"
 CALLS_METRIC = "costaware.calls"
+
+
+class Sums:
+    """A monotonic counter summed in process and reported through an ``ObservableCounter`` when the
+    reader collects. Adding is a dict update under a lock: the SDK's synchronous ``Counter.add``
+    validates and hashes its attributes on every call, which made counters most of the per-call cost.
+    Exported exactly like a counter (``..._total`` in Prometheus)."""
+
+    def __init__(self, meter: Any, name: str, unit: str = "", description: str = "") -> None:
+        self._values: dict[tuple[tuple[str, Any], ...], float] = {}
+        self._lock = threading.Lock()
+        meter.create_observable_counter(name, callbacks=[self._observe], unit=unit, description=description)
+
+    def add(self, amount: float, attributes: Mapping[str, Any]) -> None:
+        key = tuple(attributes.items())
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def _observe(self, options: Any) -> Iterable[Observation]:
+        with self._lock:
+            items = list(self._values.items())
+        return [Observation(value, dict(key)) for key, value in items]
 
 
 class Telemetry:
@@ -55,37 +79,54 @@ class Telemetry:
             description="Time from the request to the first chunk of a streamed response",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
-        self._cost = meter.create_counter(
-            COST_METRIC, unit="USD", description="Cost of LLM calls in US dollars (priced calls only)"
+        self._cost = Sums(
+            meter, COST_METRIC, unit="USD", description="Cost of LLM calls in US dollars (priced calls only)"
         )
-        self._calls = meter.create_counter(CALLS_METRIC, unit="{call}", description="LLM calls made")
-        self._unpriced = meter.create_counter(
-            UNPRICED_METRIC, unit="{call}", description="LLM calls whose model has no known price"
+        self._calls = Sums(meter, CALLS_METRIC, unit="{call}", description="LLM calls made")
+        self._unpriced = Sums(
+            meter, UNPRICED_METRIC, unit="{call}", description="LLM calls whose model has no known price"
         )
-        self._retries = meter.create_counter(
-            "costaware.retries", unit="{retry}", description="Retries of transient failures, by error type"
+        self._retries = Sums(
+            meter,
+            "costaware.retries",
+            unit="{retry}",
+            description="Retries of transient failures, by error type",
         )
-        self._refusals = meter.create_counter(
-            "costaware.budget.refusals", unit="{call}", description="Calls refused before sending by a budget"
+        self._refusals = Sums(
+            meter,
+            "costaware.budget.refusals",
+            unit="{call}",
+            description="Calls refused before sending by a budget",
         )
-        self._budget_spend = meter.create_counter(
-            "costaware.budget.spend", unit="USD", description="Spend charged to each budget"
+        self._budget_spend = Sums(
+            meter, "costaware.budget.spend", unit="USD", description="Spend charged to each budget"
         )
-        self._routes = meter.create_counter(
-            "costaware.routing.decisions", unit="{call}", description="Routing decisions by policy and tier"
+        self._routes = Sums(
+            meter,
+            "costaware.routing.decisions",
+            unit="{call}",
+            description="Routing decisions by policy and tier",
         )
-        self._cascade = meter.create_counter(
-            "costaware.cascade.checks", unit="{answer}", description="Cascade answers checked, by escalation"
+        self._cascade = Sums(
+            meter,
+            "costaware.cascade.checks",
+            unit="{answer}",
+            description="Cascade answers checked, by escalation",
         )
-        self._baseline = meter.create_counter(
+        self._baseline = Sums(
+            meter,
             "costaware.cost.baseline",
             unit="USD",
             description="What the calls would have cost without costaware (requested model, no cache)",
         )
-        self._savings = meter.create_counter(
-            "costaware.savings", unit="USD", description="Money saved, by technique (routing, prompt_cache)"
+        self._savings = Sums(
+            meter,
+            "costaware.savings",
+            unit="USD",
+            description="Money saved, by technique (routing, prompt_cache)",
         )
-        self._overhead = meter.create_counter(
+        self._overhead = Sums(
+            meter,
             "costaware.savings.overhead",
             unit="USD",
             description="Money spent by costaware's techniques: cache writes not read, rejected answers",

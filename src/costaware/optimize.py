@@ -53,8 +53,8 @@ def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
 
 def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
     prepared = Prepared(kwargs=kwargs, requested_model=_model(kwargs))
-    if target.endpoint.operation != "chat":
-        return prepared
+    if target.endpoint.operation != "chat" or (scope is None and not runtime.policies_outside_scopes):
+        return prepared  # plain instrumentation: observe only
     _route(runtime, target, prepared, scope)
     cap = _scoped(scope, "max_output_tokens")
     if cap is not None:

@@ -360,7 +360,9 @@ class Call:
                 )
             )
         first = self.first_chunk_at
-        extra: list[tuple[str, Any]] = [("costaware.attempts", self.attempts_made)]
+        extra: list[tuple[str, Any]] = []
+        if self.attempts_made > 1:
+            extra.append(("costaware.attempts", self.attempts_made))
         if self.sent_model != request.model and self.sent_model is not None:
             extra.append(("costaware.model.sent", self.sent_model))
         if self.escalations:
@@ -402,7 +404,7 @@ class Call:
                 return self.attach_stream(value)
             if _is_raw_response(value):
                 return streams.wrap_raw_response(value, self)
-            self.finish(self.target.endpoint.read_response(value))
+            self.finish(self.target.endpoint.read_response(value, self.runtime.telemetry.capture_content))
         except Exception:
             internal_error("reading a response")
         return value

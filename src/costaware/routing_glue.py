@@ -119,7 +119,7 @@ def decision_attributes(decision: Decision) -> list[tuple[str, Any]]:
 def answer_of(call: Call, value: Any, kwargs: Any) -> Answer:
     """What the checks need from a response (read through the provider adapter)."""
     endpoint = call.target.endpoint
-    result = endpoint.read_response(value)
+    result = endpoint.read_response(value, True)
     wants_json, schema = requested_json(kwargs)
     calls = endpoint.read_tool_calls(value) if endpoint.read_tool_calls is not None else ()
     return Answer(

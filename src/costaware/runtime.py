@@ -51,6 +51,10 @@ class Runtime:
             self._default_ledgers = (ledger_for(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.cache_tracker = ReuseTracker()
+        self.policies_outside_scopes = bool(
+            settings.route is not None or settings.prompt_cache or self._default_ledgers
+        )
+        """Whether calls outside any scope are routed, cached or budgeted (else only observed)."""
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 

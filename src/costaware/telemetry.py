@@ -266,7 +266,7 @@ class Telemetry:
             attributes["costaware.cost.usd"] = float(cost.total)
             attributes["costaware.cost.usd_exact"] = str(cost.total)
             attributes["costaware.cost.unpriced"] = False
-            if cost.priced_model is not None:
+            if cost.priced_model is not None and cost.priced_model != result.response_model:
                 attributes["costaware.cost.priced_model"] = cost.priced_model
         else:
             attributes["costaware.cost.unpriced"] = True

@@ -78,14 +78,14 @@ def _text_of(content: Any) -> str | None:
     return "".join(texts) if texts else None
 
 
-def read_response(message: Any) -> CallResult:
+def read_response(message: Any, with_text: bool = False) -> CallResult:
     stop = getattr(message, "stop_reason", None)
     return CallResult(
         usage=read_usage(getattr(message, "usage", None)),
         response_model=str_or_none(getattr(message, "model", None)),
         response_id=str_or_none(getattr(message, "id", None)),
         finish_reasons=(stop,) if isinstance(stop, str) else (),
-        output_text=_text_of(getattr(message, "content", None)),
+        output_text=_text_of(getattr(message, "content", None)) if with_text else None,
     )
 
 

@@ -33,7 +33,8 @@ class Endpoint:
     operation: Operation
     read_request: Callable[[Mapping[str, Any]], tuple[str | None, int | None, bool]]
     """kwargs -> (model, max_tokens, stream)."""
-    read_response: Callable[[Any], CallResult]
+    read_response: Callable[..., CallResult]
+    """(response, with_text=False) -> what it used; the output text only when asked (it costs time)."""
     new_accumulator: Callable[[bool], StreamAccumulator]
     """capture_text -> a fresh accumulator for one stream."""
     read_input: Callable[[Mapping[str, Any]], Any] | None = None

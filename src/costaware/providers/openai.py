@@ -95,12 +95,14 @@ def read_embeddings_usage(usage: Any) -> Usage | None:
     return usage_or_none(Usage(input_tokens=as_int(prompt)), prompt)
 
 
-def read_chat_response(completion: Any) -> CallResult:
+def read_chat_response(completion: Any, with_text: bool = False) -> CallResult:
     choices = getattr(completion, "choices", None) or ()
     reasons = tuple(r for c in choices if isinstance(r := getattr(c, "finish_reason", None), str))
-    texts = [
-        t for c in choices if isinstance(t := getattr(getattr(c, "message", None), "content", None), str)
-    ]
+    texts = (
+        [t for c in choices if isinstance(t := getattr(getattr(c, "message", None), "content", None), str)]
+        if with_text
+        else []
+    )
     return CallResult(
         usage=read_chat_usage(getattr(completion, "usage", None)),
         response_model=str_or_none(getattr(completion, "model", None)),
@@ -110,13 +112,14 @@ def read_chat_response(completion: Any) -> CallResult:
     )
 
 
-def read_responses_response(response: Any) -> CallResult:
+def read_responses_response(response: Any, with_text: bool = False) -> CallResult:
     status = getattr(response, "status", None)
     text = None
-    try:
-        text = getattr(response, "output_text", None)
-    except Exception:  # output_text is a computed property over arbitrary output items
-        text = None
+    if with_text:
+        try:
+            text = getattr(response, "output_text", None)
+        except Exception:  # output_text is a computed property over arbitrary output items
+            text = None
     return CallResult(
         usage=read_responses_usage(getattr(response, "usage", None)),
         response_model=str_or_none(getattr(response, "model", None)),
@@ -126,7 +129,7 @@ def read_responses_response(response: Any) -> CallResult:
     )
 
 
-def read_embeddings_response(response: Any) -> CallResult:
+def read_embeddings_response(response: Any, with_text: bool = False) -> CallResult:
     return CallResult(
         usage=read_embeddings_usage(getattr(response, "usage", None)),
         response_model=str_or_none(getattr(response, "model", None)),
@@ -196,7 +199,7 @@ class ResponsesStreamAccumulator:
             self._id = str_or_none(getattr(response, "id", None))
             self._model = str_or_none(getattr(response, "model", None))
         elif kind in _TERMINAL_EVENTS:
-            self._final = read_responses_response(getattr(event, "response", None))
+            self._final = read_responses_response(getattr(event, "response", None), self._texts is not None)
 
     def result(self) -> CallResult:
         if self._final is not None:

@@ -51,6 +51,7 @@ class Runtime:
             self._default_ledgers = (ledger_for(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.cache_tracker = ReuseTracker()
+        self._no_budget = SpendGuard((), self.prices, settings.budget_max_output_tokens)
         self.policies_outside_scopes = bool(
             settings.route is not None or settings.prompt_cache or self._default_ledgers
         )
@@ -67,6 +68,8 @@ class Runtime:
             return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))
 
     def guard(self, scope: Scope | None) -> SpendGuard:
+        if scope is None and not self._default_ledgers:
+            return self._no_budget
         ledgers: list[BudgetLedger] = []
         modes: list[str | None] = []
         for s in scope.chain() if scope else ():

@@ -302,8 +302,7 @@ class Telemetry:
             base["gen_ai.request.model"] = request.model
         if result.response_model is not None:
             base["gen_ai.response.model"] = result.response_model
-        if request.server_address is not None:
-            base["server.address"] = request.server_address
+        # server.address stays on spans: on every metric point it would multiply series for no gain.
         duration_attributes = base
         if outcome.error_type is not None:
             duration_attributes = {**base, "error.type": outcome.error_type}

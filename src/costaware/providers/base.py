@@ -106,14 +106,24 @@ def request_of(target: PatchTarget, kwargs: Mapping[str, Any], client: Any) -> C
     )
 
 
+_SERVERS: dict[int, tuple[Any, tuple[str | None, int | None]]] = {}
+
+
 def _server_of(client: Any) -> tuple[str | None, int | None]:
+    """Host and port of a client's base URL, parsed once per URL object (clients rarely change it)."""
     url = getattr(client, "base_url", None)
     if url is None:
         return None, None
+    known = _SERVERS.get(id(url))
+    if known is not None and known[0] is url:
+        return known[1]
     host = getattr(url, "host", None)
     port = getattr(url, "port", None)
     if port is None:
         port = 443 if getattr(url, "scheme", "https") == "https" else 80
+    if len(_SERVERS) > 1024:  # bounded: a process making clients in a loop must not grow this
+        _SERVERS.clear()
+    _SERVERS[id(url)] = (url, (host, port))
     return host, port
 
 

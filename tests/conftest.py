@@ -47,6 +47,11 @@ class Telemetry:
         assert len(ours) == 1, [s.name for s in ours]
         return ours[0]
 
+    def call_spans(self) -> list[ReadableSpan]:
+        """costaware's LLM call spans, in the order the calls started."""
+        calls = [s for s in self.our_spans() if s.kind is SpanKind.CLIENT]
+        return sorted(calls, key=lambda s: s.start_time or 0)
+
     def span_named(self, name: str) -> ReadableSpan:
         (span,) = [s for s in self.our_spans() if s.name == name]
         return span

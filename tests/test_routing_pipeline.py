@@ -278,3 +278,22 @@ def test_explain_command(capsys: Any) -> None:
     assert main(["explain", "Prove that the algorithm terminates, step by step."]) == 0
     out = capsys.readouterr().out
     assert "why:" in out.lower() and "claude-" in out
+
+
+def test_a_conversation_stays_on_the_model_holding_its_cache(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    @cost_aware(route="auto")
+    def chat(messages: list[dict[str, Any]]) -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages)
+
+    first_turn = user(HARD[0]["content"])
+    first = chat(first_turn)
+    assert first.model != HAIKU  # a hard first turn
+    history = [*first_turn, {"role": "assistant", "content": first.content[0].text}]
+    second = chat([*history, *user("Thanks!")])  # alone, a trivial turn would go to the small tier
+    assert second.model == first.model
+    assert second.usage.cache_read_input_tokens > 0  # the conversation's cache was on that model
+    reason = telemetry.call_spans()[-1].attributes["costaware.route.reason"]
+    assert "its prompt cache holds this conversation" in reason
+
+    unrelated = chat(user("Thanks!"))  # a new conversation is routed on its own merits
+    assert unrelated.model == HAIKU

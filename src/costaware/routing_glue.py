@@ -3,7 +3,10 @@ downgrade a call that does not fit its budget. The decisions themselves are pure
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from costaware.core.routing import (
@@ -65,6 +68,9 @@ def apply_route(
         decision = _cascade_start(policy, provider, prepared.kwargs, tiers, label, upgrade)
     else:
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
+    decision = runtime.affinity.apply(decision, provider, prepared.kwargs, tiers.get(provider))
+    if not isinstance(policy, Cascade):  # a cascade's model is known once an answer is accepted
+        runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
@@ -116,6 +122,65 @@ def decision_attributes(decision: Decision) -> list[tuple[str, Any]]:
     return attributes
 
 
+class Affinity:
+    """Keeps a conversation on the model that holds its prompt cache.
+
+    Prompt caches are per model: routing each turn of a conversation on its own can send turn 3 to
+    another model than turn 2, and the cached history is then paid for again, in full. This remembers,
+    for each conversation (its system prompt and user turns, hashed), the model that answered; the next
+    turn goes to that model again unless the policy wants a *higher* tier for it (quality first). Bounded:
+    the least recently used conversations are forgotten.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._models: OrderedDict[bytes, str] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(provider: str, kwargs: Any, turns: int | None) -> bytes | None:
+        messages = kwargs.get("messages")
+        if not isinstance(messages, (list, tuple)):
+            return None
+        users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        if turns is not None:
+            users = users[:turns]
+        if not users:
+            return None
+        text = json.dumps([provider, kwargs.get("system"), users], default=str, sort_keys=True)
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+    def remember(self, provider: str, kwargs: Any, model: str) -> None:
+        """``model`` answered this request: the conversation's next turn should find its cache there."""
+        key = self._key(provider, kwargs, None)
+        if key is None or not model:
+            return
+        with self._lock:
+            self._models[key] = model
+            self._models.move_to_end(key)
+            while len(self._models) > self._capacity:
+                self._models.popitem(last=False)
+
+    def apply(self, decision: Decision, provider: str, kwargs: Any, ladder: Any) -> Decision:
+        """``decision``, or the conversation's previous model when that is at least as strong."""
+        messages = kwargs.get("messages")
+        users = sum(1 for m in messages or () if isinstance(m, dict) and m.get("role") == "user")
+        key = self._key(provider, kwargs, users - 1) if users > 1 else None
+        if key is None or ladder is None:
+            return decision
+        with self._lock:
+            previous = self._models.get(key)
+        chosen = decision.chosen_model
+        if previous is None or previous == chosen:
+            return decision
+        before, now = ladder.index_of(previous), ladder.index_of(chosen)
+        if before is None or now is None or before < now:
+            return decision  # the policy wants a stronger model: quality first
+        tier = ladder.tiers[before].name
+        reason = f"{decision.reason}; kept on {previous}: its prompt cache holds this conversation"
+        return Decision(decision.requested_model, previous, tier, decision.policy, reason, decision.signals)
+
+
 def answer_of(call: Call, value: Any, kwargs: Any) -> Answer:
     """What the checks need from a response (read through the provider adapter)."""
     endpoint = call.target.endpoint
@@ -145,6 +210,7 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
     )
     call.runtime.telemetry.count_cascade(call.request.provider, current, escalated=following is not None)
     if following is None:
+        call.runtime.affinity.remember(call.request.provider, kwargs, current)
         call.span.add_event(
             "costaware.cascade.accepted" if ok else "costaware.cascade.exhausted",
             {"costaware.cascade.model": current, "costaware.cascade.reason": reason},

@@ -51,6 +51,9 @@ class Runtime:
             self._default_ledgers = (ledger_for(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.cache_tracker = ReuseTracker()
+        from costaware.routing_glue import Affinity
+
+        self.affinity = Affinity()
         self._no_budget = SpendGuard((), self.prices, settings.budget_max_output_tokens)
         self.policies_outside_scopes = bool(
             settings.route is not None or settings.prompt_cache or self._default_ledgers

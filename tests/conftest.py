@@ -18,6 +18,13 @@ import costaware
 from costaware import config
 from costaware.sim import Simulator
 
+from helpers import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
 
 @pytest.fixture(scope="session")
 def sim_server() -> Iterator[Simulator]:

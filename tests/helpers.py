@@ -43,3 +43,16 @@ def total_input(usage: Any) -> int:
 
 def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
+
+
+class FakeClock:
+    """Seconds, moved by hand: the simulator's cache clock and the planner's ``now`` can share one."""
+
+    def __init__(self, now: float = 10_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

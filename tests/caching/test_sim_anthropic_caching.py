@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from costaware.core.caching import CachePlan, ReuseTracker, apply, plan_anthropic
 from costaware.sim import Simulator, prompt_tokens
 
-FakeClock = Any  # conftest.FakeClock: seconds, moved with advance()
+from helpers import FakeClock
+
 SONNET = "claude-sonnet-4-6"
 MINUTE = 60.0
 SYSTEM = "You are the support assistant of a library that cuts LLM bills. Be precise. " * 60

@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
-
-if importlib.util.find_spec("costaware") is None:  # running from a checkout without an install
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 import anthropic
 import openai
+import pytest
 
 from costaware.sim import Simulator
 
-
-class FakeClock:
-    """A clock the tests move by hand (seconds)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from helpers import FakeClock
 
 
 @pytest.fixture
 def sim(clock: FakeClock) -> Iterator[Simulator]:
+    """A fresh simulator per test, its caches on the test's clock."""
     with Simulator(clock=clock) as simulator:
         yield simulator
 

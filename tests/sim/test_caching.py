@@ -11,7 +11,7 @@ import pytest
 from costaware.sim import prompt_tokens
 from costaware.sim.caching import min_cacheable_tokens
 
-from .conftest import FakeClock
+from helpers import FakeClock
 
 SONNET = "claude-sonnet-4-5"
 EPHEMERAL = {"type": "ephemeral"}

@@ -29,13 +29,11 @@ Exporters are configured with the standard ``OTEL_*`` variables (``OTEL_EXPORTER
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from costaware.core.errors import ConfigurationError
@@ -88,25 +86,12 @@ def _flag(name: str, raw: str) -> bool:
 
 
 def _load_prices_file(path: str) -> dict[str, Any]:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"COSTAWARE_PRICES: cannot read {path}: {exc}") from exc
-    try:
-        if file.suffix == ".toml":
-            import tomllib
+    from costaware.core.tables import load_table_file
 
-            data: Any = tomllib.loads(text)
-        else:
-            data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigurationError(
-            f"COSTAWARE_PRICES: {path} is not valid {file.suffix or 'JSON'}: {exc}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"COSTAWARE_PRICES: {path} must hold a table of models")
-    return data
+    try:
+        return dict(load_table_file(path, what="price file", holds="a table of models"))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"COSTAWARE_PRICES: {exc}") from None
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -30,16 +30,15 @@ only when ``tomli`` is), holding ``{provider: spec}``, optionally under a top-le
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 from costaware.core.errors import ConfigurationError
 from costaware.core.pricing import PriceBook
+from costaware.core.tables import load_table_file
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -320,54 +319,8 @@ def _tier_from_item(item: Any, where: str) -> Tier:
 
 
 def load_tier_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
-    """Read a tier file (``.toml``, ``.json``, ``.yaml``/``.yml``): the only I/O of routing.
-
-    YAML needs PyYAML and TOML on Python 3.10 needs ``tomli``; without them the file is refused
-    with a ConfigurationError saying so. Any unreadable or malformed file is a ConfigurationError.
-    """
-    file = Path(path)
-    suffix = file.suffix.lower()
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read tier file {str(file)!r}: {exc.strerror or exc}") from None
-    try:
-        data = _parse(raw, suffix, file)
-    except ConfigurationError:
-        raise
-    except Exception as exc:  # each parser has its own error class; all mean "malformed"
-        raise ConfigurationError(
-            f"tier file {str(file)!r} is not valid {suffix[1:].upper()}: {exc}"
-        ) from None
-    if not isinstance(data, Mapping):
-        raise ConfigurationError(f"tier file {str(file)!r} must hold a table of providers, got {data!r}")
-    return data
-
-
-def _parse(raw: bytes, suffix: str, file: Path) -> Any:
-    if suffix == ".json":
-        return json.loads(raw.decode("utf-8"))
-    if suffix == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            try:
-                import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
-            except ImportError:
-                raise ConfigurationError(
-                    f"tier file {str(file)!r}: reading TOML on Python 3.10 needs `pip install tomli`; "
-                    "or use JSON"
-                ) from None
-        return tomllib.loads(raw.decode("utf-8"))
-    if suffix in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise ConfigurationError(
-                f"tier file {str(file)!r}: YAML needs PyYAML (`pip install pyyaml`); or use TOML or JSON"
-            ) from None
-        return yaml.safe_load(raw.decode("utf-8"))
-    raise ConfigurationError(f"tier file {str(file)!r}: unknown format, use .toml, .json or .yaml")
+    """Read a tier file (``.toml``, ``.json``, ``.yaml``/``.yml``): the only I/O of routing."""
+    return load_table_file(path, what="tier file", holds="a table of providers")
 
 
 def _nonblank(value: object) -> bool:

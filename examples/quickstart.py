@@ -1,6 +1,6 @@
 """Instrument the SDKs and print each call's cost, against the local simulator (nothing is spent).
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
 
 from __future__ import annotations

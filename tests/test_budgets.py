@@ -338,3 +338,16 @@ def test_budget_metrics(anthropic_client: Any, telemetry: Any, caplog: pytest.Lo
         if p.attributes["costaware.budget.key"] == "metered"
     ]
     assert remaining.value == pytest.approx(float(1 - cost))
+
+
+def test_budget_status_reads_the_store(anthropic_client: Any, telemetry: Any, tmp_path: Path) -> None:
+    budget = Budget(limit=2, period="day", key="status", store=f"sqlite:///{tmp_path / 's.db'}")
+
+    @cost_aware(budget=budget)
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
+
+    cost = anthropic_cost(HAIKU, ask().usage)
+    status = costaware.budget_status(budget)
+    assert (status.spent, status.reserved, status.remaining) == (cost, 0, 2 - cost)
+    assert status.window == budget.window() and status.limit == 2

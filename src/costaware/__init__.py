@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Budget",
     "BudgetExceededError",
+    "BudgetStatus",
     "ConfigurationError",
     "Cost",
     "CostRecord",
@@ -26,6 +27,7 @@ __all__ = [
     "Scope",
     "Usage",
     "__version__",
+    "budget_status",
     "configure",
     "cost_aware",
     "current_scope",
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from costaware.core.retry import RetryPolicy, retry_testing
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
     from costaware.scoping import Scope, cost_aware, current_scope, last_scope, scope
+    from costaware.spend import BudgetStatus, budget_status
 
 _LAZY = {
     "configure": "costaware.api",
@@ -64,6 +67,8 @@ _LAZY = {
     "current_scope": "costaware.scoping",
     "last_scope": "costaware.scoping",
     "scope": "costaware.scoping",
+    "budget_status": "costaware.spend",
+    "BudgetStatus": "costaware.spend",
 }
 
 

@@ -60,6 +60,29 @@ def ledger_for(budget: Budget) -> BudgetLedger:
         return held[1]
 
 
+@dataclass(frozen=True)
+class BudgetStatus:
+    """Where a shared budget stands in its current window (USD)."""
+
+    key: str
+    window: str
+    limit: Decimal
+    spent: Decimal
+    reserved: Decimal
+    remaining: Decimal
+
+
+def budget_status(budget: Budget) -> BudgetStatus:
+    """Spent, reserved and remaining of ``budget`` now, read from its store.
+
+    >>> costaware.budget_status(daily).remaining   # doctest: +SKIP
+    Decimal('19.9657091')
+    """
+    ledger = ledger_for(budget)
+    spent, reserved = ledger.usage()
+    return BudgetStatus(budget.key, budget.window(), budget.limit, spent, reserved, ledger.remaining())
+
+
 def invocation_ledger(name: str, invocation: str, limit: Decimal, on_exceed: Any) -> BudgetLedger:
     """A fresh ledger for ``budget=<number>``: the limit of one invocation."""
     from costaware.stores.memory import MemoryStore

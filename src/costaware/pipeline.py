@@ -72,13 +72,6 @@ def _has_cache(result: CallResult) -> bool:
     return usage is not None and bool(usage.cache_read_tokens or usage.cache_write_tokens)
 
 
-def error_type(error: BaseException) -> str:
-    status = getattr(error, "status_code", None)
-    if isinstance(status, int):
-        return str(status)
-    return type(error).__qualname__
-
-
 def _was_sent(error: BaseException) -> bool:
     """Whether a failed attempt's request may have reached the provider (and so may be billed)."""
     if isinstance(getattr(error, "status_code", None), int):
@@ -378,7 +371,7 @@ class Call:
             result=result,
             cost=total_cost,
             duration_s=end - self.started_at,
-            error_type=error_type(error) if error is not None else None,
+            error_type=classify(error).error_type if error is not None else None,
             time_to_first_chunk_s=(first - self.started_at) if first is not None else None,
             stream_end=stream_end,
             attempts=self.attempts_made,

@@ -18,7 +18,7 @@ import costaware
 from costaware import config
 from costaware.sim import Simulator
 
-from helpers import FakeClock
+from helpers import FakeClock, start_redis_server
 
 
 @pytest.fixture
@@ -114,33 +114,12 @@ def telemetry() -> Iterator[Telemetry]:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A real redis-server on a free loopback port (the test command installs the binary)."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: run the README's test command (scripts/test.sh)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        server, url = start_redis_server()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -351,3 +351,27 @@ def test_budget_status_reads_the_store(anthropic_client: Any, telemetry: Any, tm
     status = costaware.budget_status(budget)
     assert (status.spent, status.reserved, status.remaining) == (cost, 0, 2 - cost)
     assert status.window == budget.window() and status.limit == 2
+
+
+def test_a_failing_store_never_breaks_the_call(
+    anthropic_client: Any, sim: Any, telemetry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from helpers import start_redis_server
+
+    server, url = start_redis_server()
+    budget = Budget(limit=1, period="day", key="flaky", store=url)
+
+    @cost_aware(budget=budget)
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
+
+    try:
+        ask()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    costaware.configure(raise_internal_errors=False)  # production behaviour (under pytest it raises)
+    message = ask()  # the store is gone: the call still goes out and returns
+    assert message.content
+    assert sim.requests() == 2
+    assert any("store failed" in r.getMessage() for r in caplog.records)

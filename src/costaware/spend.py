@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation
 from costaware.core.errors import BudgetExceededError
 from costaware.core.types import CallRequest, Cost
@@ -187,6 +188,12 @@ class SpendGuard:
                 raise
             log.warning("costaware: %s (on_exceed='warn': sending anyway)", refusal)
             return None
+        except Exception:
+            # A store that fails (Redis gone, SQLite locked past its timeout) must not break the call.
+            internal_error(
+                f"reserving in budget {ledger.budget.key!r}: its store failed; the call goes on unbudgeted"
+            )
+            return None
 
     def settle(self, held: Held, cost: Cost, charge: Charge) -> None:
         """Charge the attempt's real cost; the reserved worst case when the real cost is unknown."""
@@ -201,13 +208,21 @@ class SpendGuard:
                 tenant=charge.tenant,
                 at=charge.at,
             )
-            if reservation is not None:
-                ledger.settle(reservation, entry)
-            else:
-                ledger.record(entry)
+            try:
+                if reservation is not None:
+                    ledger.settle(reservation, entry)
+                else:
+                    ledger.record(entry)
+            except Exception:
+                internal_error(
+                    f"settling budget {ledger.budget.key!r}: its store failed; the spend is not booked"
+                )
 
     @staticmethod
     def release(held: Held) -> None:
         for ledger, reservation in held.entries:
             if reservation is not None:
-                ledger.release(reservation)
+                try:
+                    ledger.release(reservation)
+                except Exception:  # the reservation expires by itself (its TTL)
+                    internal_error(f"releasing a reservation of budget {ledger.budget.key!r}")

@@ -9,6 +9,7 @@ counter in USD.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware import __version__
 from costaware.core.types import CallOutcome, CallRequest
+
+log = logging.getLogger("costaware")
 
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 ... 81.92
@@ -171,7 +174,9 @@ class Telemetry:
             key = {"costaware.budget.key": ledger.budget.key}
             if charged:
                 self._budget_spend.add(float(charged), key)
-            self._budget_remaining.set(float(ledger.remaining()), key)
+            remaining = _remaining(ledger)
+            if remaining is not None:
+                self._budget_remaining.set(remaining, key)
 
     def count_retry(self, request: CallRequest, error_type: str) -> None:
         self._retries.add(
@@ -236,7 +241,9 @@ class Telemetry:
                     attributes["costaware.tenant"] = scope.spec.tenant
                 for ledger in scope.ledgers:
                     attributes["costaware.budget.key"] = ledger.budget.key
-                    attributes["costaware.budget.remaining_usd"] = float(ledger.remaining())
+                    remaining = _remaining(ledger)
+                    if remaining is not None:
+                        attributes["costaware.budget.remaining_usd"] = remaining
                 span.set_attributes(attributes)
 
     def _record_span(self, span: Span, outcome: CallOutcome) -> None:
@@ -338,6 +345,15 @@ class Telemetry:
                 self._overhead.add(float(-amount), {**attributes, "costaware.technique": technique})
         if overhead > 0:
             self._overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
+
+
+def _remaining(ledger: Any) -> float | None:
+    """What is left of a budget, or ``None`` when its store cannot say (it is down): never raises."""
+    try:
+        return float(ledger.remaining())
+    except Exception:
+        log.debug("costaware: could not read budget %r from its store", ledger.budget.key, exc_info=True)
+        return None
 
 
 def _cost_attributes(request: CallRequest, model: str | None) -> Mapping[str, Any]:

@@ -55,10 +55,10 @@ class Runtime:
 
         self.affinity = Affinity()
         self._no_budget = SpendGuard((), self.prices, settings.budget_max_output_tokens)
+        # Whether calls outside any scope are routed, cached or budgeted (else they are only observed).
         self.policies_outside_scopes = bool(
             settings.route is not None or settings.prompt_cache or self._default_ledgers
         )
-        """Whether calls outside any scope are routed, cached or budgeted (else only observed)."""
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 

@@ -308,7 +308,7 @@ def test_retry_that_no_longer_fits_is_not_made(anthropic_client: Any, sim: Any, 
     # A dropped connection may have been billed, so each failed attempt is charged its worst case.
     sim.add_fault(Fault(drop=True))
     kwargs = {"model": HAIKU, "max_tokens": 300, "messages": QUESTION}
-    worst = SpendGuard([], PriceBook(), 16384).worst_case("anthropic", HAIKU, kwargs)
+    worst = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, kwargs)
     assert worst is not None
 
     @cost_aware(budget=Budget(limit=worst * Decimal("2.5"), key="retry-fit"), retries=5)

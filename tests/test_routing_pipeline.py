@@ -169,7 +169,7 @@ def test_each_cascade_hop_is_checked_against_the_budget(anthropic_client: Any, s
     from costaware.spend import SpendGuard
 
     kwargs = {"model": HAIKU, "max_tokens": 100, "messages": TRIVIAL}
-    worst_haiku = SpendGuard([], PriceBook(), 16384).worst_case("anthropic", HAIKU, kwargs)
+    worst_haiku = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, kwargs)
 
     @cost_aware(budget=worst_haiku * Decimal("1.5"), route=Cascade([HAIKU, OPUS], accept=lambda text: False))
     def ask() -> Any:
@@ -187,7 +187,7 @@ def test_downgrade_on_exceed_routes_to_the_cheapest_model_that_fits(
     from costaware.spend import SpendGuard
 
     kwargs = {"model": OPUS, "max_tokens": 300, "messages": TRIVIAL}
-    worst_haiku = SpendGuard([], PriceBook(), 16384).worst_case("anthropic", HAIKU, {**kwargs, "model": HAIKU})
+    worst_haiku = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, {**kwargs, "model": HAIKU})
 
     @cost_aware(budget=Budget(limit=worst_haiku * Decimal("1.2"), key="downgrade"), on_exceed="downgrade")
     def ask() -> Any:

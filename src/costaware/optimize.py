@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from costaware.core import caching
 from costaware.core.types import Cost, Usage
+from costaware.spend import output_cap, output_cap_field
 
 if TYPE_CHECKING:
     from costaware.providers.base import PatchTarget
@@ -60,11 +61,9 @@ def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope
     if cap is not None:
         prepared.kwargs = _cap_output(target, prepared.kwargs, cap)
         prepared.attributes.append(("costaware.output_cap", cap))
-    guard = runtime.guard(scope)
-    if guard:
-        from costaware.providers.base import request_of
-
-        prepared.kwargs = guard.cap_output(request_of(target, prepared.kwargs, None), prepared.kwargs)
+    if runtime.guard(scope) and output_cap(prepared.kwargs) is None:
+        # Under a budget a call needs an output cap, so its worst case is finite.
+        prepared.kwargs = {**prepared.kwargs, _cap_field(target): runtime.settings.budget_max_output_tokens}
     if cache_enabled(runtime, scope):
         prepared.uncached = prepared.kwargs
         _plan_cache(runtime, target, prepared)
@@ -81,19 +80,20 @@ def for_model(runtime: Runtime, target: PatchTarget, prepared: Prepared, model: 
     return hop.kwargs
 
 
-_CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+def _cap_field(target: PatchTarget) -> str:
+    """The argument that limits output length for ``target``'s endpoint."""
+    if target.endpoint.provider == "anthropic":
+        return "max_tokens"
+    return "max_output_tokens" if target.resource_path == "responses" else "max_completion_tokens"
 
 
 def _cap_output(target: PatchTarget, kwargs: dict[str, Any], cap: int) -> dict[str, Any]:
     """``kwargs`` with its output limit at most ``cap`` (the caller's own smaller limit is kept)."""
-    for name in _CAP_FIELDS:
-        value = kwargs.get(name)
-        if type(value) is int:
-            return kwargs if value <= cap else {**kwargs, name: cap}
-    if target.endpoint.provider == "anthropic":
-        return {**kwargs, "max_tokens": cap}
-    name = "max_output_tokens" if target.resource_path == "responses" else "max_completion_tokens"
-    return {**kwargs, name: cap}
+    found = output_cap_field(kwargs)
+    if found is not None:
+        name, value = found
+        return kwargs if value <= cap else {**kwargs, name: cap}
+    return {**kwargs, _cap_field(target): cap}
 
 
 def _model(kwargs: dict[str, Any]) -> str | None:

@@ -29,7 +29,7 @@ from opentelemetry import trace
 from costaware.config import internal_error
 from costaware.core.budget import Charge
 from costaware.core.errors import BudgetExceededError
-from costaware.core.retry import Failure, RetryPolicy, classify
+from costaware.core.retry import Failure, RetryPolicy, classify, http_status
 from costaware.core.types import (
     UNPRICED,
     CallOutcome,
@@ -74,7 +74,7 @@ def _has_cache(result: CallResult) -> bool:
 
 def _was_sent(error: BaseException) -> bool:
     """Whether a failed attempt's request may have reached the provider (and so may be billed)."""
-    if isinstance(getattr(error, "status_code", None), int):
+    if http_status(error) is not None:
         return True
     cause: BaseException | None = error
     while cause is not None:
@@ -217,7 +217,7 @@ class Call:
             if not _was_sent(error):
                 self.guard.release(held)
                 return
-            cost = NOT_BILLED if isinstance(getattr(error, "status_code", None), int) else UNPRICED
+            cost = NOT_BILLED if http_status(error) is not None else UNPRICED
             self.guard.settle(held, cost, self._charge())
             if cost.total is None:
                 self.failed_attempts_cost += held.amount

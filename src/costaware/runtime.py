@@ -17,7 +17,7 @@ from costaware.config import Settings, internal_error
 from costaware.core.budget import BudgetLedger
 from costaware.core.caching import ReuseTracker
 from costaware.core.pricing import PriceBook
-from costaware.core.retry import RetryPolicy
+from costaware.core.retry import RetryPolicy, http_status
 from costaware.core.types import UNPRICED, CallRequest, CallResult, Cost
 from costaware.optimize import Prepared, prepare
 from costaware.providers.base import PatchTarget
@@ -54,7 +54,7 @@ class Runtime:
         from costaware.routing_glue import Affinity
 
         self.affinity = Affinity()
-        self._no_budget = SpendGuard((), self.prices, settings.budget_max_output_tokens)
+        self._no_budget = SpendGuard((), self.prices)
         # Whether calls outside any scope are routed, cached or budgeted (else they are only observed).
         self.policies_outside_scopes = bool(
             settings.route is not None or settings.prompt_cache or self._default_ledgers
@@ -79,7 +79,7 @@ class Runtime:
             ledgers.extend(s.ledgers)
             modes.extend(s.spec.on_exceed for _ in s.ledgers)
         ledgers.extend(self._default_ledgers)
-        return SpendGuard(ledgers, self.prices, self.settings.budget_max_output_tokens, modes)
+        return SpendGuard(ledgers, self.prices, modes)
 
     def retry_policy(self, scope: Scope | None) -> RetryPolicy | None:
         for s in scope.chain() if scope else ():
@@ -100,7 +100,7 @@ class Runtime:
 
     def price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:
         if result.usage is None:
-            if error is not None and isinstance(getattr(error, "status_code", None), int):
+            if error is not None and http_status(error) is not None:
                 return NOT_BILLED
             return UNPRICED
         cost = self.prices.cost(

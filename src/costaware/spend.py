@@ -23,14 +23,14 @@ from typing import Any
 from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation
 from costaware.core.errors import BudgetExceededError
-from costaware.core.types import CallRequest, Cost
+from costaware.core.types import Cost
 
 log = logging.getLogger("costaware")
 
 MTOK = Decimal(1_000_000)
 BYTES_PER_TOKEN = 3
 _PROMPT_FIELDS = ("system", "messages", "tools", "input", "instructions", "tool_choice", "response_format")
-_OUTPUT_CAP = {"max_tokens": None, "max_completion_tokens": None, "max_output_tokens": None}
+_OUTPUT_CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 _ledgers: dict[int, tuple[Budget, BudgetLedger]] = {}
 _ledgers_lock = threading.Lock()
@@ -103,12 +103,18 @@ def _given(value: Any) -> bool:
     return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
 
 
-def output_cap(kwargs: Mapping[str, Any]) -> int | None:
-    for name in _OUTPUT_CAP:
+def output_cap_field(kwargs: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The request's output-length argument and its value, if it sets one."""
+    for name in _OUTPUT_CAP_FIELDS:
         value = kwargs.get(name)
         if type(value) is int:
-            return value
+            return name, value
     return None
+
+
+def output_cap(kwargs: Mapping[str, Any]) -> int | None:
+    found = output_cap_field(kwargs)
+    return found[1] if found is not None else None
 
 
 @dataclass
@@ -126,7 +132,6 @@ class SpendGuard:
         self,
         ledgers: Sequence[BudgetLedger],
         prices: Any,
-        max_output_tokens: int,
         on_exceed: Sequence[str | None] = (),
     ) -> None:
         self.ledgers = tuple(ledgers)
@@ -136,17 +141,9 @@ class SpendGuard:
             for i, ledger in enumerate(self.ledgers)
         )
         self._prices = prices
-        self._max_output = max_output_tokens
 
     def __bool__(self) -> bool:
         return bool(self.ledgers)
-
-    def cap_output(self, request: CallRequest, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Give an uncapped chat call an output cap, so its worst case is finite."""
-        if request.operation != "chat" or output_cap(kwargs) is not None:
-            return kwargs
-        name = "max_output_tokens" if "responses" in request.method else "max_completion_tokens"
-        return {**kwargs, name: self._max_output}
 
     def worst_case(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Decimal | None:
         price = self._prices.lookup(provider, model) if model else None

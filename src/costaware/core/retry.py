@@ -37,11 +37,17 @@ class Failure:
     """429 or 529: the candidates for a ``fallback`` model."""
 
 
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status of an SDK error that carries a response, else ``None`` (connection errors...)."""
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 def classify(error: BaseException) -> Failure:
     """Read an SDK error (anthropic or openai, any version) as transient or permanent."""
-    status = getattr(error, "status_code", None)
+    status = http_status(error)
     headers = _headers_of(error)
-    if isinstance(status, int):
+    if status is not None:
         should_retry = (headers.get("x-should-retry") or "").lower()
         if status in NEVER_RETRIED:
             transient = False

@@ -16,10 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,26 +31,15 @@ PAIRS = 3000
 RUNS = 5
 
 
-def start_redis() -> tuple[subprocess.Popen[bytes], str] | None:
-    binary = shutil.which("redis-server")
-    if binary is None:
+def start_redis() -> tuple[Any, str] | None:
+    """A redis-server on a free loopback port (the tests' helper), or ``None`` when none is installed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from helpers import start_redis_server
+
+    try:
+        return start_redis_server()
+    except RuntimeError:
         return None
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    return None
 
 
 def store_throughput(url: str) -> float:

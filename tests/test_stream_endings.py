@@ -61,6 +61,36 @@ def test_break_then_garbage_collected(anthropic_client: Any, telemetry: Any) -> 
     assert ended_once(telemetry).attributes["costaware.stream.end"] == "abandoned"
 
 
+def test_loop_over_a_temporary_stream_completes(anthropic_client: Any, telemetry: Any) -> None:
+    """The loop keeps only the stream's iterator, not the stream: that must not count as abandoned."""
+    events = [event.type for event in anthropic_client.messages.create(**KWARGS, stream=True)]
+    gc.collect()
+    assert events[-1] == "message_stop"
+    attrs = ended_once(telemetry).attributes
+    assert attrs["costaware.stream.end"] == "completed"
+    assert attrs["gen_ai.usage.output_tokens"] > 0
+
+
+def test_iterator_outliving_its_stream_keeps_the_call_open(anthropic_client: Any, telemetry: Any) -> None:
+    events = iter(anthropic_client.messages.create(**KWARGS, stream=True))
+    gc.collect()
+    assert telemetry.our_spans() == []  # the stream object is gone, its iterator is not
+    assert next(events).type == "message_start"
+    for _ in events:
+        pass
+    assert ended_once(telemetry).attributes["costaware.stream.end"] == "completed"
+
+
+def test_stream_never_read_is_abandoned_when_collected(anthropic_client: Any, telemetry: Any) -> None:
+    stream = anthropic_client.messages.create(**KWARGS, stream=True)
+    assert telemetry.our_spans() == []
+    del stream
+    gc.collect()
+    attrs = ended_once(telemetry).attributes
+    assert attrs["costaware.stream.end"] == "abandoned"
+    assert "gen_ai.usage.input_tokens" not in attrs  # nothing was read
+
+
 def test_context_manager_exit(anthropic_client: Any, telemetry: Any) -> None:
     with anthropic_client.messages.create(**KWARGS, stream=True) as stream:
         next(iter(stream))

@@ -26,12 +26,14 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from costaware import streams
 from costaware.config import internal_error
 from costaware.core.budget import Charge
 from costaware.core.errors import BudgetExceededError
 from costaware.core.retry import Failure, RetryPolicy, classify, http_status
 from costaware.core.types import (
     UNPRICED,
+    ZERO,
     CallOutcome,
     CallRequest,
     CallResult,
@@ -52,6 +54,9 @@ _ACTIVE: ContextVar[Call | None] = ContextVar("costaware_active_call", default=N
 (an SDK helper calling ``create``) is part of that call, not a new one."""
 
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+
+_CLAIM_LOCK = threading.Lock()
+"""Makes a call's ending happen once when a stream's reader and its finaliser race."""
 
 _NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
 
@@ -110,14 +115,13 @@ class Call:
         self.stream_attached = False
         self.attempts_made = 0
         self.held: Held | None = None
-        self.failed_attempts_cost = Decimal(0)
+        self.failed_attempts_cost = ZERO
         self.sent_model = request.model
         self.requested_model = request.model
         self.cascade: Any = None
-        self.cascade_cost = Decimal(0)
+        self.cascade_cost = ZERO
         self.escalations = 0
         self._done = False
-        self._lock = threading.Lock()
 
     # -- context -----------------------------------------------------------------------------
     def activate(self) -> tuple[Token[Call | None], object]:
@@ -256,7 +260,7 @@ class Call:
 
     # -- endings -----------------------------------------------------------------------------
     def _claim(self) -> bool:
-        with self._lock:
+        with _CLAIM_LOCK:  # held for two lines: one lock for all calls costs less than one per call
             if self._done:
                 return False
             self._done = True
@@ -390,12 +394,11 @@ class Call:
 
         Returns what the caller gets: ``value`` itself, or a transparent proxy of it.
         """
-        from costaware import streams
-
         try:
-            if _is_stream(value):
+            kind = _kind(value)
+            if kind is _STREAM:
                 return self.attach_stream(value)
-            if _is_raw_response(value):
+            if kind is _RAW:
                 return streams.wrap_raw_response(value, self)
             self.finish(self.target.endpoint.read_response(value, self.runtime.telemetry.capture_content))
         except Exception:
@@ -403,8 +406,6 @@ class Call:
         return value
 
     def attach_stream(self, stream: Any) -> Any:
-        from costaware import streams
-
         self.stream_attached = True
         self.accumulator = self.target.endpoint.new_accumulator(self.runtime.telemetry.capture_content)
         return streams.wrap_stream(stream, self)
@@ -484,14 +485,14 @@ def _pass_through_nested(call: Call, value: Any) -> Any:
     """A patched method reached from inside ``call`` (an SDK helper calling ``create``): the stream it
     returns feeds ``call`` when ``call`` is a stream helper still waiting for its stream."""
     waiting = call.target.kind == "stream_helper" and not call.stream_attached and not call.done
-    if waiting and _is_stream(value):
+    if waiting and _kind(value) is _STREAM:
         return call.attach_stream(value)
     return value
 
 
 def _cascadable(value: Any) -> bool:
     """Cascades check whole answers: not streams (already on their way to the caller), not raw responses."""
-    return not _is_stream(value) and not _is_raw_response(value)
+    return _kind(value) is _VALUE
 
 
 def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
@@ -504,33 +505,40 @@ def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str 
         return None
 
 
-def _is_stream(value: Any) -> bool:
-    """Streams are recognised by behaviour, not class (another instrumentor may have proxied them).
+_STREAM, _RAW, _VALUE = "stream", "raw", "value"
+_KIND_OF_TYPE: dict[type, str] = {}
+"""Kinds decided by the class alone (SDK streams, pydantic models), remembered per class."""
 
-    Looked up on the type first: ``hasattr`` on a pydantic model instance that lacks the attribute
-    goes through its slow ``__getattr__``.
+
+def _kind(value: Any) -> str:
+    """What an SDK method returned: a stream, a raw-response wrapper, or a plain value.
+
+    Streams are recognised by behaviour, not class (another instrumentor may have proxied them).
+    Asked of the type first, and remembered per type: ``hasattr`` on a pydantic model (class or
+    instance) that lacks the attribute goes through its slow ``__getattr__``.
     """
     cls = type(value)
+    known = _KIND_OF_TYPE.get(cls)
+    if known is not None:
+        return known
     if hasattr(cls, "__next__") or hasattr(cls, "__anext__"):
-        return True
-    if hasattr(cls, "__pydantic_fields__"):
-        return False
-    return hasattr(value, "__next__") or hasattr(value, "__anext__")
-
-
-def _is_raw_response(value: Any) -> bool:
-    """``with_raw_response`` / ``with_streaming_response`` objects: parsed later by the caller."""
-    cls = type(value)
-    if hasattr(cls, "__pydantic_fields__"):
-        return False
-    return hasattr(value, "http_response") and hasattr(value, "parse")
+        kind = _STREAM
+    elif hasattr(cls, "__pydantic_fields__"):
+        kind = _VALUE
+    else:  # a proxy forwards attributes to what it wraps: decide per instance, remember nothing
+        if hasattr(value, "__next__") or hasattr(value, "__anext__"):
+            return _STREAM
+        if hasattr(value, "http_response") and hasattr(value, "parse"):
+            return _RAW  # with_raw_response / with_streaming_response: parsed later by the caller
+        return _VALUE
+    if len(_KIND_OF_TYPE) < 256:
+        _KIND_OF_TYPE[cls] = kind
+    return kind
 
 
 def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
     """The ``wrapt`` wrapper for ``target``; ``runtime_of()`` gives the current :class:`Runtime`."""
     if target.kind == "stream_helper":
-        from costaware import streams
-
         return streams.make_helper_wrapper(target, runtime_of)
     if target.is_async:
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,40 +34,60 @@ def _finish_on_gc(proxy: Any) -> None:
             call.finish_stream("abandoned")
 
 
-def _add(call: Call, event: Any) -> None:
-    if call.first_chunk_at is None:
-        call.note_first_chunk()
-    try:
-        call.accumulator.add(event)  # type: ignore[union-attr]
-    except Exception:
-        internal_error("reading a stream event")
+def _first_event(call: Call) -> Any:
+    """Note a stream's first event; returns what reads each event (the accumulator's ``add``)."""
+    call.note_first_chunk()
+    return call.accumulator.add  # type: ignore[union-attr]
+
+
+def _read_events(stream: Any, call: Call) -> Iterator[Any]:
+    """The events of ``stream``, each read into ``call``: a generator, so a ``for`` loop resumes it
+    directly instead of calling a Python ``__next__`` on the proxy for every event."""
+    iterator = iter(stream)
+    add = None
+    while True:
+        try:
+            event = next(iterator)
+        except StopIteration:
+            call.finish_stream("completed")
+            return
+        except BaseException as exc:
+            call.fail(exc, "error")
+            raise
+        try:
+            if add is None:
+                add = _first_event(call)
+            add(event)
+        except Exception:
+            internal_error("reading a stream event")
+        yield event
+
+
+def _abandon(call: Call) -> None:
+    if not call.done:
+        with contextlib.suppress(Exception):  # never raise from a finaliser
+            call.finish_stream("abandoned")
 
 
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """A sync stream (``anthropic.Stream``, ``openai.Stream``) that records its call."""
+    """A sync stream (``anthropic.Stream``, ``openai.Stream``) that records its call.
+
+    Iterating it gives a generator over the stream's events (as iterating the SDK's own stream does).
+    That generator may outlive the proxy (``for event in client...create(stream=True)`` keeps only
+    the generator), so the call is finished as abandoned when the generator is collected, not the proxy.
+    """
 
     def __init__(self, stream: Any, call: Call) -> None:
         super().__init__(stream)
         self._self_call = call
-        self._self_iter: Any = None
+        self._self_events = events = _read_events(stream, call)
+        weakref.finalize(events, _abandon, call).atexit = False
 
-    def __iter__(self) -> StreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        return self._self_events
 
     def __next__(self) -> Any:
-        iterator = self._self_iter
-        if iterator is None:
-            iterator = self._self_iter = iter(self.__wrapped__)
-        try:
-            event = next(iterator)
-        except StopIteration:
-            self._self_call.finish_stream("completed")
-            raise
-        except BaseException as exc:
-            self._self_call.fail(exc, "error")
-            raise
-        _add(self._self_call, event)
-        return event
+        return next(self._self_events)
 
     def close(self) -> Any:
         try:
@@ -83,9 +105,6 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         finally:
             self._self_call.finish_stream("closed")
 
-    def __del__(self) -> None:
-        _finish_on_gc(self)
-
 
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """An async stream (``anthropic.AsyncStream``, ``openai.AsyncStream``) that records its call."""
@@ -94,6 +113,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         super().__init__(stream)
         self._self_call = call
         self._self_iter: Any = None
+        self._self_add: Any = None
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -110,7 +130,13 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         except BaseException as exc:
             self._self_call.fail(exc, "error")
             raise
-        _add(self._self_call, event)
+        try:  # the hot path: one call per event
+            add = self._self_add
+            if add is None:
+                add = self._self_add = _first_event(self._self_call)
+            add(event)
+        except Exception:
+            internal_error("reading a stream event")
         return event
 
     async def close(self) -> Any:

@@ -44,8 +44,15 @@ class Sums:
         self._lock = threading.Lock()
         meter.create_observable_counter(name, callbacks=[self._observe], unit=unit, description=description)
 
+    @staticmethod
+    def key(attributes: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+        return tuple(attributes.items())
+
     def add(self, amount: float, attributes: Mapping[str, Any]) -> None:
-        key = tuple(attributes.items())
+        self.add_to(amount, Sums.key(attributes))
+
+    def add_to(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
+        """``add`` with the attributes given as a :meth:`key` made earlier."""
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
@@ -62,6 +69,7 @@ class Telemetry:
         self, *, tracer_provider: Any = None, meter_provider: Any = None, capture_content: bool = False
     ) -> None:
         self.capture_content = capture_content
+        self._series: dict[tuple[str | None, ...], _Points] = {}
         self._tracer = trace.get_tracer("costaware", __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter("costaware", __version__, meter_provider=meter_provider)
         self._tokens = meter.create_histogram(
@@ -300,41 +308,40 @@ class Telemetry:
         span.end()
 
     def _record_metrics(self, outcome: CallOutcome) -> None:
-        request, result = outcome.request, outcome.result
-        base: dict[str, Any] = {
-            "gen_ai.operation.name": request.operation,
-            "gen_ai.provider.name": request.provider,
-        }
-        if request.model is not None:
-            base["gen_ai.request.model"] = request.model
-        if result.response_model is not None:
-            base["gen_ai.response.model"] = result.response_model
-        # server.address stays on spans: on every metric point it would multiply series for no gain.
-        duration_attributes = base
-        if outcome.error_type is not None:
-            duration_attributes = {**base, "error.type": outcome.error_type}
-        self._duration.record(outcome.duration_s, duration_attributes)
-        self._calls.add(1, duration_attributes)
+        request, result, cost = outcome.request, outcome.result, outcome.cost
+        points = self._points(request, result.response_model, outcome.error_type, cost.priced_model)
+        self._duration.record(outcome.duration_s, points.duration)
+        self._calls.add_to(1, points.duration_key)
         if outcome.time_to_first_chunk_s is not None:
-            self._first_chunk.record(outcome.time_to_first_chunk_s, base)
+            self._first_chunk.record(outcome.time_to_first_chunk_s, points.base)
         usage = result.usage
         if usage is not None:
-            self._tokens.record(usage.input_tokens, {**base, "gen_ai.token.type": "input"})
+            self._tokens.record(usage.input_tokens, points.input)
             if request.operation != "embeddings":
-                self._tokens.record(usage.output_tokens, {**base, "gen_ai.token.type": "output"})
-        cost = outcome.cost
+                self._tokens.record(usage.output_tokens, points.output)
         if cost.total is not None:
-            cost_attributes = _cost_attributes(request, cost.priced_model)
             if cost.total:
-                self._cost.add(float(cost.total), cost_attributes)
+                self._cost.add_to(float(cost.total), points.cost_key)
             saved = outcome.savings
             baseline = cost.total if saved is None else saved.baseline
             if baseline:
-                self._baseline.add(float(baseline), cost_attributes)
+                self._baseline.add_to(float(baseline), points.cost_key)
             if saved is not None:
-                self._record_savings(saved, cost_attributes)
+                self._record_savings(saved, points.cost)
         elif usage is not None:
-            self._unpriced.add(1, base)
+            self._unpriced.add(1, points.base)
+
+    def _points(
+        self, request: CallRequest, response_model: str | None, error_type: str | None, priced: str | None
+    ) -> _Points:
+        """The attribute sets of one call's metric points, built once per series and then reused."""
+        key = (request.provider, request.operation, request.model, response_model, error_type, priced)
+        points = self._series.get(key)
+        if points is None:
+            if len(self._series) >= _SERIES_LIMIT:
+                self._series = {}
+            points = self._series[key] = _Points(request, response_model, error_type, priced)
+        return points
 
     def _record_savings(self, saved: Any, attributes: Mapping[str, Any]) -> None:
         overhead = saved.cascade_overhead
@@ -356,13 +363,40 @@ def _remaining(ledger: Any) -> float | None:
         return None
 
 
-def _cost_attributes(request: CallRequest, model: str | None) -> Mapping[str, Any]:
-    return {
-        "gen_ai.provider.name": request.provider,
-        "gen_ai.operation.name": request.operation,
-        "gen_ai.request.model": request.model or "",
-        "costaware.model": model or request.model or "",
-    }
+_SERIES_LIMIT = 1024
+"""Attribute sets kept for reuse; past this many series (models x errors) the cache starts over."""
+
+
+class _Points:
+    """The attribute sets of the metric points of calls in one series. Never mutated: the SDK copies
+    what it keeps, and ``Sums`` keys are tuples."""
+
+    __slots__ = ("base", "cost", "cost_key", "duration", "duration_key", "input", "output")
+
+    def __init__(
+        self, request: CallRequest, response_model: str | None, error_type: str | None, priced: str | None
+    ) -> None:
+        base: dict[str, Any] = {
+            "gen_ai.operation.name": request.operation,
+            "gen_ai.provider.name": request.provider,
+        }
+        if request.model is not None:
+            base["gen_ai.request.model"] = request.model
+        if response_model is not None:
+            base["gen_ai.response.model"] = response_model
+        # server.address stays on spans: on every metric point it would multiply series for no gain.
+        self.base = base
+        self.duration = base if error_type is None else {**base, "error.type": error_type}
+        self.duration_key = Sums.key(self.duration)
+        self.input = {**base, "gen_ai.token.type": "input"}
+        self.output = {**base, "gen_ai.token.type": "output"}
+        self.cost = {
+            "gen_ai.provider.name": request.provider,
+            "gen_ai.operation.name": request.operation,
+            "gen_ai.request.model": request.model or "",
+            "costaware.model": priced or request.model or "",
+        }
+        self.cost_key = Sums.key(self.cost)
 
 
 def _content(value: Any) -> str:

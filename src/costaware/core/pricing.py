@@ -171,11 +171,18 @@ def price_usage(
 
     mul, add = _EXACT.multiply, _EXACT.add
     input_cost = mul(plain, usage.uncached_input_tokens)
-    read_cost = mul(read, usage.cache_read_tokens)
-    write_cost = add(mul(write_5m, usage.cache_write_5m_tokens), mul(write_1h, usage.cache_write_1h_tokens))
     output_cost = mul(output, usage.output_tokens)
+    total = add(input_cost, output_cost)
+    read_cost = write_cost = _ZERO
+    if usage.cache_read_tokens:  # most calls read and write no cache: skip their exact zeros
+        read_cost = mul(read, usage.cache_read_tokens)
+        total = add(total, read_cost)
+    if usage.cache_write_5m_tokens or usage.cache_write_1h_tokens:
+        write_5m_cost = mul(write_5m, usage.cache_write_5m_tokens)
+        write_cost = add(write_5m_cost, mul(write_1h, usage.cache_write_1h_tokens))
+        total = add(total, write_cost)
     return Cost(
-        total=add(add(input_cost, read_cost), add(write_cost, output_cost)),
+        total=total,
         input=input_cost,
         cache_read=read_cost,
         cache_write=write_cost,

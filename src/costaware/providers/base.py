@@ -142,6 +142,6 @@ def str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def usage_or_none(usage: Usage, *fields: Any) -> Usage | None:
+def usage_or_none(usage: Usage, main: Any, other: Any = None) -> Usage | None:
     """``usage`` when one of the main raw counts (input or output) is a real count, else ``None``."""
-    return usage if any(is_count(f) for f in fields) else None
+    return usage if is_count(main) or is_count(other) else None

@@ -26,11 +26,15 @@ def spend_some(client: Any, store: str) -> dict[str, Decimal]:
 
     @cost_aware(budget=budget, feature="triage", tenant="acme")
     def triage(q: str) -> None:
-        spent["triage"] += anthropic_cost(HAIKU, client.messages.create(model=HAIKU, max_tokens=40, messages=user(q)).usage)
+        spent["triage"] += anthropic_cost(
+            HAIKU, client.messages.create(model=HAIKU, max_tokens=40, messages=user(q)).usage
+        )
 
     @cost_aware(budget=budget, feature="answer", tenant="globex")
     def answer(q: str) -> None:
-        spent["answer"] += anthropic_cost(SONNET, client.messages.create(model=SONNET, max_tokens=80, messages=user(q)).usage)
+        spent["answer"] += anthropic_cost(
+            SONNET, client.messages.create(model=SONNET, max_tokens=80, messages=user(q)).usage
+        )
 
     for q in ("one", "two", "three"):
         triage(q)
@@ -46,7 +50,9 @@ def store_url(request: Any, tmp_path: Path) -> str:
     return f"{request.getfixturevalue('redis_url')}?prefix=report-{uuid.uuid4().hex[:8]}"
 
 
-def test_report_groups_spend_and_shows_remaining(anthropic_client: Any, telemetry: Any, store_url: str) -> None:
+def test_report_groups_spend_and_shows_remaining(
+    anthropic_client: Any, telemetry: Any, store_url: str
+) -> None:
     spent = spend_some(anthropic_client, store_url)
     store = open_store(store_url)
     out = io.StringIO()

@@ -21,7 +21,9 @@ HARD = user(
 )
 
 
-def test_auto_routes_a_trivial_request_to_the_cheapest_tier(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+def test_auto_routes_a_trivial_request_to_the_cheapest_tier(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
     @cost_aware(route="auto")
     def ask() -> Any:
         return anthropic_client.messages.create(model=OPUS, max_tokens=100, messages=TRIVIAL)
@@ -39,7 +41,9 @@ def test_auto_routes_a_trivial_request_to_the_cheapest_tier(anthropic_client: An
     # Savings: what Opus would have cost for the same tokens, minus what Haiku cost.
     opus_cost = (Decimal(message.usage.input_tokens) * 5 + Decimal(message.usage.output_tokens) * 25) / 10**6
     assert attrs["costaware.savings.baseline_usd"] == pytest.approx(float(opus_cost))
-    assert attrs["costaware.savings.routing_usd"] == pytest.approx(float(opus_cost - anthropic_cost(HAIKU, message.usage)))
+    assert attrs["costaware.savings.routing_usd"] == pytest.approx(
+        float(opus_cost - anthropic_cost(HAIKU, message.usage))
+    )
     assert telemetry.counter_value("costaware.routing.decisions", costaware__route__tier="small") == 1
     assert telemetry.counter_value("costaware.savings", costaware__technique="routing") > 0
 
@@ -80,7 +84,9 @@ def test_labels_policy_uses_the_feature(anthropic_client: Any, sim: Any, telemet
     assert ask().model == HAIKU
 
 
-def test_routing_never_leaves_the_scope_without_a_policy(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+def test_routing_never_leaves_the_scope_without_a_policy(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
     anthropic_client.messages.create(model=OPUS, max_tokens=20, messages=TRIVIAL)
     assert sim.requests(model=OPUS) == 1
     assert "costaware.route.policy" not in telemetry.span().attributes
@@ -106,7 +112,9 @@ def test_cascade_escalates_until_accepted_and_charges_every_hop(
 
     final = ask()
     assert final.model == SONNET
-    assert sim.requests(model=HAIKU) == 1 and sim.requests(model=SONNET) == 1 and sim.requests(model=OPUS) == 0
+    assert (
+        sim.requests(model=HAIKU) == 1 and sim.requests(model=SONNET) == 1 and sim.requests(model=OPUS) == 0
+    )
     span = telemetry.span()
     events = [e for e in span.events if e.name == "costaware.cascade.escalated"]
     assert len(events) == 1 and events[0].attributes["costaware.cascade.to"] == SONNET
@@ -120,7 +128,9 @@ def test_cascade_escalates_until_accepted_and_charges_every_hop(
     assert telemetry.counter_value("costaware.cascade.checks", costaware__cascade__escalated=True) == 1
 
 
-def test_cascade_never_starts_on_another_providers_model(openai_client: Any, sim: Any, telemetry: Any) -> None:
+def test_cascade_never_starts_on_another_providers_model(
+    openai_client: Any, sim: Any, telemetry: Any
+) -> None:
     @cost_aware(route=Cascade([HAIKU, "gpt-4.1-mini", "gpt-4.1"]))
     def ask() -> Any:
         return openai_client.chat.completions.create(model="gpt-4.1", messages=TRIVIAL)
@@ -137,13 +147,17 @@ def test_cascade_with_a_tuned_start_policy(anthropic_client: Any, sim: Any, tele
     assert ask().model == SONNET
 
 
-def test_each_cascade_hop_gets_breakpoints_for_its_own_model(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+def test_each_cascade_hop_gets_breakpoints_for_its_own_model(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
     # About 2,300 tokens: below Haiku 4.5's 4,096-token minimum, above Sonnet's 1,024.
     system = "Support policy. " + "Orders ship within two days. " * 320
 
     @cost_aware(route=Cascade([HAIKU, SONNET], accept=lambda text: False, max_hops=1))
     def ask() -> Any:
-        return anthropic_client.messages.create(model=SONNET, max_tokens=1000, system=system, messages=TRIVIAL)
+        return anthropic_client.messages.create(
+            model=SONNET, max_tokens=1000, system=system, messages=TRIVIAL
+        )
 
     ask()
     second = ask()
@@ -164,7 +178,9 @@ def test_cascade_stops_at_the_hop_cap(openai_client: Any, sim: Any, telemetry: A
     assert [e.name for e in telemetry.span().events][-1] == "costaware.cascade.exhausted"
 
 
-def test_each_cascade_hop_is_checked_against_the_budget(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+def test_each_cascade_hop_is_checked_against_the_budget(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
     from costaware.core.pricing import PriceBook
     from costaware.spend import SpendGuard
 
@@ -201,10 +217,14 @@ def test_downgrade_on_exceed_routes_to_the_cheapest_model_that_fits(
 LONG_POLICY = "You are the support agent of a large retailer. Policy: " + "Refunds within 30 days. " * 900
 
 
-def test_breakpoints_inside_scopes_produce_cache_reads(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+def test_breakpoints_inside_scopes_produce_cache_reads(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
     @cost_aware
     def ask(question: str) -> Any:
-        return anthropic_client.messages.create(model=SONNET, max_tokens=50, system=LONG_POLICY, messages=user(question))
+        return anthropic_client.messages.create(
+            model=SONNET, max_tokens=50, system=LONG_POLICY, messages=user(question)
+        )
 
     first, second = ask("Where is my order?"), ask("Can I return shoes?")
     assert first.usage.cache_creation_input_tokens > 0
@@ -214,7 +234,9 @@ def test_breakpoints_inside_scopes_produce_cache_reads(anthropic_client: Any, si
     saved = spans[1].attributes["costaware.savings.prompt_cache_usd"]
     reads = second.usage.cache_read_input_tokens
     assert saved == pytest.approx(float(Decimal(reads) * (3 - Decimal("0.3")) / 10**6))
-    assert telemetry.counter_value("costaware.savings", costaware__technique="prompt_cache") == pytest.approx(saved)
+    assert telemetry.counter_value("costaware.savings", costaware__technique="prompt_cache") == pytest.approx(
+        saved
+    )
 
 
 def test_callers_own_request_objects_are_not_modified(anthropic_client: Any, telemetry: Any) -> None:
@@ -233,7 +255,9 @@ def test_callers_own_request_objects_are_not_modified(anthropic_client: Any, tel
 
 def test_no_breakpoints_outside_scopes_by_default(anthropic_client: Any, telemetry: Any) -> None:
     for _ in range(2):
-        message = anthropic_client.messages.create(model=SONNET, max_tokens=20, system=LONG_POLICY, messages=user("q"))
+        message = anthropic_client.messages.create(
+            model=SONNET, max_tokens=20, system=LONG_POLICY, messages=user("q")
+        )
     assert message.usage.cache_read_input_tokens == 0
     assert "costaware.cache.breakpoints" not in telemetry.our_spans()[-1].attributes
 
@@ -255,7 +279,9 @@ def test_prompt_cache_key_for_openai(openai_client: Any, telemetry: Any) -> None
 def test_scope_output_cap(anthropic_client: Any, telemetry: Any) -> None:
     @cost_aware(max_output_tokens=7)
     def ask() -> Any:
-        return anthropic_client.messages.create(model=HAIKU, max_tokens=500, messages=user("Tell me a long story"))
+        return anthropic_client.messages.create(
+            model=HAIKU, max_tokens=500, messages=user("Tell me a long story")
+        )
 
     message = ask()
     assert message.usage.output_tokens == 7 and message.stop_reason == "max_tokens"
@@ -280,10 +306,14 @@ def test_explain_command(capsys: Any) -> None:
     assert "why:" in out.lower() and "claude-" in out
 
 
-def test_a_conversation_stays_on_the_model_holding_its_cache(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+def test_a_conversation_stays_on_the_model_holding_its_cache(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
     @cost_aware(route="auto")
     def chat(messages: list[dict[str, Any]]) -> Any:
-        return anthropic_client.messages.create(model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages)
+        return anthropic_client.messages.create(
+            model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages
+        )
 
     first_turn = user(HARD[0]["content"])
     first = chat(first_turn)

@@ -150,6 +150,10 @@ def test_words_inside_fenced_code_are_not_the_ask() -> None:
         "Please review this function for bugs:\n\n```python\n"
         "def add_tag(item, tag, tags=[]):\n    tags.append(tag)\n    item['tags'] = tags\n    return item\n```"
     )
-    kwargs = {"model": "claude-opus-4-6", "max_tokens": 1000, "messages": [{"role": "user", "content": review}]}
+    kwargs = {
+        "model": "claude-opus-4-6",
+        "max_tokens": 1000,
+        "messages": [{"role": "user", "content": review}],
+    }
     decision = route("auto", "anthropic", kwargs, ladders())
     assert decision.tier != "small", decision.reason  # "tag" in the code is not a tagging task

@@ -29,9 +29,8 @@ if TYPE_CHECKING:
 
 def _finish_on_gc(proxy: Any) -> None:
     call = getattr(proxy, "_self_call", None)
-    if call is not None and not call.done:
-        with contextlib.suppress(Exception):  # never raise from a finaliser
-            call.finish_stream("abandoned")
+    if call is not None:
+        _abandon(call)
 
 
 def _first_event(call: Call) -> Any:

@@ -55,6 +55,9 @@ _ACTIVE: ContextVar[Call | None] = ContextVar("costaware_active_call", default=N
 
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 
+NOT_SENT = Cost(total=ZERO, source="not-sent")
+"""A call refused before sending: it cost nothing."""
+
 _CLAIM_LOCK = threading.Lock()
 """Makes a call's ending happen once when a stream's reader and its finaliser race."""
 
@@ -75,6 +78,21 @@ def active_call() -> Call | None:
 def _has_cache(result: CallResult) -> bool:
     usage = result.usage
     return usage is not None and bool(usage.cache_read_tokens or usage.cache_write_tokens)
+
+
+def _plus(cost: Cost, overhead: Decimal) -> Cost:
+    """``cost`` with the money of failed attempts and rejected cascade answers added to its total."""
+    if not overhead or cost.total is None:
+        return cost
+    return Cost(
+        total=cost.total + overhead,
+        input=cost.input,
+        cache_read=cost.cache_read,
+        cache_write=cost.cache_write,
+        output=cost.output,
+        source=cost.source,
+        priced_model=cost.priced_model,
+    )
 
 
 def _was_sent(error: BaseException) -> bool:
@@ -322,56 +340,21 @@ class Call:
     def _complete(
         self, result: CallResult, error: BaseException | None, stream_end: StreamEnd | None, sent: bool = True
     ) -> None:
+        """Price the call, settle its budget, record it in its scopes, then hand it to telemetry."""
         end = time.perf_counter()
-        request = self.request
-        cost = (
-            self.runtime.price(request, result, error) if sent else Cost(total=Decimal(0), source="not-sent")
-        )
-        if self.held is not None:
-            self.guard.settle(self.held, cost, self._charge())
-            if cost.total is None:
-                cost = Cost(total=None, source=cost.source)
-        total_cost = cost
+        cost = self._settled_cost(result, error, sent)
         overhead = self.failed_attempts_cost + self.cascade_cost
-        if overhead and cost.total is not None:
-            total_cost = Cost(
-                total=cost.total + overhead,
-                input=cost.input,
-                cache_read=cost.cache_read,
-                cache_write=cost.cache_write,
-                output=cost.output,
-                source=cost.source,
-                priced_model=cost.priced_model,
-            )
+        total_cost = _plus(cost, overhead)
         if self.scope is not None and sent:
-            spec = self.scope.spec
-            self.scope.record(
-                CostRecord(
-                    provider=request.provider,
-                    model=result.response_model or self.sent_model,
-                    usage=result.usage,
-                    cost=total_cost,
-                    attempts=self.attempts_made,
-                    feature=spec.feature,
-                    tenant=spec.tenant,
-                )
-            )
-        first = self.first_chunk_at
-        extra: list[tuple[str, Any]] = []
-        if self.attempts_made > 1:
-            extra.append(("costaware.attempts", self.attempts_made))
-        if self.sent_model != request.model and self.sent_model is not None:
-            extra.append(("costaware.model.sent", self.sent_model))
-        if self.escalations:
-            extra.append(("costaware.cascade.escalations", self.escalations))
-            extra.append(("costaware.cascade.overhead_usd", float(self.cascade_cost)))
+            self._record_in_scope(result, total_cost)
         saved = None
         if sent and (self.requested_model != cost.priced_model or overhead or _has_cache(result)):
             saved = savings(
-                self.runtime, request.provider, self.requested_model, result.usage, cost, overhead
+                self.runtime, self.request.provider, self.requested_model, result.usage, cost, overhead
             )
+        first = self.first_chunk_at
         outcome = CallOutcome(
-            request=request,
+            request=self.request,
             result=result,
             cost=total_cost,
             duration_s=end - self.started_at,
@@ -379,10 +362,45 @@ class Call:
             time_to_first_chunk_s=(first - self.started_at) if first is not None else None,
             stream_end=stream_end,
             attempts=self.attempts_made,
-            extra_attributes=tuple(extra),
+            extra_attributes=self._extra_attributes(),
             savings=saved,
         )
         self.runtime.telemetry.end(self.span, outcome, self.guard.ledgers)
+
+    def _settled_cost(self, result: CallResult, error: BaseException | None, sent: bool) -> Cost:
+        """The last attempt's cost, settled in the budgets (an unknown cost is charged its reservation)."""
+        cost = NOT_SENT if not sent else self.runtime.price(self.request, result, error)
+        if self.held is not None:
+            self.guard.settle(self.held, cost, self._charge())
+            if cost.total is None:
+                cost = Cost(total=None, source=cost.source)
+        return cost
+
+    def _record_in_scope(self, result: CallResult, cost: Cost) -> None:
+        spec = self.scope.spec  # type: ignore[union-attr]
+        self.scope.record(  # type: ignore[union-attr]
+            CostRecord(
+                provider=self.request.provider,
+                model=result.response_model or self.sent_model,
+                usage=result.usage,
+                cost=cost,
+                attempts=self.attempts_made,
+                feature=spec.feature,
+                tenant=spec.tenant,
+            )
+        )
+
+    def _extra_attributes(self) -> tuple[tuple[str, Any], ...]:
+        """Span attributes only some calls have: retries, a model other than asked, escalations."""
+        extra: list[tuple[str, Any]] = []
+        if self.attempts_made > 1:
+            extra.append(("costaware.attempts", self.attempts_made))
+        if self.sent_model != self.request.model and self.sent_model is not None:
+            extra.append(("costaware.model.sent", self.sent_model))
+        if self.escalations:
+            extra.append(("costaware.cascade.escalations", self.escalations))
+            extra.append(("costaware.cascade.overhead_usd", float(self.cascade_cost)))
+        return tuple(extra)
 
     def note_first_chunk(self) -> None:
         if self.first_chunk_at is None:

@@ -17,11 +17,11 @@ from typing import Any
 import wrapt
 
 from costaware.config import current_settings
-from costaware.pipeline import make_wrapper
 from costaware.providers import anthropic as anthropic_adapter
 from costaware.providers import openai as openai_adapter
 from costaware.providers.base import PatchTarget
 from costaware.runtime import Runtime
+from costaware.wrappers import make_wrapper
 
 log = logging.getLogger("costaware")
 

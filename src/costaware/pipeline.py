@@ -41,10 +41,10 @@ from costaware.core.types import (
     CostRecord,
     StreamEnd,
 )
-from costaware.optimize import Prepared, for_model, savings
+from costaware.optimize import Prepared, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.runtime import NOT_BILLED, Runtime
-from costaware.scoping import Scope, current_scope
+from costaware.scoping import Scope
 from costaware.spend import Held, SpendGuard
 
 log = logging.getLogger("costaware")
@@ -413,10 +413,10 @@ class Call:
         Returns what the caller gets: ``value`` itself, or a transparent proxy of it.
         """
         try:
-            kind = _kind(value)
-            if kind is _STREAM:
+            kind = streams.kind_of(value)
+            if kind is streams.STREAM:
                 return self.attach_stream(value)
-            if kind is _RAW:
+            if kind is streams.RAW:
                 return streams.wrap_raw_response(value, self)
             self.finish(self.target.endpoint.read_response(value, self.runtime.telemetry.capture_content))
         except Exception:
@@ -497,113 +497,3 @@ async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict
         else:
             await asyncio.sleep(payload)
             reply = None
-
-
-def _pass_through_nested(call: Call, value: Any) -> Any:
-    """A patched method reached from inside ``call`` (an SDK helper calling ``create``): the stream it
-    returns feeds ``call`` when ``call`` is a stream helper still waiting for its stream."""
-    waiting = call.target.kind == "stream_helper" and not call.stream_attached and not call.done
-    if waiting and _kind(value) is _STREAM:
-        return call.attach_stream(value)
-    return value
-
-
-def _cascadable(value: Any) -> bool:
-    """Cascades check whole answers: not streams (already on their way to the caller), not raw responses."""
-    return _kind(value) is _VALUE
-
-
-def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
-    from costaware import routing_glue
-
-    try:
-        return routing_glue.next_hop(call, value, kwargs, hops)
-    except Exception:
-        internal_error("checking a cascade answer")
-        return None
-
-
-_STREAM, _RAW, _VALUE = "stream", "raw", "value"
-_KIND_OF_TYPE: dict[type, str] = {}
-"""Kinds decided by the class alone (SDK streams, pydantic models), remembered per class."""
-
-
-def _kind(value: Any) -> str:
-    """What an SDK method returned: a stream, a raw-response wrapper, or a plain value.
-
-    Streams are recognised by behaviour, not class (another instrumentor may have proxied them).
-    Asked of the type first, and remembered per type: ``hasattr`` on a pydantic model (class or
-    instance) that lacks the attribute goes through its slow ``__getattr__``.
-    """
-    cls = type(value)
-    known = _KIND_OF_TYPE.get(cls)
-    if known is not None:
-        return known
-    if hasattr(cls, "__next__") or hasattr(cls, "__anext__"):
-        kind = _STREAM
-    elif hasattr(cls, "__pydantic_fields__"):
-        kind = _VALUE
-    else:  # a proxy forwards attributes to what it wraps: decide per instance, remember nothing
-        if hasattr(value, "__next__") or hasattr(value, "__anext__"):
-            return _STREAM
-        if hasattr(value, "http_response") and hasattr(value, "parse"):
-            return _RAW  # with_raw_response / with_streaming_response: parsed later by the caller
-        return _VALUE
-    if len(_KIND_OF_TYPE) < 256:
-        _KIND_OF_TYPE[cls] = kind
-    return kind
-
-
-def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
-    """The ``wrapt`` wrapper for ``target``; ``runtime_of()`` gives the current :class:`Runtime`."""
-    if target.kind == "stream_helper":
-        return streams.make_helper_wrapper(target, runtime_of)
-    if target.is_async:
-
-        async def async_wrapper(
-            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-        ) -> Any:
-            runtime = runtime_of()
-            if runtime is None or is_suppressed():
-                return await wrapped(*args, **kwargs)
-            outer = _ACTIVE.get()
-            if outer is not None:
-                return _pass_through_nested(outer, await wrapped(*args, **kwargs))
-            scope = current_scope()
-            prepared = runtime.prepare(target, kwargs, scope)
-            call = open_call(runtime, target, instance, prepared, scope)
-            if call is None:
-                return await wrapped(*args, **kwargs)
-            send = call.sender(wrapped, instance)
-            value = await drive_async(call, send, args, prepared.kwargs)
-            if call.cascade is not None and _cascadable(value):
-                kwargs, hops = prepared.kwargs, 0
-                while (following := _next_hop(call, value, kwargs, hops)) is not None:
-                    kwargs, hops = for_model(runtime, target, prepared, following), hops + 1
-                    value = await drive_async(call, send, args, kwargs)
-            return call.observe(value)
-
-        return async_wrapper
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        runtime = runtime_of()
-        if runtime is None or is_suppressed():
-            return wrapped(*args, **kwargs)
-        outer = _ACTIVE.get()
-        if outer is not None:
-            return _pass_through_nested(outer, wrapped(*args, **kwargs))
-        scope = current_scope()
-        prepared = runtime.prepare(target, kwargs, scope)
-        call = open_call(runtime, target, instance, prepared, scope)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        send = call.sender(wrapped, instance)
-        value = drive(call, send, args, prepared.kwargs)
-        if call.cascade is not None and _cascadable(value):
-            kwargs, hops = prepared.kwargs, 0
-            while (following := _next_hop(call, value, kwargs, hops)) is not None:
-                kwargs, hops = for_model(runtime, target, prepared, following), hops + 1
-                value = drive(call, send, args, kwargs)
-        return call.observe(value)
-
-    return wrapper

@@ -27,6 +27,37 @@ if TYPE_CHECKING:
     from costaware.providers.base import PatchTarget
 
 
+STREAM, RAW, VALUE = "stream", "raw", "value"
+_KIND_OF_TYPE: dict[type, str] = {}
+"""Kinds decided by the class alone (SDK streams, pydantic models), remembered per class."""
+
+
+def kind_of(value: Any) -> str:
+    """What an SDK method returned: a stream, a raw-response wrapper, or a plain value.
+
+    Streams are recognised by behaviour, not class (another instrumentor may have proxied them).
+    Asked of the type first, and remembered per type: ``hasattr`` on a pydantic model (class or
+    instance) that lacks the attribute goes through its slow ``__getattr__``.
+    """
+    cls = type(value)
+    known = _KIND_OF_TYPE.get(cls)
+    if known is not None:
+        return known
+    if hasattr(cls, "__next__") or hasattr(cls, "__anext__"):
+        kind = STREAM
+    elif hasattr(cls, "__pydantic_fields__"):
+        kind = VALUE
+    else:  # a proxy forwards attributes to what it wraps: decide per instance, remember nothing
+        if hasattr(value, "__next__") or hasattr(value, "__anext__"):
+            return STREAM
+        if hasattr(value, "http_response") and hasattr(value, "parse"):
+            return RAW  # with_raw_response / with_streaming_response: parsed later by the caller
+        return VALUE
+    if len(_KIND_OF_TYPE) < 256:
+        _KIND_OF_TYPE[cls] = kind
+    return kind
+
+
 def _finish_on_gc(proxy: Any) -> None:
     call = getattr(proxy, "_self_call", None)
     if call is not None:
@@ -335,36 +366,3 @@ class AsyncHelperProxy(_HelperBase):
             return await self._self_entered.__aexit__(*exc_info)
         finally:
             self._self_end()
-
-
-def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
-    """Wrapper for a stream-helper method: returns the SDK's manager behind a recording proxy.
-
-    When a retry policy applies, managers are made on a copy of the client with the SDK's own
-    retries off, so ``retries=3`` means at most 4 requests.
-    """
-    from costaware.pipeline import active_call, is_suppressed, rebind
-    from costaware.scoping import current_scope
-
-    proxy_class = AsyncHelperProxy if target.is_async else HelperProxy
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        runtime = runtime_of()
-        if runtime is None or is_suppressed() or active_call() is not None:
-            return wrapped(*args, **kwargs)
-        make = wrapped
-        scope = current_scope()
-        prepared = runtime.prepare(target, kwargs, scope)  # at stream() time: the manager gets the result
-        try:
-            if runtime.retry_policy(scope) is not None:
-                make = rebind(wrapped, runtime.without_sdk_retries(target, instance))
-        except Exception:
-            internal_error("preparing a stream helper")
-        manager = make(*args, **prepared.kwargs)
-        try:
-            return proxy_class(manager, HelperRequest(runtime, target, instance, make, args, prepared, scope))
-        except Exception:
-            internal_error("wrapping a stream helper")
-            return manager
-
-    return wrapper

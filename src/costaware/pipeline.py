@@ -217,7 +217,7 @@ class Call:
             if self.held is not None:
                 self.guard.settle(self.held, cost, self._charge())
                 self.held = None
-            paid = cost.total if cost.total is not None else Decimal(0)
+            paid = cost.total if cost.total is not None else ZERO
             self.cascade_cost += paid
             self.escalations += 1
             self.span.add_event(
@@ -329,7 +329,7 @@ class Call:
         spec = self.scope.spec if self.scope is not None else None
         return Charge(
             budget_key="",
-            amount=Decimal(0),
+            amount=ZERO,
             provider=self.request.provider,
             model=self.sent_model or "",
             feature=(spec.feature or "") if spec else "",

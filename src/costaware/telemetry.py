@@ -10,56 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import metrics, trace
-from opentelemetry.metrics import Observation
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware import __version__
 from costaware.core.types import CallOutcome, CallRequest
+from costaware.metrics import Sums, instruments_for
 
 log = logging.getLogger("costaware")
 
-TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
-DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 ... 81.92
 MAX_CONTENT_CHARS = 64_000
-
-COST_METRIC = "costaware.cost"
-UNPRICED_METRIC = "costaware.calls.unpriced"
-CALLS_METRIC = "costaware.calls"
-
-
-class Sums:
-    """A monotonic counter summed in process and reported through an ``ObservableCounter`` when the
-    reader collects. Adding is a dict update under a lock: the SDK's synchronous ``Counter.add``
-    validates and hashes its attributes on every call, which made counters most of the per-call cost.
-    Exported exactly like a counter (``..._total`` in Prometheus)."""
-
-    def __init__(self, meter: Any, name: str, unit: str = "", description: str = "") -> None:
-        self._values: dict[tuple[tuple[str, Any], ...], float] = {}
-        self._lock = threading.Lock()
-        meter.create_observable_counter(name, callbacks=[self._observe], unit=unit, description=description)
-
-    @staticmethod
-    def key(attributes: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-        return tuple(attributes.items())
-
-    def add(self, amount: float, attributes: Mapping[str, Any]) -> None:
-        self.add_to(amount, Sums.key(attributes))
-
-    def add_to(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
-        """``add`` with the attributes given as a :meth:`key` made earlier."""
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def _observe(self, options: Any) -> Iterable[Observation]:
-        with self._lock:
-            items = list(self._values.items())
-        return [Observation(value, dict(key)) for key, value in items]
 
 
 class Telemetry:
@@ -71,82 +35,7 @@ class Telemetry:
         self.capture_content = capture_content
         self._series: dict[tuple[str | None, ...], _Points] = {}
         self._tracer = trace.get_tracer("costaware", __version__, tracer_provider=tracer_provider)
-        meter = metrics.get_meter("costaware", __version__, meter_provider=meter_provider)
-        self._tokens = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
-        )
-        self._duration = meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self._first_chunk = meter.create_histogram(
-            "gen_ai.client.operation.time_to_first_chunk",
-            unit="s",
-            description="Time from the request to the first chunk of a streamed response",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self._cost = Sums(
-            meter, COST_METRIC, unit="USD", description="Cost of LLM calls in US dollars (priced calls only)"
-        )
-        self._calls = Sums(meter, CALLS_METRIC, unit="{call}", description="LLM calls made")
-        self._unpriced = Sums(
-            meter, UNPRICED_METRIC, unit="{call}", description="LLM calls whose model has no known price"
-        )
-        self._retries = Sums(
-            meter,
-            "costaware.retries",
-            unit="{retry}",
-            description="Retries of transient failures, by error type",
-        )
-        self._refusals = Sums(
-            meter,
-            "costaware.budget.refusals",
-            unit="{call}",
-            description="Calls refused before sending by a budget",
-        )
-        self._budget_spend = Sums(
-            meter, "costaware.budget.spend", unit="USD", description="Spend charged to each budget"
-        )
-        self._routes = Sums(
-            meter,
-            "costaware.routing.decisions",
-            unit="{call}",
-            description="Routing decisions by policy and tier",
-        )
-        self._cascade = Sums(
-            meter,
-            "costaware.cascade.checks",
-            unit="{answer}",
-            description="Cascade answers checked, by escalation",
-        )
-        self._baseline = Sums(
-            meter,
-            "costaware.cost.baseline",
-            unit="USD",
-            description="What the calls would have cost without costaware (requested model, no cache)",
-        )
-        self._savings = Sums(
-            meter,
-            "costaware.savings",
-            unit="USD",
-            description="Money saved, by technique (routing, prompt_cache)",
-        )
-        self._overhead = Sums(
-            meter,
-            "costaware.savings.overhead",
-            unit="USD",
-            description="Money spent by costaware's techniques: cache writes not read, rejected answers",
-        )
-        self._budget_remaining = meter.create_gauge(
-            "costaware.budget.remaining",
-            unit="USD",
-            description="What is left of each budget's current window",
-        )
+        self.metrics = instruments_for(meter_provider)
 
     def start(self, request: CallRequest, prompt: Any = None, extra: Sequence[tuple[str, Any]] = ()) -> Span:
         attributes: dict[str, Any] = {
@@ -181,13 +70,13 @@ class Telemetry:
         for ledger in ledgers:
             key = {"costaware.budget.key": ledger.budget.key}
             if charged:
-                self._budget_spend.add(float(charged), key)
+                self.metrics.budget_spend.add(float(charged), key)
             remaining = _remaining(ledger)
             if remaining is not None:
-                self._budget_remaining.set(remaining, key)
+                self.metrics.budget_remaining.set(remaining, key)
 
     def count_retry(self, request: CallRequest, error_type: str) -> None:
-        self._retries.add(
+        self.metrics.retries.add(
             1,
             {
                 "gen_ai.provider.name": request.provider,
@@ -197,7 +86,7 @@ class Telemetry:
         )
 
     def count_route(self, provider: str, decision: Any) -> None:
-        self._routes.add(
+        self.metrics.routes.add(
             1,
             {
                 "gen_ai.provider.name": provider,
@@ -208,7 +97,7 @@ class Telemetry:
         )
 
     def count_cascade(self, provider: str, model: str, *, escalated: bool) -> None:
-        self._cascade.add(
+        self.metrics.cascade.add(
             1,
             {
                 "gen_ai.provider.name": provider,
@@ -218,7 +107,7 @@ class Telemetry:
         )
 
     def count_refusal(self, request: CallRequest, refusal: Any) -> None:
-        self._refusals.add(
+        self.metrics.refusals.add(
             1, {"costaware.budget.key": refusal.key, "gen_ai.request.model": request.model or ""}
         )
 
@@ -310,26 +199,27 @@ class Telemetry:
     def _record_metrics(self, outcome: CallOutcome) -> None:
         request, result, cost = outcome.request, outcome.result, outcome.cost
         points = self._points(request, result.response_model, outcome.error_type, cost.priced_model)
-        self._duration.record(outcome.duration_s, points.duration)
-        self._calls.add_to(1, points.duration_key)
+        record = self.metrics.pending.record
+        record(self.metrics.duration, outcome.duration_s, points.duration)
+        self.metrics.calls.add_to(1, points.duration_key)
         if outcome.time_to_first_chunk_s is not None:
-            self._first_chunk.record(outcome.time_to_first_chunk_s, points.base)
+            record(self.metrics.first_chunk, outcome.time_to_first_chunk_s, points.base)
         usage = result.usage
         if usage is not None:
-            self._tokens.record(usage.input_tokens, points.input)
+            record(self.metrics.tokens, usage.input_tokens, points.input)
             if request.operation != "embeddings":
-                self._tokens.record(usage.output_tokens, points.output)
+                record(self.metrics.tokens, usage.output_tokens, points.output)
         if cost.total is not None:
             if cost.total:
-                self._cost.add_to(float(cost.total), points.cost_key)
+                self.metrics.cost.add_to(float(cost.total), points.cost_key)
             saved = outcome.savings
             baseline = cost.total if saved is None else saved.baseline
             if baseline:
-                self._baseline.add_to(float(baseline), points.cost_key)
+                self.metrics.baseline.add_to(float(baseline), points.cost_key)
             if saved is not None:
                 self._record_savings(saved, points.cost)
         elif usage is not None:
-            self._unpriced.add(1, points.base)
+            self.metrics.unpriced.add(1, points.base)
 
     def _points(
         self, request: CallRequest, response_model: str | None, error_type: str | None, priced: str | None
@@ -347,11 +237,11 @@ class Telemetry:
         overhead = saved.cascade_overhead
         for technique, amount in (("routing", saved.routing), ("prompt_cache", saved.cache)):
             if amount > 0:
-                self._savings.add(float(amount), {**attributes, "costaware.technique": technique})
+                self.metrics.savings.add(float(amount), {**attributes, "costaware.technique": technique})
             elif amount < 0:
-                self._overhead.add(float(-amount), {**attributes, "costaware.technique": technique})
+                self.metrics.overhead.add(float(-amount), {**attributes, "costaware.technique": technique})
         if overhead > 0:
-            self._overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
+            self.metrics.overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
 
 
 def _remaining(ledger: Any) -> float | None:

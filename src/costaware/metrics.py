@@ -1,0 +1,229 @@
+"""costaware's metric instruments, made once per meter provider and shared by every runtime using it.
+
+The OpenTelemetry SDK hands back an already-registered observable instrument with its *first*
+callbacks, so instruments made again on a reconfiguration would never be read: every
+:class:`~costaware.telemetry.Telemetry` on one meter provider therefore shares one :class:`Instruments`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.context import Context, get_current
+from opentelemetry.metrics import Observation
+
+from costaware import __version__
+from costaware.config import internal_error
+
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
+DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 ... 81.92
+
+COST_METRIC = "costaware.cost"
+UNPRICED_METRIC = "costaware.calls.unpriced"
+CALLS_METRIC = "costaware.calls"
+
+
+class Sums:
+    """A monotonic counter summed in process and reported through an ``ObservableCounter`` when the
+    reader collects. Adding is a dict update under a lock: the SDK's synchronous ``Counter.add``
+    validates and hashes its attributes on every call, which made counters most of the per-call cost.
+    Exported exactly like a counter (``..._total`` in Prometheus)."""
+
+    def __init__(
+        self,
+        meter: Any,
+        name: str,
+        unit: str = "",
+        description: str = "",
+        before: Callable[[], None] | None = None,
+    ) -> None:
+        """``before``, if given, runs first whenever a reader collects (see :class:`Batched`)."""
+        self._values: dict[tuple[tuple[str, Any], ...], float] = {}
+        self._lock = threading.Lock()
+        callbacks: list[Any] = [self._observe]
+        if before is not None:
+            callbacks.insert(0, _callback_running(before))
+        meter.create_observable_counter(name, callbacks=callbacks, unit=unit, description=description)
+
+    @staticmethod
+    def key(attributes: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+        return tuple(attributes.items())
+
+    def add(self, amount: float, attributes: Mapping[str, Any]) -> None:
+        self.add_to(amount, Sums.key(attributes))
+
+    def add_to(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
+        """``add`` with the attributes given as a :meth:`key` made earlier."""
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def _observe(self, options: Any) -> Iterable[Observation]:
+        with self._lock:
+            items = list(self._values.items())
+        return [Observation(value, dict(key)) for key, value in items]
+
+
+def _callback_running(action: Callable[[], None]) -> Callable[[Any], Iterable[Observation]]:
+    """An observable-instrument callback that runs ``action`` and observes nothing."""
+
+    def callback(options: Any) -> Iterable[Observation]:
+        try:
+            action()
+        except Exception:
+            internal_error("recording queued metric points")
+        return ()
+
+    return callback
+
+
+class Batched:
+    """Histogram points queued, then recorded into the OpenTelemetry SDK ``size`` at a time.
+
+    The SDK's ``Histogram.record`` costs ~10 us with its code and data in the CPU caches and about three
+    times that right after an HTTP request has pushed them out, which is where a call's points are
+    made. Recorded in batches, the SDK's code runs warm: the same points for about half the CPU time
+    (``bench/README.md``, "Histogram points in batches"). Nothing is lost or late for a reader: every
+    collection first records what is queued (an observable instrument's callback runs before the SDK
+    reads its synchronous instruments), and each point keeps the context it was made in, so exemplars
+    link to the same trace as they would have. Thread-safe: appends and pops on a ``deque`` are atomic,
+    so a point queued while another thread flushes is recorded by that flush or the next one.
+    """
+
+    __slots__ = ("_queue", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._queue: deque[tuple[Any, float, Mapping[str, Any], Context]] = deque()
+
+    def record(self, histogram: Any, amount: float, attributes: Mapping[str, Any]) -> None:
+        queue = self._queue
+        queue.append((histogram, amount, attributes, get_current()))
+        if len(queue) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record every queued point now."""
+        pop = self._queue.popleft
+        while True:
+            try:
+                histogram, amount, attributes, context = pop()
+            except IndexError:
+                return
+            histogram.record(amount, attributes, context)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+BATCH_POINTS = 48
+"""Histogram points queued before they are recorded: 16 plain calls (3 points each)."""
+
+
+class Instruments:
+    """The histograms, ``Sums`` and gauge costaware records into, on one meter."""
+
+    def __init__(self, meter: Any) -> None:
+        self.pending = Batched(BATCH_POINTS)
+        self.tokens = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self.first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time from the request to the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self.cost = Sums(
+            meter, COST_METRIC, unit="USD", description="Cost of LLM calls in US dollars (priced calls only)"
+        )
+        self.calls = Sums(
+            meter, CALLS_METRIC, unit="{call}", description="LLM calls made", before=self.pending.flush
+        )
+        self.unpriced = Sums(
+            meter, UNPRICED_METRIC, unit="{call}", description="LLM calls whose model has no known price"
+        )
+        self.retries = Sums(
+            meter,
+            "costaware.retries",
+            unit="{retry}",
+            description="Retries of transient failures, by error type",
+        )
+        self.refusals = Sums(
+            meter,
+            "costaware.budget.refusals",
+            unit="{call}",
+            description="Calls refused before sending by a budget",
+        )
+        self.budget_spend = Sums(
+            meter, "costaware.budget.spend", unit="USD", description="Spend charged to each budget"
+        )
+        self.routes = Sums(
+            meter,
+            "costaware.routing.decisions",
+            unit="{call}",
+            description="Routing decisions by policy and tier",
+        )
+        self.cascade = Sums(
+            meter,
+            "costaware.cascade.checks",
+            unit="{answer}",
+            description="Cascade answers checked, by escalation",
+        )
+        self.baseline = Sums(
+            meter,
+            "costaware.cost.baseline",
+            unit="USD",
+            description="What the calls would have cost without costaware (requested model, no cache)",
+        )
+        self.savings = Sums(
+            meter,
+            "costaware.savings",
+            unit="USD",
+            description="Money saved, by technique (routing, prompt_cache)",
+        )
+        self.overhead = Sums(
+            meter,
+            "costaware.savings.overhead",
+            unit="USD",
+            description="Money spent by costaware's techniques: cache writes not read, rejected answers",
+        )
+        self.budget_remaining = meter.create_gauge(
+            "costaware.budget.remaining",
+            unit="USD",
+            description="What is left of each budget's current window",
+        )
+
+
+_GLOBAL = object()
+_made: weakref.WeakKeyDictionary[Any, Instruments] = weakref.WeakKeyDictionary()
+_global: Instruments | None = None
+_made_lock = threading.Lock()
+
+
+def instruments_for(meter_provider: Any = None) -> Instruments:
+    """The instruments on ``meter_provider`` (``None``: the global one), made on first use."""
+    global _global
+    with _made_lock:
+        if meter_provider is None:
+            if _global is None:
+                _global = Instruments(metrics.get_meter("costaware", __version__))
+            return _global
+        made = _made.get(meter_provider)
+        if made is None:
+            meter = metrics.get_meter("costaware", __version__, meter_provider=meter_provider)
+            made = _made[meter_provider] = Instruments(meter)
+        return made

@@ -1,0 +1,189 @@
+"""Histogram points are queued and recorded in batches: nothing is lost, late or mislinked for a reader.
+
+Through the real anthropic client against the simulator, into the real OpenTelemetry SDK.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+
+import costaware
+from conftest import Telemetry
+from costaware import config
+from costaware.metrics import BATCH_POINTS, Batched, instruments_for
+
+DURATION = "gen_ai.client.operation.duration"
+TOKENS = "gen_ai.client.token.usage"
+
+
+def _ask(client: Any, text: str = "What is a budget?") -> Any:
+    return client.messages.create(
+        model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": text}]
+    )
+
+
+def test_a_reader_gets_points_still_queued(anthropic_client: Any, telemetry: Telemetry) -> None:
+    message = _ask(anthropic_client)
+    queued = instruments_for(config.current_settings().meter_provider).pending
+    assert len(queued) == 3  # duration, input and output tokens: fewer than a batch, so still queued
+    assert telemetry.histogram_count(DURATION) == 1
+    assert telemetry.histogram_sum(TOKENS, gen_ai__token__type="output") == message.usage.output_tokens
+    assert len(queued) == 0
+    telemetry.reader.get_metrics_data()  # collecting again adds nothing
+    assert telemetry.histogram_count(DURATION) == 1
+
+
+def test_a_full_batch_is_recorded_without_a_reader(anthropic_client: Any, telemetry: Telemetry) -> None:
+    queued = instruments_for(config.current_settings().meter_provider).pending
+    calls = BATCH_POINTS // 3
+    for _ in range(calls - 1):
+        _ask(anthropic_client)
+    assert len(queued) == BATCH_POINTS - 3
+    _ask(anthropic_client)
+    assert len(queued) == 0
+    assert telemetry.histogram_count(DURATION) == calls
+
+
+def test_counts_survive_a_reconfiguration(anthropic_client: Any, telemetry: Telemetry) -> None:
+    """A new runtime on the same meter provider reports through the same instruments (the SDK would
+    hand a second registration the first one's callbacks, so its counts would never be read)."""
+    _ask(anthropic_client)
+    costaware.configure(retries=0)
+    _ask(anthropic_client)
+    assert telemetry.counter_value("costaware.calls") == 2
+    assert telemetry.histogram_count(DURATION) == 2
+
+
+def test_exemplars_link_the_trace_the_call_was_made_in(anthropic_client: Any, telemetry: Telemetry) -> None:
+    tracer = config.current_settings().tracer_provider.get_tracer("the-app")
+    with tracer.start_as_current_span("handle request") as parent:
+        _ask(anthropic_client)
+    _ask(anthropic_client)  # outside any span: offers no exemplar
+    (point,) = telemetry.points(DURATION)
+    assert point.count == 2
+    trace_ids = {exemplar.trace_id for exemplar in point.exemplars}
+    assert trace_ids == {parent.get_span_context().trace_id}
+
+
+def test_threads_and_a_collecting_reader_lose_no_point(anthropic_client: Any, telemetry: Telemetry) -> None:
+    threads, calls = 6, 25
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def collect() -> None:
+        while not stop.is_set():
+            telemetry.reader.get_metrics_data()
+
+    def work() -> None:
+        try:
+            for i in range(calls):
+                _ask(anthropic_client, f"Question {i}?")
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    collector = threading.Thread(target=collect)
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    collector.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stop.set()
+    collector.join()
+    assert errors == []
+    spans = telemetry.call_spans()
+    assert len(spans) == threads * calls
+    assert telemetry.histogram_count(DURATION) == threads * calls
+    expected_output = sum(s.attributes["gen_ai.usage.output_tokens"] for s in spans)  # type: ignore[index, misc]
+    assert telemetry.histogram_sum(TOKENS, gen_ai__token__type="output") == expected_output
+
+
+def test_concurrent_flushes_record_every_point_once() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = provider.get_meter("test").create_histogram("h")
+    batched = Batched(7)
+    threads, points = 4, 5000
+    stop = threading.Event()
+
+    def flush() -> None:
+        while not stop.is_set():
+            batched.flush()
+
+    def record(offset: int) -> None:
+        for i in range(points):
+            batched.record(histogram, offset * points + i, {"k": "v"})
+
+    flusher = threading.Thread(target=flush)
+    workers = [threading.Thread(target=record, args=(n,)) for n in range(threads)]
+    flusher.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stop.set()
+    flusher.join()
+    batched.flush()
+    data = reader.get_metrics_data()
+    assert data is not None
+    (point,) = data.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    total = threads * points
+    assert point.count == total
+    assert point.sum == total * (total - 1) // 2  # every value 0 .. total-1 exactly once
+    provider.shutdown()
+
+
+class _Kept(MetricExporter):
+    """A metric exporter that keeps what it is given (the test reads it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exported: list[MetricsData] = []
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        self.exported.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+
+def _counts(exported: Sequence[MetricsData], name: str) -> int:
+    return sum(
+        point.count
+        for data in exported
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    )
+
+
+def test_points_queued_at_shutdown_are_exported(anthropic_client: Any, telemetry: Telemetry) -> None:
+    exporter = _Kept()
+    provider = MeterProvider(
+        metric_readers=[PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)]
+    )
+    costaware.configure(meter_provider=provider)
+    _ask(anthropic_client)
+    _ask(anthropic_client)
+    assert _counts(exporter.exported, DURATION) == 0  # nothing exported yet: the interval is an hour
+    provider.shutdown()  # the reader's last collection
+    assert _counts(exporter.exported, DURATION) == 2

@@ -187,3 +187,37 @@ def test_points_queued_at_shutdown_are_exported(anthropic_client: Any, telemetry
     assert _counts(exporter.exported, DURATION) == 0  # nothing exported yet: the interval is an hour
     provider.shutdown()  # the reader's last collection
     assert _counts(exporter.exported, DURATION) == 2
+
+
+def test_a_meter_provider_without_weak_references_is_supported(
+    anthropic_client: Any, telemetry: Telemetry
+) -> None:
+    class Slotted:
+        """A meter provider that delegates to the SDK's and cannot be weakly referenced."""
+
+        __slots__ = ("inner",)
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def get_meter(self, *args: Any, **kwargs: Any) -> Any:
+            return self.inner.get_meter(*args, **kwargs)
+
+    reader = InMemoryMetricReader()
+    provider = Slotted(MeterProvider(metric_readers=[reader]))
+    costaware.configure(meter_provider=provider)
+    _ask(anthropic_client)
+    costaware.configure(retries=0)  # a second runtime on the same provider
+    _ask(anthropic_client)
+    assert instruments_for(provider) is instruments_for(provider)
+    data = reader.get_metrics_data()
+    assert data is not None
+    counts = {
+        metric.name: sum(getattr(p, "count", getattr(p, "value", 0)) for p in metric.data.data_points)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert counts[DURATION] == 2
+    assert counts["costaware.calls"] == 2
+    provider.inner.shutdown()

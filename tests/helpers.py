@@ -1,7 +1,11 @@
-"""Expected values computed independently of costaware: list prices and exact Decimal arithmetic."""
+"""Expected values computed independently of costaware (list prices, exact Decimal arithmetic), and
+workloads more than one test file runs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -85,3 +89,40 @@ def start_redis_server() -> tuple[Any, str]:
                 server.kill()
                 raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
+
+
+def run_concurrent_budget(client_factory: Any, budget: Any) -> Decimal:
+    """500 asyncio calls plus 8 threads of 10 calls each against ``budget``; returns what was spent."""
+    spent: list[Decimal] = []
+    lock = threading.Lock()
+
+    def charge(message: Any) -> None:
+        with lock:
+            spent.append(anthropic_cost(HAIKU, message.usage))
+
+    from costaware import BudgetExceededError, cost_aware
+
+    question = user("What is the capital of France?")
+
+    @cost_aware(budget=budget)
+    async def ask_async(client: Any) -> None:
+        with contextlib.suppress(BudgetExceededError):
+            charge(await client.messages.create(model=HAIKU, max_tokens=200, messages=question))
+
+    @cost_aware(budget=budget)
+    def ask_sync(client: Any) -> None:
+        with contextlib.suppress(BudgetExceededError):
+            charge(client.messages.create(model=HAIKU, max_tokens=200, messages=question))
+
+    async def many() -> None:
+        client = client_factory(asynchronous=True)
+        await asyncio.gather(*(ask_async(client) for _ in range(500)))
+
+    sync_client = client_factory(asynchronous=False)
+    threads = [threading.Thread(target=lambda: [ask_sync(sync_client) for _ in range(10)]) for _ in range(8)]
+    for t in threads:
+        t.start()
+    asyncio.run(many())
+    for t in threads:
+        t.join()
+    return sum(spent, Decimal(0))

@@ -3,14 +3,11 @@ shared across processes (SQLite, Redis), attributed, validated at decoration tim
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 import costaware
 from costaware import Budget, BudgetExceededError, cost_aware
 
-from helpers import HAIKU, SONNET, anthropic_cost, user
+from helpers import HAIKU, SONNET, anthropic_cost, run_concurrent_budget, user
 
 QUESTION = user("What is the capital of France?")
 
@@ -162,39 +159,6 @@ def test_bad_budget_fields_fail_at_construction() -> None:
 def test_unreachable_redis_fails_at_decoration() -> None:
     with pytest.raises(costaware.ConfigurationError, match=r"redis://127\.0\.0\.1:1"):
         cost_aware(budget=Budget(limit=1, period="day", store="redis://127.0.0.1:1/0"))
-
-
-def run_concurrent_budget(client_factory: Any, budget: Budget) -> Decimal:
-    """500 asyncio calls plus 8 threads of 10 calls each against ``budget``; returns what was spent."""
-    spent: list[Decimal] = []
-    lock = threading.Lock()
-
-    def charge(message: Any) -> None:
-        with lock:
-            spent.append(anthropic_cost(HAIKU, message.usage))
-
-    @cost_aware(budget=budget)
-    async def ask_async(client: Any) -> None:
-        with contextlib.suppress(BudgetExceededError):
-            charge(await client.messages.create(model=HAIKU, max_tokens=200, messages=QUESTION))
-
-    @cost_aware(budget=budget)
-    def ask_sync(client: Any) -> None:
-        with contextlib.suppress(BudgetExceededError):
-            charge(client.messages.create(model=HAIKU, max_tokens=200, messages=QUESTION))
-
-    async def many() -> None:
-        client = client_factory(asynchronous=True)
-        await asyncio.gather(*(ask_async(client) for _ in range(500)))
-
-    sync_client = client_factory(asynchronous=False)
-    threads = [threading.Thread(target=lambda: [ask_sync(sync_client) for _ in range(10)]) for _ in range(8)]
-    for t in threads:
-        t.start()
-    asyncio.run(many())
-    for t in threads:
-        t.join()
-    return sum(spent, Decimal(0))
 
 
 @pytest.mark.parametrize("run", range(3))

@@ -64,7 +64,8 @@ _CLAIM_LOCK = threading.Lock()
 _NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
 
 Step = tuple[str, Any]
-"""``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("sleep", seconds)`` -> ``None``."""
+"""``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("reserve", kwargs)`` -> the
+:class:`Held` reservation, or the refusal thrown in; ``("sleep", seconds)`` -> ``None``."""
 
 
 def is_suppressed() -> bool:
@@ -156,7 +157,7 @@ class Call:
         """The attempt loop. Yields steps for a driver; returns the SDK's value or raises its error."""
         overloads = 0
         while True:
-            held, kwargs = self._reserve(kwargs)
+            held, kwargs = (yield from self._reserve(kwargs)) if self.guard else (None, kwargs)
             self.attempts_made += 1
             self.sent_model = kwargs.get("model", self.request.model)
             value, error = yield ("send", kwargs)
@@ -178,12 +179,14 @@ class Call:
             kwargs = self._maybe_fall_back(kwargs, overloads)
             yield ("sleep", delay)
 
-    def _reserve(self, kwargs: dict[str, Any]) -> tuple[Held | None, dict[str, Any]]:
-        """Reserve the worst case of an attempt (``on_exceed="downgrade"``: on the cheapest fitting model)."""
-        if not self.guard:
-            return None, kwargs
+    def _reserve(self, kwargs: dict[str, Any]) -> Generator[Step, Any, tuple[Held | None, dict[str, Any]]]:
+        """Reserve the worst case of an attempt (``on_exceed="downgrade"``: on the cheapest fitting model).
+
+        Each reservation is a ``("reserve", kwargs)`` step: the driver makes it (:meth:`reserve`), off
+        the event loop when a budget's store does I/O, and throws a refusal back in here.
+        """
         try:
-            return self.guard.reserve(self.request.provider, kwargs.get("model"), kwargs), kwargs
+            return (yield ("reserve", kwargs)), kwargs
         except BudgetExceededError as refusal:
             cheaper = self._downgrade(refusal, kwargs)
             if cheaper is None:
@@ -192,10 +195,14 @@ class Call:
             kwargs = {**kwargs, "model": cheaper}
             self.span.set_attribute("costaware.budget.downgraded_to", cheaper)
             try:
-                return self.guard.reserve(self.request.provider, cheaper, kwargs), kwargs
+                return (yield ("reserve", kwargs)), kwargs
             except BudgetExceededError as second:
                 self.refuse(second)
                 raise
+
+    def reserve(self, kwargs: dict[str, Any]) -> Held:
+        """Reserve one attempt's worst case in every budget of the call (a driver's ``reserve`` step)."""
+        return self.guard.reserve(self.request.provider, kwargs.get("model"), kwargs)
 
     def _downgrade(self, refusal: BudgetExceededError, kwargs: dict[str, Any]) -> str | None:
         if getattr(refusal, "on_exceed", None) != "downgrade":
@@ -365,7 +372,10 @@ class Call:
             extra_attributes=self._extra_attributes(),
             savings=saved,
         )
-        self.runtime.telemetry.end(self.span, outcome, self.guard.ledgers)
+        telemetry = self.runtime.telemetry
+        telemetry.end(self.span, outcome)
+        if self.guard:  # after the settlement: from async code both wait on the budget worker
+            self.guard.later_if_async(telemetry.record_budgets, outcome, self.guard.ledgers)
 
     def _settled_cost(self, result: CallResult, error: BaseException | None, sent: bool) -> Cost:
         """The last attempt's cost, settled in the budgets (an unknown cost is charged its reservation)."""
@@ -459,11 +469,13 @@ def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     """Run a call's attempts synchronously."""
     steps = call.attempts(kwargs)
     reply: Any = None
+    refusal: BaseException | None = None
     while True:
         try:
-            kind, payload = steps.send(reply)
+            kind, payload = steps.send(reply) if refusal is None else steps.throw(refusal)
         except StopIteration as finished:
             return finished.value
+        refusal = None
         if kind == "send":
             tokens = call.activate()
             try:
@@ -472,20 +484,28 @@ def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
                 reply = (None, exc)
             finally:
                 call.deactivate(tokens)
+        elif kind == "reserve":
+            try:
+                reply = call.reserve(payload)
+            except BaseException as exc:
+                refusal = exc
         else:
             time.sleep(payload)
             reply = None
 
 
 async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a call's attempts in the running event loop (same steps as :func:`drive`)."""
+    """Run a call's attempts in the running event loop (same steps as :func:`drive`); a reservation in
+    a store that does I/O (SQLite, Redis) is made on the budget worker thread, not in the loop."""
     steps = call.attempts(kwargs)
     reply: Any = None
+    refusal: BaseException | None = None
     while True:
         try:
-            kind, payload = steps.send(reply)
+            kind, payload = steps.send(reply) if refusal is None else steps.throw(refusal)
         except StopIteration as finished:
             return finished.value
+        refusal = None
         if kind == "send":
             tokens = call.activate()
             try:
@@ -494,6 +514,11 @@ async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict
                 reply = (None, exc)
             finally:
                 call.deactivate(tokens)
+        elif kind == "reserve":
+            try:
+                reply = await call.guard.off_loop(call.reserve, payload)
+            except BaseException as exc:
+                refusal = exc
         else:
             await asyncio.sleep(payload)
             reply = None

@@ -25,8 +25,8 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
@@ -137,6 +137,8 @@ class Scope:
         if spec.per_call_limit is not None:
             ledgers.append(spend.invocation_ledger(spec.name, self.id, spec.per_call_limit, spec.on_exceed))
         self.ledgers: tuple[BudgetLedger, ...] = tuple(ledgers)
+        self.remaining: dict[str, float | None] = {}
+        """What was left of each budget when the scope ended, by key (for its span)."""
 
     @property
     def name(self) -> str:
@@ -180,6 +182,33 @@ def last_scope() -> Scope | None:
 
 @contextmanager
 def _opened(spec: ScopeSpec) -> Iterator[Scope]:
+    with _entered(spec) as scope:
+        try:
+            yield scope
+        finally:
+            if scope.ledgers:
+                from costaware import spend
+
+                scope.remaining = spend.read_remaining(scope.ledgers)
+
+
+@asynccontextmanager
+async def _opened_async(spec: ScopeSpec) -> AsyncIterator[Scope]:
+    """:func:`_opened` for a coroutine: its budgets are read off the event loop when it ends."""
+    with _entered(spec) as scope:
+        try:
+            yield scope
+        finally:
+            if scope.ledgers:
+                from costaware import spend
+
+                scope.remaining = await spend.read_remaining_async(scope.ledgers)
+
+
+@contextmanager
+def _entered(spec: ScopeSpec) -> Iterator[Scope]:
+    """A new scope, current (and its span open) inside the block; its budgets are read before the
+    block ends, by the caller."""
     from costaware import patching
 
     patching.ensure_instrumented()
@@ -251,7 +280,7 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
 
             @wrapt.decorator
             async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-                with _opened(spec):
+                async with _opened_async(spec):
                     return await wrapped(*args, **kwargs)
 
             return async_wrapper(function)

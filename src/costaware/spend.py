@@ -11,14 +11,17 @@ case is charged.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation
@@ -34,6 +37,75 @@ _OUTPUT_CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens"
 
 _ledgers: dict[int, tuple[Budget, BudgetLedger]] = {}
 _ledgers_lock = threading.Lock()
+
+T = TypeVar("T")
+
+_worker: ThreadPoolExecutor | None = None
+_worker_lock = threading.Lock()
+
+
+def _budget_worker() -> ThreadPoolExecutor:
+    """The one thread on which async code's store operations run, in the order they were asked for.
+
+    One thread, so a reservation asked for after a settlement is made after it (a reservation never
+    sees a worst case that was already settled), and the store sees no more concurrency than before.
+    """
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costaware-budget")
+        return _worker
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _background(action: Callable[..., None], *args: Any) -> None:
+    """Run ``action`` on the budget worker; nobody waits for it, so a failure is logged there."""
+
+    def run() -> None:
+        try:
+            action(*args)
+        except Exception:
+            log.warning("costaware: a budget store update failed on the budget worker", exc_info=True)
+
+    _budget_worker().submit(contextvars.copy_context().run, run)
+
+
+def remaining_or_none(ledger: BudgetLedger) -> float | None:
+    """What is left of a budget, or ``None`` when its store cannot say (it is down): never raises."""
+    try:
+        return float(ledger.remaining())
+    except Exception:
+        log.debug("costaware: could not read budget %r from its store", ledger.budget.key, exc_info=True)
+        return None
+
+
+def read_remaining(ledgers: Sequence[BudgetLedger]) -> dict[str, float | None]:
+    """What is left of each budget, by key (a read of each store, here)."""
+    return {ledger.budget.key: remaining_or_none(ledger) for ledger in ledgers}
+
+
+async def read_remaining_async(ledgers: Sequence[BudgetLedger]) -> dict[str, float | None]:
+    """:func:`read_remaining` from async code: on the budget worker, after the settlements queued
+    before it, when a store does I/O."""
+    if not any(getattr(ledger.store, "blocking", True) for ledger in ledgers):
+        return read_remaining(ledgers)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_budget_worker(), read_remaining, ledgers)
+
+
+def wait_for_budget_worker(timeout: float | None = 30.0) -> None:
+    """Wait until the store operations queued so far are done (``budget_status`` reads after them)."""
+    if _worker is None:
+        return
+    done: Future[None] = _worker.submit(lambda: None)
+    done.result(timeout)
 
 
 class UnpricedBudgetError(BudgetExceededError):
@@ -80,6 +152,7 @@ def budget_status(budget: Budget) -> BudgetStatus:
     Decimal('19.9657091')
     """
     ledger = ledger_for(budget)
+    wait_for_budget_worker()  # settlements async calls queued are in what it reads
     spent, reserved = ledger.usage()
     return BudgetStatus(budget.key, budget.window(), budget.limit, spent, reserved, ledger.remaining())
 
@@ -141,9 +214,29 @@ class SpendGuard:
             for i, ledger in enumerate(self.ledgers)
         )
         self._prices = prices
+        self.blocking = any(getattr(ledger.store, "blocking", True) for ledger in self.ledgers)
+        """Whether a store of these budgets does I/O (only stores that say ``blocking = False`` do not)."""
 
     def __bool__(self) -> bool:
         return bool(self.ledgers)
+
+    async def off_loop(self, action: Callable[[Any], T], argument: Any) -> T:
+        """``action(argument)`` without stalling the event loop: on the budget worker when a store
+        does I/O, else right here. Its exception, if any, is raised here unchanged."""
+        if not self.blocking:
+            return action(argument)
+        loop = asyncio.get_running_loop()
+        run = contextvars.copy_context().run
+        return await loop.run_in_executor(_budget_worker(), run, action, argument)
+
+    def later_if_async(self, action: Callable[..., None], *args: Any) -> None:
+        """Run ``action(*args)`` now, or, from async code with a store that does I/O, queue it on the
+        budget worker (settling and releasing: the call need not wait for them, and the worst case
+        stays reserved until they are done, so a budget is never overspent meanwhile)."""
+        if self.blocking and _in_event_loop():
+            _background(action, *args)
+        else:
+            action(*args)
 
     def worst_case(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Decimal | None:
         price = self._prices.lookup(provider, model) if model else None
@@ -194,6 +287,9 @@ class SpendGuard:
 
     def settle(self, held: Held, cost: Cost, charge: Charge) -> None:
         """Charge the attempt's real cost; the reserved worst case when the real cost is unknown."""
+        self.later_if_async(self._settle, held, cost, charge)
+
+    def _settle(self, held: Held, cost: Cost, charge: Charge) -> None:
         amount = cost.total if cost.total is not None else held.amount
         for ledger, reservation in held.entries:
             entry = Charge(
@@ -215,8 +311,11 @@ class SpendGuard:
                     f"settling budget {ledger.budget.key!r}: its store failed; the spend is not booked"
                 )
 
+    def release(self, held: Held) -> None:
+        self.later_if_async(self._release, held)
+
     @staticmethod
-    def release(held: Held) -> None:
+    def _release(held: Held) -> None:
         for ledger, reservation in held.entries:
             if reservation is not None:
                 try:

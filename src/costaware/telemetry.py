@@ -20,6 +20,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from costaware import __version__
 from costaware.core.types import CallOutcome, CallRequest
 from costaware.metrics import Sums, instruments_for
+from costaware.spend import remaining_or_none
 
 log = logging.getLogger("costaware")
 
@@ -59,19 +60,18 @@ class Telemetry:
         name = f"{request.operation} {request.model}" if request.model else request.operation
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
-    def end(self, span: Span, outcome: CallOutcome, ledgers: Sequence[Any] = ()) -> None:
+    def end(self, span: Span, outcome: CallOutcome) -> None:
         self._record_span(span, outcome)
         self._record_metrics(outcome)
-        if ledgers:
-            self._record_budgets(outcome, ledgers)
 
-    def _record_budgets(self, outcome: CallOutcome, ledgers: Sequence[Any]) -> None:
+    def record_budgets(self, outcome: CallOutcome, ledgers: Sequence[Any]) -> None:
+        """What a call charged to each budget, and what is left of it (a read of the budget's store)."""
         charged = outcome.cost.total
         for ledger in ledgers:
             key = {"costaware.budget.key": ledger.budget.key}
             if charged:
                 self.metrics.budget_spend.add(float(charged), key)
-            remaining = _remaining(ledger)
+            remaining = remaining_or_none(ledger)
             if remaining is not None:
                 self.metrics.budget_remaining.set(remaining, key)
 
@@ -136,9 +136,8 @@ class Telemetry:
                     attributes["costaware.feature"] = scope.spec.feature
                 if scope.spec.tenant:
                     attributes["costaware.tenant"] = scope.spec.tenant
-                for ledger in scope.ledgers:
-                    attributes["costaware.budget.key"] = ledger.budget.key
-                    remaining = _remaining(ledger)
+                for key, remaining in scope.remaining.items():  # read by the scope's opener
+                    attributes["costaware.budget.key"] = key
                     if remaining is not None:
                         attributes["costaware.budget.remaining_usd"] = remaining
                 span.set_attributes(attributes)
@@ -242,15 +241,6 @@ class Telemetry:
                 self.metrics.overhead.add(float(-amount), {**attributes, "costaware.technique": technique})
         if overhead > 0:
             self.metrics.overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
-
-
-def _remaining(ledger: Any) -> float | None:
-    """What is left of a budget, or ``None`` when its store cannot say (it is down): never raises."""
-    try:
-        return float(ledger.remaining())
-    except Exception:
-        log.debug("costaware: could not read budget %r from its store", ledger.budget.key, exc_info=True)
-        return None
 
 
 _SERIES_LIMIT = 1024

@@ -95,7 +95,12 @@ class Charge:
 
 @runtime_checkable
 class Store(Protocol):
-    """Where budget spend and reservations live. Every method is atomic on its own."""
+    """Where budget spend and reservations live. Every method is atomic on its own.
+
+    A store may say ``blocking = False`` when its methods do no I/O (the memory store): async code
+    then calls them in the event loop. Any other store is called from async code on costaware's
+    budget worker thread, so a SQLite transaction or a Redis round trip never stalls the loop.
+    """
 
     def reserve(
         self, key: str, window: str, amount: Decimal, limit: Decimal

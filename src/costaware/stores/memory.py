@@ -32,6 +32,9 @@ class MemoryStore:
     block the budget forever); ``max_charges`` bounds the charges kept for reports (oldest dropped).
     """
 
+    blocking = False
+    """Its operations do no I/O, so async code calls it in the event loop (see ``costaware.spend``)."""
+
     def __init__(
         self,
         *,

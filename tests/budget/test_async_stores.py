@@ -1,0 +1,183 @@
+"""From async code, a budget store that does I/O (SQLite here) never stalls the event loop.
+
+Reservations are awaited on costaware's budget worker thread; settlements are queued there and the
+call returns without waiting for them. A second SQLite connection holding the write lock stands in for
+a slow store (another process's transaction): the loop must keep ticking while costaware waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+import costaware
+from costaware import Budget, cost_aware
+from costaware.sim import Simulator
+
+from helpers import run_concurrent_budget
+
+HAIKU = "claude-haiku-4-5"
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+TICK = 0.01
+
+
+def _budget(tmp_path: Path, key: str, limit: str = "1") -> Budget:
+    budget = Budget(limit=Decimal(limit), period="day", key=key, store=f"sqlite:///{tmp_path / 'budget.db'}")
+    costaware.budget_status(budget)  # opens the store: its schema exists before the lock is taken
+    return budget
+
+
+def _hold_write_lock(path: Path, start_after: float, hold_for: float) -> threading.Thread:
+    """Another connection takes SQLite's write lock ``start_after`` s from now, for ``hold_for`` s."""
+
+    def hold() -> None:
+        time.sleep(start_after)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        time.sleep(hold_for)
+        conn.execute("COMMIT")
+        conn.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    return thread
+
+
+async def _longest_gap_while(work: Any) -> tuple[Any, float]:
+    """Run ``work`` while a ticker sleeps ``TICK`` s in a loop; returns work's result and the longest
+    time between two ticks (how long the event loop was stalled, plus one tick)."""
+    stop = asyncio.Event()
+    longest = 0.0
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(TICK)
+            now = time.perf_counter()
+            longest = max(longest, now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(2 * TICK)  # ticking before the work starts: a stall at its start is seen
+    try:
+        result = await work
+    finally:
+        stop.set()
+        await ticking
+    return result, longest
+
+
+def _client(sim: Simulator) -> Any:
+    return anthropic.AsyncAnthropic(base_url=sim.anthropic_base_url, api_key="k", max_retries=0)
+
+
+def test_a_reservation_waiting_for_a_locked_store_leaves_the_loop_running(
+    sim: Simulator, telemetry: Any, tmp_path: Path
+) -> None:
+    budget = _budget(tmp_path, "async-reserve")
+    client = _client(sim)
+
+    @cost_aware(budget=budget)
+    async def ask() -> Any:
+        return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
+
+    async def scenario() -> tuple[Any, float, float]:
+        holder = _hold_write_lock(tmp_path / "budget.db", start_after=0, hold_for=0.5)
+        await asyncio.sleep(0.1)  # the lock is held now
+        started = time.perf_counter()
+        message, gap = await _longest_gap_while(ask())
+        took = time.perf_counter() - started
+        await asyncio.to_thread(holder.join)
+        return message, gap, took
+
+    message, gap, took = asyncio.run(scenario())
+    assert took >= 0.3  # the reservation did wait for the lock
+    assert gap < 0.2  # ... and the loop kept running meanwhile
+    status = costaware.budget_status(budget)
+    assert status.reserved == 0
+    assert status.spent > 0
+    assert message.usage.output_tokens > 0
+
+
+def _settle_while_locked(tmp_path: Path, ask: Any) -> tuple[float, float]:
+    """Run ``ask()`` (a call answered after 0.3 s) while another connection takes the store's write
+    lock at 0.1 s and holds it until 0.9 s: the reservation is made at once, the settlement waits."""
+
+    async def scenario() -> tuple[float, float]:
+        holder = _hold_write_lock(tmp_path / "budget.db", start_after=0.1, hold_for=0.8)
+        started = time.perf_counter()
+        _, gap = await _longest_gap_while(ask())
+        took = time.perf_counter() - started
+        await asyncio.to_thread(holder.join)
+        return took, gap
+
+    return asyncio.run(scenario())
+
+
+SLOW = {"x-sim-fault": "delay=0.3"}
+
+
+def test_a_call_under_a_default_budget_returns_before_its_settlement_is_written(
+    sim: Simulator, telemetry: Any, tmp_path: Path
+) -> None:
+    budget = _budget(tmp_path, "async-settle")
+    costaware.configure(budget=budget)  # every call, no scope
+    client = _client(sim)
+
+    async def ask() -> Any:
+        return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
+
+    took, gap = _settle_while_locked(tmp_path, ask)
+    assert took < 0.7  # returned when the answer came (~0.3 s), not when the lock went (~0.9 s)
+    assert gap < 0.2
+    status = costaware.budget_status(budget)  # waits for the queued settlement
+    assert status.reserved == 0
+    assert status.spent > 0
+
+
+def test_a_scope_waits_for_its_budget_without_stalling_the_loop(
+    sim: Simulator, telemetry: Any, tmp_path: Path
+) -> None:
+    """A scope's span says what is left of its budget after its calls, so the scope ends after the
+    settlement and the read: awaited on the budget worker, with the loop running meanwhile."""
+    budget = _budget(tmp_path, "async-scope")
+    client = _client(sim)
+
+    @cost_aware(budget=budget)
+    async def ask() -> Any:
+        return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
+
+    took, gap = _settle_while_locked(tmp_path, ask)
+    assert took >= 0.8  # the scope read its budget after the lock was released
+    assert gap < 0.2
+    status = costaware.budget_status(budget)
+    assert status.reserved == 0
+    span = telemetry.span_named(f"costaware.scope {ask.__qualname__}")
+    assert span.attributes["costaware.budget.remaining_usd"] == float(status.remaining)
+
+
+@pytest.mark.parametrize("run", range(2))
+def test_async_tasks_and_threads_sharing_a_sqlite_budget_never_overspend(
+    sim: Simulator, telemetry: Any, tmp_path: Path, run: int
+) -> None:
+    def factory(asynchronous: bool) -> Any:
+        cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
+        return cls(base_url=sim.anthropic_base_url, api_key="k", max_retries=0)
+
+    limit = Decimal("0.05")  # about 50 worst cases
+    budget = _budget(tmp_path, f"async-threads-{run}", str(limit))
+    spent = run_concurrent_budget(factory, budget)
+    status = costaware.budget_status(budget)
+    assert spent <= limit
+    assert status.reserved == 0  # every reservation settled or released
+    assert status.spent == spent
+    assert spent > limit / 2  # the budget was really used, not refused wholesale

@@ -165,16 +165,20 @@ def test_a_scope_waits_for_its_budget_without_stalling_the_loop(
     assert span.attributes["costaware.budget.remaining_usd"] == float(status.remaining)
 
 
-@pytest.mark.parametrize("run", range(2))
-def test_async_tasks_and_threads_sharing_a_sqlite_budget_never_overspend(
-    sim: Simulator, telemetry: Any, tmp_path: Path, run: int
+@pytest.mark.parametrize("store_kind", ["sqlite", "sqlite-again", "redis"])
+def test_async_tasks_and_threads_sharing_a_budget_never_overspend(
+    sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, store_kind: str
 ) -> None:
     def factory(asynchronous: bool) -> Any:
         cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
         return cls(base_url=sim.anthropic_base_url, api_key="k", max_retries=0)
 
     limit = Decimal("0.05")  # about 50 worst cases
-    budget = _budget(tmp_path, f"async-threads-{run}", str(limit))
+    key = f"async-threads-{store_kind}-{tmp_path.name}"
+    if store_kind == "redis":
+        budget = Budget(limit=limit, period="day", key=key, store=request.getfixturevalue("redis_url"))
+    else:
+        budget = _budget(tmp_path, key, str(limit))
     spent = run_concurrent_budget(factory, budget)
     status = costaware.budget_status(budget)
     assert spent <= limit

@@ -6,7 +6,7 @@ Through the real anthropic client against the simulator, into the real OpenTelem
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
@@ -25,6 +25,37 @@ from costaware.metrics import BATCH_POINTS, Batched, instruments_for
 
 DURATION = "gen_ai.client.operation.duration"
 TOKENS = "gen_ai.client.token.usage"
+
+
+def _alongside(background: Callable[[], None], workers: list[Callable[[], None]]) -> list[BaseException]:
+    """Run ``workers`` in threads while ``background()`` runs in a loop in another; returns what the
+    workers raised (a thread's failure must fail the test)."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        while not stop.is_set():
+            background()
+
+    def guarded(work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:
+                errors.append(exc)
+
+        return run
+
+    looping = threading.Thread(target=loop)
+    threads = [threading.Thread(target=guarded(work)) for work in workers]
+    looping.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    looping.join()
+    return errors
 
 
 def _ask(client: Any, text: str = "What is a budget?") -> Any:
@@ -78,29 +109,12 @@ def test_exemplars_link_the_trace_the_call_was_made_in(anthropic_client: Any, te
 
 def test_threads_and_a_collecting_reader_lose_no_point(anthropic_client: Any, telemetry: Telemetry) -> None:
     threads, calls = 6, 25
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def collect() -> None:
-        while not stop.is_set():
-            telemetry.reader.get_metrics_data()
 
     def work() -> None:
-        try:
-            for i in range(calls):
-                _ask(anthropic_client, f"Question {i}?")
-        except BaseException as exc:  # reported below: a thread's failure must fail the test
-            errors.append(exc)
+        for i in range(calls):
+            _ask(anthropic_client, f"Question {i}?")
 
-    collector = threading.Thread(target=collect)
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    collector.start()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    stop.set()
-    collector.join()
+    errors = _alongside(lambda: telemetry.reader.get_metrics_data(), [work] * threads)
     assert errors == []
     spans = telemetry.call_spans()
     assert len(spans) == threads * calls
@@ -115,25 +129,15 @@ def test_concurrent_flushes_record_every_point_once() -> None:
     histogram = provider.get_meter("test").create_histogram("h")
     batched = Batched(7)
     threads, points = 4, 5000
-    stop = threading.Event()
 
-    def flush() -> None:
-        while not stop.is_set():
-            batched.flush()
+    def recording(offset: int) -> Callable[[], None]:
+        def record() -> None:
+            for i in range(points):
+                batched.record(histogram, offset * points + i, {"k": "v"})
 
-    def record(offset: int) -> None:
-        for i in range(points):
-            batched.record(histogram, offset * points + i, {"k": "v"})
+        return record
 
-    flusher = threading.Thread(target=flush)
-    workers = [threading.Thread(target=record, args=(n,)) for n in range(threads)]
-    flusher.start()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    stop.set()
-    flusher.join()
+    assert _alongside(batched.flush, [recording(n) for n in range(threads)]) == []
     batched.flush()
     data = reader.get_metrics_data()
     assert data is not None

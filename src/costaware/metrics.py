@@ -102,9 +102,12 @@ class Batched:
         self.size = size
         self._queue: deque[tuple[Any, float, Mapping[str, Any], Context]] = deque()
 
-    def record(self, histogram: Any, amount: float, attributes: Mapping[str, Any]) -> None:
+    def record(
+        self, histogram: Any, amount: float, attributes: Mapping[str, Any], context: Context | None = None
+    ) -> None:
+        """Queue a point made in ``context`` (default: the current one)."""
         queue = self._queue
-        queue.append((histogram, amount, attributes, get_current()))
+        queue.append((histogram, amount, attributes, get_current() if context is None else context))
         if len(queue) >= self.size:
             self.flush()
 

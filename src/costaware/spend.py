@@ -16,6 +16,7 @@ import contextvars
 import json
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,6 +56,15 @@ def _budget_worker() -> ThreadPoolExecutor:
         if _worker is None:
             _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costaware-budget")
         return _worker
+
+
+def _forget_worker() -> None:
+    """In a forked child: the parent's worker thread does not exist here; the next use starts one."""
+    global _worker, _worker_lock
+    _worker, _worker_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_worker)
 
 
 def _in_event_loop() -> bool:

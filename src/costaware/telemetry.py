@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import get_current
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware import __version__
@@ -198,16 +199,16 @@ class Telemetry:
     def _record_metrics(self, outcome: CallOutcome) -> None:
         request, result, cost = outcome.request, outcome.result, outcome.cost
         points = self._points(request, result.response_model, outcome.error_type, cost.priced_model)
-        record = self.metrics.pending.record
-        record(self.metrics.duration, outcome.duration_s, points.duration)
+        record, context = self.metrics.pending.record, get_current()
+        record(self.metrics.duration, outcome.duration_s, points.duration, context)
         self.metrics.calls.add_to(1, points.duration_key)
         if outcome.time_to_first_chunk_s is not None:
-            record(self.metrics.first_chunk, outcome.time_to_first_chunk_s, points.base)
+            record(self.metrics.first_chunk, outcome.time_to_first_chunk_s, points.base, context)
         usage = result.usage
         if usage is not None:
-            record(self.metrics.tokens, usage.input_tokens, points.input)
+            record(self.metrics.tokens, usage.input_tokens, points.input, context)
             if request.operation != "embeddings":
-                record(self.metrics.tokens, usage.output_tokens, points.output)
+                record(self.metrics.tokens, usage.output_tokens, points.output, context)
         if cost.total is not None:
             if cost.total:
                 self.metrics.cost.add_to(float(cost.total), points.cost_key)

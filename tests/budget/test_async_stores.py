@@ -8,9 +8,12 @@ a slow store (another process's transaction): the loop must keep ticking while c
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
 import threading
 import time
+import traceback
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -185,3 +188,32 @@ def test_async_tasks_and_threads_sharing_a_budget_never_overspend(
     assert status.reserved == 0  # every reservation settled or released
     assert status.spent == spent
     assert spent > limit / 2  # the budget was really used, not refused wholesale
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_budget_worker(sim: Simulator, telemetry: Any, tmp_path: Path) -> None:
+    """The parent's worker thread does not exist in a forked child: the child must start its own,
+    not queue its reservations behind a thread that will never run them."""
+    budget = _budget(tmp_path, "async-fork")
+
+    @cost_aware(budget=budget)
+    async def ask() -> Any:  # a client per process: connections do not survive a fork
+        return await _client(sim).messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
+
+    asyncio.run(ask())  # the worker thread exists in this process now
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status, never return into pytest
+        code = 1
+        try:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm kills the child, whatever it waits on
+            signal.alarm(20)  # so a hang fails this test instead of stalling the run
+            asyncio.run(ask())
+            code = 0
+        except BaseException:
+            (tmp_path / "child-error.txt").write_text(traceback.format_exc())
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    error = tmp_path / "child-error.txt"
+    assert os.waitstatus_to_exitcode(status) == 0, error.read_text() if error.exists() else "no traceback"
+    assert costaware.budget_status(budget).reserved == 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "src"))
 
 from instructions import record_answers, request_of  # noqa: E402
+from overhead import write_results  # noqa: E402
 
 DEFAULT_OUTPUT = BENCH / "results" / "batching.json"
 
@@ -129,19 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         extra = "" if name == "no points" else f"   points add {added:6.1f}"
         print(f"  {name:28} {statistics.median(values):8.1f}{extra}")
     print(f"(the SDK call alone: {base:.1f} µs)")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "command": "python bench/batching.py " + " ".join(argv or sys.argv[1:]),
-                "block": args.block,
-                "rounds": args.rounds,
-                "python": sys.version.split()[0],
-                "variants": results,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        args.output,
+        {
+            "command": "python bench/batching.py " + " ".join(argv or sys.argv[1:]),
+            "block": args.block,
+            "rounds": args.rounds,
+            "python": sys.version.split()[0],
+            "variants": results,
+        },
     )
     return 0
 

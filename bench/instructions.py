@@ -50,6 +50,7 @@ from overhead import (  # noqa: E402
     TARGET_RATIO,
     _instrument,
     _set_up_providers,
+    write_results,
 )
 
 CONFIGS = ("raw", "costaware", "openllmetry")
@@ -213,20 +214,16 @@ def main(argv: list[str] | None = None) -> int:
             f"| {case} | {counts['raw']:,.0f} | +{result['overhead']['costaware']:,.0f} | "
             f"+{result['overhead']['openllmetry']:,.0f} | {result['ratio']:.2f} |"
         )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "command": "python bench/instructions.py " + " ".join(argv or sys.argv[1:]),
-                "low": args.low,
-                "high": args.high,
-                "seed": args.seed,
-                "target_ratio": TARGET_RATIO,
-                "cases": results,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        args.output,
+        {
+            "command": "python bench/instructions.py " + " ".join(argv or sys.argv[1:]),
+            "low": args.low,
+            "high": args.high,
+            "seed": args.seed,
+            "target_ratio": TARGET_RATIO,
+            "cases": results,
+        },
     )
     return 0
 

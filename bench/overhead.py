@@ -293,6 +293,12 @@ def worker_main(raw_spec: str) -> None:
 # ============================================================================================
 
 
+def write_results(path: Path, results: Any) -> None:
+    """Write a benchmark's results as indented JSON (the folder made if needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -937,8 +943,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "elapsed_s": round(elapsed, 1),
         "errors": errors,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_results(args.output, report)
 
     print()
     print(format_table(cases, imports))

@@ -1,8 +1,9 @@
-"""From async code, a budget store that does I/O (SQLite here) never stalls the event loop.
+"""From async code, a budget store that does I/O (SQLite, Redis) never stalls the event loop.
 
 Reservations are awaited on costaware's budget worker thread; settlements are queued there and the
-call returns without waiting for them. A second SQLite connection holding the write lock stands in for
-a slow store (another process's transaction): the loop must keep ticking while costaware waits for it.
+call returns without waiting for them. A stalled store stands in for a slow one: a second SQLite
+connection holding the write lock (another process's transaction), or Redis under ``CLIENT PAUSE``. The
+loop must keep ticking while costaware waits for it.
 """
 
 from __future__ import annotations
@@ -32,26 +33,47 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 TICK = 0.01
 
 
-def _budget(tmp_path: Path, key: str, limit: str = "1") -> Budget:
-    budget = Budget(limit=Decimal(limit), period="day", key=key, store=f"sqlite:///{tmp_path / 'budget.db'}")
+def _budget(tmp_path: Path, key: str, limit: str = "1", store: str | None = None) -> Budget:
+    """A daily budget on SQLite in ``tmp_path`` (or on ``store``), its store opened and ready."""
+    where = store or f"sqlite:///{tmp_path / 'budget.db'}"
+    budget = Budget(limit=Decimal(limit), period="day", key=key, store=where)
     costaware.budget_status(budget)  # opens the store: its schema exists before the lock is taken
     return budget
 
 
-def _hold_write_lock(path: Path, start_after: float, hold_for: float) -> threading.Thread:
-    """Another connection takes SQLite's write lock ``start_after`` s from now, for ``hold_for`` s."""
+def _stall_store(where: str, start_after: float, hold_for: float) -> threading.Thread:
+    """Make the store stall ``start_after`` s from now, for ``hold_for`` s: SQLite (``where`` a path)
+    by another connection holding its write lock; Redis (``where`` a URL) by ``CLIENT PAUSE``."""
 
-    def hold() -> None:
+    def stall() -> None:
         time.sleep(start_after)
-        conn = sqlite3.connect(path, isolation_level=None)
+        if where.startswith("redis://"):
+            import redis
+
+            server = redis.Redis.from_url(where)
+            server.execute_command("CLIENT", "PAUSE", int(hold_for * 1000))
+            server.close()
+            return
+        conn = sqlite3.connect(where, isolation_level=None)
         conn.execute("BEGIN IMMEDIATE")
         time.sleep(hold_for)
         conn.execute("COMMIT")
         conn.close()
 
-    thread = threading.Thread(target=hold)
+    thread = threading.Thread(target=stall)
     thread.start()
     return thread
+
+
+STORES = ["sqlite", "redis"]
+
+
+def _store_of(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str | None, str]:
+    """(the budget's store URL, what ``_stall_store`` stalls) for a store kind."""
+    if kind == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url, url
+    return None, str(tmp_path / "budget.db")
 
 
 async def _longest_gap_while(work: Any) -> tuple[Any, float]:
@@ -83,10 +105,12 @@ def _client(sim: Simulator) -> Any:
     return anthropic.AsyncAnthropic(base_url=sim.anthropic_base_url, api_key="k", max_retries=0)
 
 
-def test_a_reservation_waiting_for_a_locked_store_leaves_the_loop_running(
-    sim: Simulator, telemetry: Any, tmp_path: Path
+@pytest.mark.parametrize("kind", STORES)
+def test_a_reservation_waiting_for_a_stalled_store_leaves_the_loop_running(
+    sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
-    budget = _budget(tmp_path, "async-reserve")
+    store, stalled = _store_of(kind, tmp_path, request)
+    budget = _budget(tmp_path, f"async-reserve-{tmp_path.name}", store=store)
     client = _client(sim)
 
     @cost_aware(budget=budget)
@@ -94,8 +118,8 @@ def test_a_reservation_waiting_for_a_locked_store_leaves_the_loop_running(
         return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
 
     async def scenario() -> tuple[Any, float, float]:
-        holder = _hold_write_lock(tmp_path / "budget.db", start_after=0, hold_for=0.5)
-        await asyncio.sleep(0.1)  # the lock is held now
+        holder = _stall_store(stalled, start_after=0, hold_for=0.5)
+        await asyncio.sleep(0.1)  # the store is stalled now
         started = time.perf_counter()
         message, gap = await _longest_gap_while(ask())
         took = time.perf_counter() - started
@@ -103,7 +127,7 @@ def test_a_reservation_waiting_for_a_locked_store_leaves_the_loop_running(
         return message, gap, took
 
     message, gap, took = asyncio.run(scenario())
-    assert took >= 0.3  # the reservation did wait for the lock
+    assert took >= 0.3  # the reservation did wait for the store
     assert gap < 0.2  # ... and the loop kept running meanwhile
     status = costaware.budget_status(budget)
     assert status.reserved == 0
@@ -111,12 +135,12 @@ def test_a_reservation_waiting_for_a_locked_store_leaves_the_loop_running(
     assert message.usage.output_tokens > 0
 
 
-def _settle_while_locked(tmp_path: Path, ask: Any) -> tuple[float, float]:
-    """Run ``ask()`` (a call answered after 0.3 s) while another connection takes the store's write
-    lock at 0.1 s and holds it until 0.9 s: the reservation is made at once, the settlement waits."""
+def _settle_while_stalled(stalled: str, ask: Any) -> tuple[float, float]:
+    """Run ``ask()`` (a call answered after 0.3 s) while the store stalls from 0.1 s to 0.9 s: the
+    reservation is made at once, the settlement waits."""
 
     async def scenario() -> tuple[float, float]:
-        holder = _hold_write_lock(tmp_path / "budget.db", start_after=0.1, hold_for=0.8)
+        holder = _stall_store(stalled, start_after=0.1, hold_for=0.8)
         started = time.perf_counter()
         _, gap = await _longest_gap_while(ask())
         took = time.perf_counter() - started
@@ -129,38 +153,42 @@ def _settle_while_locked(tmp_path: Path, ask: Any) -> tuple[float, float]:
 SLOW = {"x-sim-fault": "delay=0.3"}
 
 
+@pytest.mark.parametrize("kind", STORES)
 def test_a_call_under_a_default_budget_returns_before_its_settlement_is_written(
-    sim: Simulator, telemetry: Any, tmp_path: Path
+    sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
-    budget = _budget(tmp_path, "async-settle")
+    store, stalled = _store_of(kind, tmp_path, request)
+    budget = _budget(tmp_path, f"async-settle-{tmp_path.name}", store=store)
     costaware.configure(budget=budget)  # every call, no scope
     client = _client(sim)
 
     async def ask() -> Any:
         return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
 
-    took, gap = _settle_while_locked(tmp_path, ask)
-    assert took < 0.7  # returned when the answer came (~0.3 s), not when the lock went (~0.9 s)
+    took, gap = _settle_while_stalled(stalled, ask)
+    assert took < 0.7  # returned when the answer came (~0.3 s), not when the store came back (~0.9 s)
     assert gap < 0.2
     status = costaware.budget_status(budget)  # waits for the queued settlement
     assert status.reserved == 0
     assert status.spent > 0
 
 
+@pytest.mark.parametrize("kind", STORES)
 def test_a_scope_waits_for_its_budget_without_stalling_the_loop(
-    sim: Simulator, telemetry: Any, tmp_path: Path
+    sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
     """A scope's span says what is left of its budget after its calls, so the scope ends after the
     settlement and the read: awaited on the budget worker, with the loop running meanwhile."""
-    budget = _budget(tmp_path, "async-scope")
+    store, stalled = _store_of(kind, tmp_path, request)
+    budget = _budget(tmp_path, f"async-scope-{tmp_path.name}", store=store)
     client = _client(sim)
 
     @cost_aware(budget=budget)
     async def ask() -> Any:
         return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
 
-    took, gap = _settle_while_locked(tmp_path, ask)
-    assert took >= 0.8  # the scope read its budget after the lock was released
+    took, gap = _settle_while_stalled(stalled, ask)
+    assert took >= 0.8  # the scope read its budget after the store came back
     assert gap < 0.2
     status = costaware.budget_status(budget)
     assert status.reserved == 0

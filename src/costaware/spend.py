@@ -75,6 +75,21 @@ def _in_event_loop() -> bool:
     return True
 
 
+def _submitted(action: Callable[..., T], *args: Any) -> Future[T] | None:
+    """``action(*args)`` queued on the budget worker (in a copy of this context), or ``None`` when the
+    worker takes no new work (the interpreter is shutting down): then the caller does it in place."""
+    try:
+        return _budget_worker().submit(contextvars.copy_context().run, action, *args)
+    except RuntimeError:
+        return None
+
+
+async def _on_worker(action: Callable[..., T], *args: Any) -> T:
+    """``await`` ``action(*args)`` done on the budget worker; its exception is raised here unchanged."""
+    queued = _submitted(action, *args)
+    return action(*args) if queued is None else await asyncio.wrap_future(queued)
+
+
 def _background(action: Callable[..., None], *args: Any) -> None:
     """Run ``action`` on the budget worker; nobody waits for it, so a failure is logged there."""
 
@@ -84,7 +99,8 @@ def _background(action: Callable[..., None], *args: Any) -> None:
         except Exception:
             log.warning("costaware: a budget store update failed on the budget worker", exc_info=True)
 
-    _budget_worker().submit(contextvars.copy_context().run, run)
+    if _submitted(run) is None:
+        run()
 
 
 def remaining_or_none(ledger: BudgetLedger) -> float | None:
@@ -106,16 +122,16 @@ async def read_remaining_async(ledgers: Sequence[BudgetLedger]) -> dict[str, flo
     before it, when a store does I/O."""
     if not any(getattr(ledger.store, "blocking", True) for ledger in ledgers):
         return read_remaining(ledgers)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_budget_worker(), read_remaining, ledgers)
+    return await _on_worker(read_remaining, ledgers)
 
 
 def wait_for_budget_worker(timeout: float | None = 30.0) -> None:
     """Wait until the store operations queued so far are done (``budget_status`` reads after them)."""
     if _worker is None:
         return
-    done: Future[None] = _worker.submit(lambda: None)
-    done.result(timeout)
+    done = _submitted(lambda: None)
+    if done is not None:  # else shut down: it finished what it had before it stopped
+        done.result(timeout)
 
 
 class UnpricedBudgetError(BudgetExceededError):
@@ -235,9 +251,7 @@ class SpendGuard:
         does I/O, else right here. Its exception, if any, is raised here unchanged."""
         if not self.blocking:
             return action(argument)
-        loop = asyncio.get_running_loop()
-        run = contextvars.copy_context().run
-        return await loop.run_in_executor(_budget_worker(), run, action, argument)
+        return await _on_worker(action, argument)
 
     def later_if_async(self, action: Callable[..., None], *args: Any) -> None:
         """Run ``action(*args)`` now, or, from async code with a store that does I/O, queue it on the

@@ -245,3 +245,23 @@ def test_a_forked_child_gets_its_own_budget_worker(sim: Simulator, telemetry: An
     error = tmp_path / "child-error.txt"
     assert os.waitstatus_to_exitcode(status) == 0, error.read_text() if error.exists() else "no traceback"
     assert costaware.budget_status(budget).reserved == 0
+
+
+def test_with_the_worker_stopped_store_operations_happen_in_place(
+    sim: Simulator, telemetry: Any, tmp_path: Path
+) -> None:
+    """At interpreter shutdown the worker takes no new work: a call finishing then (a stream's
+    finaliser, an atexit hook) must still reserve and settle, here, rather than fail."""
+    from costaware import spend
+
+    budget = _budget(tmp_path, "async-no-worker")
+    costaware.configure(budget=budget)
+    spend._budget_worker().shutdown(wait=True)  # what interpreter shutdown does to it
+    try:
+        message = asyncio.run(_client(sim).messages.create(model=HAIKU, max_tokens=50, messages=QUESTION))
+        status = costaware.budget_status(budget)
+    finally:
+        spend._forget_worker()
+    assert message.usage.output_tokens > 0
+    assert status.reserved == 0
+    assert status.spent > 0

@@ -26,7 +26,12 @@ import inspect
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
@@ -243,11 +248,37 @@ class ScopeOptions(TypedDict, total=False):
     max_output_tokens: int | None
 
 
-@contextmanager
-def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> Iterator[Scope]:
-    """The context-manager form of :func:`cost_aware`; yields the :class:`Scope`, readable after the block."""
-    with _opened(ScopeSpec.build(name, **options)) as opened:
-        yield opened
+class ScopeBlock:
+    """What :func:`scope` returns: use it with ``with``, or with ``async with`` in a coroutine (then
+    the budgets it reads for its span at the end are read off the event loop)."""
+
+    def __init__(self, spec: ScopeSpec) -> None:
+        self._spec = spec
+        self._sync: AbstractContextManager[Scope] | None = None
+        self._async: AbstractAsyncContextManager[Scope] | None = None
+
+    def __enter__(self) -> Scope:
+        self._sync = _opened(self._spec)
+        return self._sync.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        assert self._sync is not None
+        return self._sync.__exit__(*exc_info)
+
+    async def __aenter__(self) -> Scope:
+        self._async = _opened_async(self._spec)
+        return await self._async.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        assert self._async is not None
+        return await self._async.__aexit__(*exc_info)
+
+
+def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> ScopeBlock:
+    """The context-manager form of :func:`cost_aware`: ``with costaware.scope("batch", budget=5) as s:``
+    (or ``async with`` in a coroutine) gives the :class:`Scope`, readable after the block. Bad
+    arguments raise :class:`ConfigurationError` here."""
+    return ScopeBlock(ScopeSpec.build(name, **options))
 
 
 @overload

@@ -265,3 +265,25 @@ def test_with_the_worker_stopped_store_operations_happen_in_place(
     assert message.usage.output_tokens > 0
     assert status.reserved == 0
     assert status.spent > 0
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_async_with_scope_reads_its_budget_off_the_loop(
+    sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    store, stalled = _store_of(kind, tmp_path, request)
+    budget = _budget(tmp_path, f"async-with-{tmp_path.name}", store=store)
+    client = _client(sim)
+
+    async def ask() -> Any:
+        async with costaware.scope("batch", budget=budget) as batch:
+            await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
+        return batch
+
+    took, gap = _settle_while_stalled(stalled, ask)
+    assert took >= 0.8  # the block ended after the store came back and the budget was read
+    assert gap < 0.2
+    span = telemetry.span_named("costaware.scope batch")
+    status = costaware.budget_status(budget)
+    assert span.attributes["costaware.budget.remaining_usd"] == float(status.remaining)
+    assert span.attributes["costaware.scope.calls"] == 1

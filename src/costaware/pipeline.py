@@ -1,19 +1,19 @@
 """The one place that orders the steps of an LLM call.
 
-For every patched SDK method::
+For every patched SDK method (after ``Runtime.prepare`` has routed the request, capped its output and
+planned its cache breakpoints)::
 
-    read the request -> start the span -> [route, plan cache breakpoints: later] ->
+    read the request -> start the span ->
     for each attempt: reserve the budget -> send (the SDK's own method) -> on a transient failure,
     settle the failed attempt and wait -> read usage (now, or from the stream as the caller reads it)
     -> price -> settle the budget -> record in the scopes -> emit telemetry, exactly once.
 
-The attempt loop is one generator (:meth:`Call.attempts`) that sync and async drivers run, so both
-take exactly the same steps.
+The attempt loop is one generator (:meth:`Call.attempts`) that the sync and async drivers
+(:mod:`costaware.drivers`) run, so both take exactly the same steps.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -463,62 +463,3 @@ def rebind(method: Any, resource: Any) -> Any:
     """``method`` (a bound SDK method) bound to another resource instead."""
     function = getattr(method, "__func__", None)
     return function.__get__(resource) if function is not None else method
-
-
-def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a call's attempts synchronously."""
-    steps = call.attempts(kwargs)
-    reply: Any = None
-    refusal: BaseException | None = None
-    while True:
-        try:
-            kind, payload = steps.send(reply) if refusal is None else steps.throw(refusal)
-        except StopIteration as finished:
-            return finished.value
-        refusal = None
-        if kind == "send":
-            tokens = call.activate()
-            try:
-                reply = (send(*args, **payload), None)
-            except BaseException as exc:
-                reply = (None, exc)
-            finally:
-                call.deactivate(tokens)
-        elif kind == "reserve":
-            try:
-                reply = call.reserve(payload)
-            except BaseException as exc:
-                refusal = exc
-        else:
-            time.sleep(payload)
-            reply = None
-
-
-async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a call's attempts in the running event loop (same steps as :func:`drive`); a reservation in
-    a store that does I/O (SQLite, Redis) is made on the budget worker thread, not in the loop."""
-    steps = call.attempts(kwargs)
-    reply: Any = None
-    refusal: BaseException | None = None
-    while True:
-        try:
-            kind, payload = steps.send(reply) if refusal is None else steps.throw(refusal)
-        except StopIteration as finished:
-            return finished.value
-        refusal = None
-        if kind == "send":
-            tokens = call.activate()
-            try:
-                reply = (await send(*args, **payload), None)
-            except BaseException as exc:
-                reply = (None, exc)
-            finally:
-                call.deactivate(tokens)
-        elif kind == "reserve":
-            try:
-                reply = await call.guard.off_loop(call.reserve, payload)
-            except BaseException as exc:
-                refusal = exc
-        else:
-            await asyncio.sleep(payload)
-            reply = None

@@ -320,7 +320,7 @@ class HelperProxy(_HelperBase):
     """``client.messages.stream(...)`` and friends: the request is sent on ``__enter__``."""
 
     def __enter__(self) -> Any:
-        from costaware.pipeline import drive
+        from costaware.drivers import drive
 
         call = self._self_start()
         if call is None:
@@ -346,7 +346,7 @@ class AsyncHelperProxy(_HelperBase):
     """``async with client.messages.stream(...)``: ``stream()`` is a plain ``def`` returning this."""
 
     async def __aenter__(self) -> Any:
-        from costaware.pipeline import drive_async
+        from costaware.drivers import drive_async
 
         call = self._self_start()
         if call is None:

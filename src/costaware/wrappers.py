@@ -12,16 +12,9 @@ from typing import Any
 
 from costaware import streams
 from costaware.config import internal_error
+from costaware.drivers import drive, drive_async
 from costaware.optimize import for_model
-from costaware.pipeline import (
-    Call,
-    active_call,
-    drive,
-    drive_async,
-    is_suppressed,
-    open_call,
-    rebind,
-)
+from costaware.pipeline import Call, active_call, is_suppressed, open_call, rebind
 from costaware.providers.base import PatchTarget
 from costaware.scoping import current_scope
 

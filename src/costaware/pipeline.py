@@ -65,7 +65,8 @@ _NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
 
 Step = tuple[str, Any]
 """``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("reserve", kwargs)`` -> the
-:class:`Held` reservation, or the refusal thrown in; ``("sleep", seconds)`` -> ``None``."""
+:class:`Held` reservation and the arguments to send, or the refusal thrown in; ``("sleep", seconds)``
+-> ``None``."""
 
 
 def is_suppressed() -> bool:
@@ -180,29 +181,30 @@ class Call:
             yield ("sleep", delay)
 
     def _reserve(self, kwargs: dict[str, Any]) -> Generator[Step, Any, tuple[Held | None, dict[str, Any]]]:
-        """Reserve the worst case of an attempt (``on_exceed="downgrade"``: on the cheapest fitting model).
-
-        Each reservation is a ``("reserve", kwargs)`` step: the driver makes it (:meth:`reserve`), off
-        the event loop when a budget's store does I/O, and throws a refusal back in here.
-        """
+        """Reserve the worst case of an attempt: a ``("reserve", kwargs)`` step, which the driver makes
+        with :meth:`reserve` (off the event loop when a budget's store does I/O) and which throws a
+        refusal back in here. Returns the reservation and the arguments to send."""
         try:
-            return (yield ("reserve", kwargs)), kwargs
+            held, to_send = yield ("reserve", kwargs)
+        except BudgetExceededError as refusal:
+            self.refuse(refusal)
+            raise
+        return held, to_send
+
+    def reserve(self, kwargs: dict[str, Any]) -> tuple[Held, dict[str, Any]]:
+        """Reserve one attempt's worst case in every budget of the call; returns the reservation and the
+        arguments to send. ``on_exceed="downgrade"``: a call that does not fit moves to the cheapest
+        configured model that does (reading the budgets as it looks). Raises the refusal otherwise."""
+        provider = self.request.provider
+        try:
+            return self.guard.reserve(provider, kwargs.get("model"), kwargs), kwargs
         except BudgetExceededError as refusal:
             cheaper = self._downgrade(refusal, kwargs)
             if cheaper is None:
-                self.refuse(refusal)
                 raise
-            kwargs = {**kwargs, "model": cheaper}
-            self.span.set_attribute("costaware.budget.downgraded_to", cheaper)
-            try:
-                return (yield ("reserve", kwargs)), kwargs
-            except BudgetExceededError as second:
-                self.refuse(second)
-                raise
-
-    def reserve(self, kwargs: dict[str, Any]) -> Held:
-        """Reserve one attempt's worst case in every budget of the call (a driver's ``reserve`` step)."""
-        return self.guard.reserve(self.request.provider, kwargs.get("model"), kwargs)
+        kwargs = {**kwargs, "model": cheaper}
+        self.span.set_attribute("costaware.budget.downgraded_to", cheaper)
+        return self.guard.reserve(provider, cheaper, kwargs), kwargs
 
     def _downgrade(self, refusal: BudgetExceededError, kwargs: dict[str, Any]) -> str | None:
         if getattr(refusal, "on_exceed", None) != "downgrade":

@@ -287,3 +287,53 @@ def test_async_with_scope_reads_its_budget_off_the_loop(
     status = costaware.budget_status(budget)
     assert span.attributes["costaware.budget.remaining_usd"] == float(status.remaining)
     assert span.attributes["costaware.scope.calls"] == 1
+
+
+class _ThreadRecordingStore:
+    """A real SQLite store that notes which thread each of its operations ran on."""
+
+    def __init__(self, path: Path) -> None:
+        from costaware.stores.sqlite import SQLiteStore
+
+        self._store = SQLiteStore(str(path))
+        self.threads: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._store, name)
+
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            self.threads.append((name, threading.current_thread().name))
+            return method(*args, **kwargs)
+
+        return noted
+
+
+def test_a_downgrade_reads_its_budgets_off_the_loop(sim: Simulator, telemetry: Any, tmp_path: Path) -> None:
+    """``on_exceed="downgrade"`` reads the budget for each cheaper model it tries: that, the
+    reservations, the settlement and the scope's closing read all run on the budget worker."""
+    from costaware.core.pricing import PriceBook
+    from costaware.spend import SpendGuard
+
+    kwargs = {"model": "claude-opus-4-6", "max_tokens": 300, "messages": QUESTION}
+    worst_haiku = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, {**kwargs, "model": HAIKU})
+    assert worst_haiku is not None
+    store = _ThreadRecordingStore(tmp_path / "budget.db")
+    budget = Budget(limit=worst_haiku * Decimal("1.2"), period="day", key="async-downgrade", store=store)
+    client = _client(sim)
+
+    @cost_aware(budget=budget, on_exceed="downgrade")
+    async def ask() -> Any:
+        return await client.messages.create(**kwargs)
+
+    from costaware.spend import wait_for_budget_worker
+
+    store.threads.clear()
+    message = asyncio.run(ask())
+    wait_for_budget_worker()  # the queued settlement is made (on the worker too)
+    during_the_call = list(store.threads)
+    assert message.model == HAIKU
+    assert telemetry.call_spans()[0].attributes["costaware.budget.downgraded_to"] == HAIKU
+    assert sim.requests(model="claude-opus-4-6") == 0
+    operations = {name for name, _ in during_the_call}
+    assert {"reserve", "usage", "settle"} <= operations  # a refusal, a downgrade's read, the settlement
+    assert {thread for _, thread in during_the_call} == {"costaware-budget_0"}, during_the_call

@@ -103,6 +103,11 @@ def _background(action: Callable[..., None], *args: Any) -> None:
         run()
 
 
+def does_io(ledgers: Sequence[BudgetLedger]) -> bool:
+    """Whether a store of these budgets does I/O: any store that does not say ``blocking = False``."""
+    return any(getattr(ledger.store, "blocking", True) for ledger in ledgers)
+
+
 def remaining_or_none(ledger: BudgetLedger) -> float | None:
     """What is left of a budget, or ``None`` when its store cannot say (it is down): never raises."""
     try:
@@ -120,7 +125,7 @@ def read_remaining(ledgers: Sequence[BudgetLedger]) -> dict[str, float | None]:
 async def read_remaining_async(ledgers: Sequence[BudgetLedger]) -> dict[str, float | None]:
     """:func:`read_remaining` from async code: on the budget worker, after the settlements queued
     before it, when a store does I/O."""
-    if not any(getattr(ledger.store, "blocking", True) for ledger in ledgers):
+    if not does_io(ledgers):
         return read_remaining(ledgers)
     return await _on_worker(read_remaining, ledgers)
 
@@ -240,8 +245,7 @@ class SpendGuard:
             for i, ledger in enumerate(self.ledgers)
         )
         self._prices = prices
-        self.blocking = any(getattr(ledger.store, "blocking", True) for ledger in self.ledgers)
-        """Whether a store of these budgets does I/O (only stores that say ``blocking = False`` do not)."""
+        self.blocking = does_io(self.ledgers)
 
     def __bool__(self) -> bool:
         return bool(self.ledgers)

@@ -72,12 +72,14 @@ def _stall_store(where: str, start_after: float, hold_for: float) -> threading.T
 STORES = ["sqlite", "redis"]
 
 
-def _store_of(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str | None, str]:
-    """(the budget's store URL, what ``_stall_store`` stalls) for a store kind."""
+def _stallable_budget(
+    kind: str, name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[Budget, str]:
+    """A budget on a store of ``kind`` ("sqlite" or "redis"), and what ``_stall_store`` stalls for it."""
     if kind == "redis":
         url: str = request.getfixturevalue("redis_url")
-        return url, url
-    return None, str(tmp_path / "budget.db")
+        return _budget(tmp_path, f"{name}-{tmp_path.name}", store=url), url
+    return _budget(tmp_path, name), str(tmp_path / "budget.db")
 
 
 async def _longest_gap_while(work: Any) -> tuple[Any, float]:
@@ -113,8 +115,7 @@ def _client(sim: Simulator) -> Any:
 def test_a_reservation_waiting_for_a_stalled_store_leaves_the_loop_running(
     sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
-    store, stalled = _store_of(kind, tmp_path, request)
-    budget = _budget(tmp_path, f"async-reserve-{tmp_path.name}", store=store)
+    budget, stalled = _stallable_budget(kind, "async-reserve", tmp_path, request)
     client = _client(sim)
 
     @cost_aware(budget=budget)
@@ -157,19 +158,20 @@ def _settle_while_stalled(stalled: str, ask: Any) -> tuple[float, float]:
 SLOW = {"x-sim-fault": "delay=0.3"}
 
 
+async def _ask_slowly(client: Any) -> Any:
+    """A call the simulator answers after 0.3 s."""
+    return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
+
+
 @pytest.mark.parametrize("kind", STORES)
 def test_a_call_under_a_default_budget_returns_before_its_settlement_is_written(
     sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
-    store, stalled = _store_of(kind, tmp_path, request)
-    budget = _budget(tmp_path, f"async-settle-{tmp_path.name}", store=store)
+    budget, stalled = _stallable_budget(kind, "async-settle", tmp_path, request)
     costaware.configure(budget=budget)  # every call, no scope
     client = _client(sim)
 
-    async def ask() -> Any:
-        return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
-
-    took, gap = _settle_while_stalled(stalled, ask)
+    took, gap = _settle_while_stalled(stalled, lambda: _ask_slowly(client))
     assert took < STALL - 0.2  # returned when the answer came (~0.3 s), not when the store came back
     assert gap < LONGEST_GAP
     status = costaware.budget_status(budget)  # waits for the queued settlement
@@ -183,13 +185,12 @@ def test_a_scope_waits_for_its_budget_without_stalling_the_loop(
 ) -> None:
     """A scope's span says what is left of its budget after its calls, so the scope ends after the
     settlement and the read: awaited on the budget worker, with the loop running meanwhile."""
-    store, stalled = _store_of(kind, tmp_path, request)
-    budget = _budget(tmp_path, f"async-scope-{tmp_path.name}", store=store)
+    budget, stalled = _stallable_budget(kind, "async-scope", tmp_path, request)
     client = _client(sim)
 
     @cost_aware(budget=budget)
     async def ask() -> Any:
-        return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
+        return await _ask_slowly(client)
 
     took, gap = _settle_while_stalled(stalled, ask)
     assert took >= STALL  # the scope read its budget after the store came back
@@ -275,13 +276,12 @@ def test_with_the_worker_stopped_store_operations_happen_in_place(
 def test_async_with_scope_reads_its_budget_off_the_loop(
     sim: Simulator, telemetry: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
-    store, stalled = _store_of(kind, tmp_path, request)
-    budget = _budget(tmp_path, f"async-with-{tmp_path.name}", store=store)
+    budget, stalled = _stallable_budget(kind, "async-with", tmp_path, request)
     client = _client(sim)
 
     async def ask() -> Any:
         async with costaware.scope("batch", budget=budget) as batch:
-            await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, extra_headers=SLOW)
+            await _ask_slowly(client)
         return batch
 
     took, gap = _settle_while_stalled(stalled, ask)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
@@ -225,3 +226,27 @@ def test_a_meter_provider_without_weak_references_is_supported(
     assert counts[DURATION] == 2
     assert counts["costaware.calls"] == 2
     provider.inner.shutdown()
+
+
+def test_a_point_the_sdk_refuses_does_not_stop_the_others() -> None:
+    """A queue that kept what a failing flush left would grow with every call: it is always emptied."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    good = provider.get_meter("test").create_histogram("good")
+
+    class Refusing:
+        def record(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+            raise ValueError("refused")
+
+    batched = Batched(100)
+    batched.record(good, 1, {"k": "v"})
+    batched.record(Refusing(), 2, {"k": "v"})
+    batched.record(good, 3, {"k": "v"})
+    with pytest.raises(ValueError, match="refused"):
+        batched.flush()
+    assert len(batched) == 0
+    data = reader.get_metrics_data()
+    assert data is not None
+    (point,) = data.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    assert (point.count, point.sum) == (2, 4)
+    provider.shutdown()

@@ -112,14 +112,21 @@ class Batched:
             self.flush()
 
     def flush(self) -> None:
-        """Record every queued point now."""
+        """Record every queued point now. A point the SDK refuses (raises) does not stop the others:
+        the queue is always emptied, then the first such error is raised."""
         pop = self._queue.popleft
+        failed: Exception | None = None
         while True:
             try:
                 histogram, amount, attributes, context = pop()
             except IndexError:
-                return
-            histogram.record(amount, attributes, context)
+                break
+            try:
+                histogram.record(amount, attributes, context)
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -122,16 +122,7 @@ def test_a_reservation_waiting_for_a_stalled_store_leaves_the_loop_running(
     async def ask() -> Any:
         return await client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
 
-    async def scenario() -> tuple[Any, float, float]:
-        holder = _stall_store(stalled, start_after=0, hold_for=STALL)
-        await asyncio.sleep(0.1)  # the store is stalled now
-        started = time.perf_counter()
-        message, gap = await _longest_gap_while(ask())
-        took = time.perf_counter() - started
-        await asyncio.to_thread(holder.join)
-        return message, gap, took
-
-    message, gap, took = asyncio.run(scenario())
+    message, took, gap = _while_stalled(stalled, ask, stall_from=-0.1)
     assert took >= STALL - 0.3  # the reservation did wait for the store
     assert gap < LONGEST_GAP  # ... and the loop kept running meanwhile
     status = costaware.budget_status(budget)
@@ -140,19 +131,29 @@ def test_a_reservation_waiting_for_a_stalled_store_leaves_the_loop_running(
     assert message.usage.output_tokens > 0
 
 
-def _settle_while_stalled(stalled: str, ask: Any) -> tuple[float, float]:
-    """Run ``ask()`` (a call answered after 0.3 s) while the store stalls from 0.1 s for ``STALL``
-    seconds: the reservation is made at once, the settlement waits."""
+def _while_stalled(stalled: str, ask: Any, *, stall_from: float) -> tuple[Any, float, float]:
+    """Run ``ask()`` while the store stalls for ``STALL`` seconds from ``stall_from`` seconds after
+    the call starts (negative: already stalled when it starts); returns what ``ask()`` returned, how
+    long it took, and the event loop's longest gap meanwhile."""
 
-    async def scenario() -> tuple[float, float]:
-        holder = _stall_store(stalled, start_after=0.1, hold_for=STALL)
+    async def scenario() -> tuple[Any, float, float]:
+        holder = _stall_store(stalled, start_after=max(stall_from, 0), hold_for=STALL)
+        if stall_from < 0:
+            await asyncio.sleep(-stall_from)
         started = time.perf_counter()
-        _, gap = await _longest_gap_while(ask())
+        result, gap = await _longest_gap_while(ask())
         took = time.perf_counter() - started
         await asyncio.to_thread(holder.join)
-        return took, gap
+        return result, took, gap
 
     return asyncio.run(scenario())
+
+
+def _settle_while_stalled(stalled: str, ask: Any) -> tuple[float, float]:
+    """Run ``ask()`` (a call answered after 0.3 s) while the store stalls from 0.1 s for ``STALL``
+    seconds: the reservation is made at once, the settlement waits. Returns (took, longest gap)."""
+    _, took, gap = _while_stalled(stalled, ask, stall_from=0.1)
+    return took, gap
 
 
 SLOW = {"x-sim-fault": "delay=0.3"}

@@ -10,7 +10,9 @@ Pure: no SDK, no OpenTelemetry, no I/O (except :func:`load_tier_file`, which rea
 
 - :mod:`.tiers`: :class:`Tier`, :class:`TierLadder`, :func:`ladders`, :data:`DEFAULT_TIERS`.
 - :mod:`.reading`: :func:`signals` reads a request's :class:`Signals` cheaply.
-- :mod:`.classifier`: :class:`AutoClassifier` (``route="auto"``), its weights and thresholds.
+- :mod:`.features`: what ``auto`` reads of a request (the ask); :mod:`.lexicon`: its topic words.
+- :mod:`.classifier`: :class:`AutoClassifier` (``route="auto"``, also :data:`Auto`): the fitted model
+  and the ``quality`` knob.
 - :mod:`.policies`: :class:`Threshold`, :class:`Labels`, :class:`ForceModel`, callables, :func:`as_policy`.
 - :mod:`.router`: :func:`route`, the single entry point, and :func:`cheapest_fitting`.
 - :mod:`.cascade`: :class:`Cascade`, :class:`Answer`, the checks and :func:`check`.
@@ -33,13 +35,16 @@ from costaware.core.routing.cascade import (
     truncated,
 )
 from costaware.core.routing.classifier import (
-    DEFAULT_THRESHOLDS,
-    DEFAULT_WEIGHTS,
+    DEFAULT_QUALITY,
     AutoClassifier,
+    AutoModel,
     Contribution,
 )
 from costaware.core.routing.decision import Choice, Decision, Policy, RouteRequest
 from costaware.core.routing.explanation import explain
+
+Auto = AutoClassifier
+"""``Auto(quality=0.7)``: the short name of :class:`AutoClassifier`."""
 from costaware.core.routing.policies import (
     CallablePolicy,
     ForceModel,
@@ -64,12 +69,13 @@ from costaware.core.routing.tiers import (
 
 __all__ = [
     "DEFAULT_CHECKS",
-    "DEFAULT_THRESHOLDS",
+    "DEFAULT_QUALITY",
     "DEFAULT_TIERS",
-    "DEFAULT_WEIGHTS",
     "TIERS_ENV",
     "Answer",
+    "Auto",
     "AutoClassifier",
+    "AutoModel",
     "CallablePolicy",
     "Cascade",
     "Check",

@@ -1,140 +1,88 @@
-"""``route="auto"``: a weighted score over a request's signals, mapped to a tier.
+"""``route="auto"``: a model fitted on real prompts reads the ask and says how likely it is to be hard.
 
-The score starts at 0 and each rule below adds ``weight x amount`` (weights are
-:data:`DEFAULT_WEIGHTS`, each overridable by name). With the default thresholds a score of 2.0 or
-more goes to ``medium`` and 4.5 or more to ``large``; anything lower stays on the cheapest tier.
+How it decides
+--------------
+1. :func:`~costaware.core.routing.features.asks` takes the request's asks: the last user turn (of a
+   long one, its head and tail), and the conversation's first and previous user turns. The system
+   prompt, a pasted document's middle and tool results are not read.
+2. Each ask becomes features (words, topics such as code or math, shapes such as formulas or code
+   lines: :mod:`~costaware.core.routing.features`), and a logistic model gives ``p``, the probability
+   that the ask is a hard one. A conversation is as hard as its hardest ask, so a follow-up ("now make
+   it faster") keeps the difficulty of the coding question it follows.
+3. ``p`` picks the tier. One knob, ``quality`` (0 to 1, default :data:`DEFAULT_QUALITY`), trades cost
+   for quality: the first tier above the cheapest takes asks with ``p >= 1 - quality``, the ladder's
+   top tier those with ``p >= 1 - quality * LARGE_SHARE``, tiers in between are spaced evenly. Higher
+   quality sends more to dearer tiers, never fewer. ``thresholds={"medium": 0.3, ...}`` sets the
+   cut-offs by hand instead.
 
-=============  ======  ==================================================================================
-rule           weight  amount, and why
-=============  ======  ==================================================================================
-length         1.0     0.5 from ~400 estimated tokens, 1 from 1,500, 1.5 from 3,000, 2 from 6,000: more
-                       text is more to hold together; capped so length alone reaches ``medium``, never
-                       ``large`` (a long document to read is not by itself a hard problem).
-code           1.5     1 if the last user message holds code: code is where small models slip most.
-review         1.0     1 if it asks to review, debug, refactor or optimise, or reports an error, a crash,
-                       a failure or a vulnerability: diagnosis needs more than recall.
-summary        1.0     1 if it asks for a summary: with a long input (1,500+ tokens) that is ``medium``.
-steps          2.0     1 for "step by step" or "first ... then": the user asks for a chain of reasoning.
-parts          0.5     per numbered item beyond the first, up to 4: each part is another sub-task.
-analysis       1.0     per distinct analysis word (analyze, compare, pros and cons, evaluate, why,
-                       design, recommend ...), up to 3: two of them reach ``medium`` on their own.
-hard           2.5     per distinct hard-problem word (prove, theorem, induction, invariant,
-                       architecture, trade-off, scalability, consensus ...), up to 2: two of them, or
-                       one with two analysis words, reach ``large``: proofs and system design.
-questions      0.4     per question mark beyond the first, up to 3: a multi-part inquiry.
-depth          0.5     per user turn beyond the second, up to 3: a long conversation has more to track.
-tools          0.5     1 if tools are offered: the model must choose and chain actions.
-attachments    0.75    1 if images or documents are attached: perception on top of the task.
-simple         -1.5    1 if it asks to classify, label, extract, translate, rephrase or convert:
-                       small models do these well whatever the input's size.
-json           -0.5    1 if a JSON output format is set: structured output is usually extraction.
-short_output   -1.0    1 if max_tokens is at most 256: the caller expects a short answer.
-long_output    1.0     1 if max_tokens is at least 16,000: the caller expects a long generation.
-=============  ======  ==================================================================================
+The weights ship with the package (``auto_weights.json``) and load on first use; ``scripts/fit_auto.py``
+fits them on the labelled real prompts of ``routing-dev`` and prints the held-out figures (its
+docstring has the method). A file fitted on your own prompts can be given as ``weights=``.
 
-Typical results: a support question or a field extraction scores below 1 (``small``); a long
-document to summarise (length 1-2 + summary 1), a code review (code 1.5 + review 1), a debugging
-conversation or a step-by-step question (steps 2) lands in ``medium``; a proof by induction or a
-system design weighing trade-offs (two hard words, 5) or a long multi-part analysis goes ``large``.
+What it does not read: tools offered, images, the output format and ``max_tokens`` do not move ``p``
+(the labelled prompts have none of them, so no weight for them could be fitted).
 
-Known limits: it reads words, not meaning. A single hard word ("Prove that ...") alone gives 2.5,
-``medium``; words inside a pasted document's first or last paragraph count as if they were the ask;
-an agentic request is only as hard as its wording says.
+>>> auto = AutoClassifier()
+>>> round(auto.probability("Prove that there are infinitely many primes."), 2) > 0.5
+True
+>>> round(auto.probability("Play some jazz in the kitchen"), 2) < 0.5
+True
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from operator import mul
+from pathlib import Path
 from types import MappingProxyType
 
 from costaware.core.errors import ConfigurationError
 from costaware.core.routing.decision import Choice, RouteRequest
-from costaware.core.routing.reading import Signals
+from costaware.core.routing.features import asks, features, is_dense
 from costaware.core.routing.tiers import TierLadder
 
-__all__ = ["DEFAULT_THRESHOLDS", "DEFAULT_WEIGHTS", "AutoClassifier"]
+__all__ = [
+    "DEFAULT_QUALITY",
+    "LARGE_SHARE",
+    "WEIGHTS_FILE",
+    "AutoClassifier",
+    "AutoModel",
+    "Contribution",
+    "cutoffs_for",
+]
 
-DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {
-        "length": 1.0,
-        "code": 1.5,
-        "review": 1.0,
-        "summary": 1.0,
-        "steps": 2.0,
-        "parts": 0.5,
-        "analysis": 1.0,
-        "hard": 2.5,
-        "questions": 0.4,
-        "depth": 0.5,
-        "tools": 0.5,
-        "attachments": 0.75,
-        "simple": -1.5,
-        "json": -0.5,
-        "short_output": -1.0,
-        "long_output": 1.0,
-    }
-)
-DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"medium": 2.0, "large": 4.5})
-_LENGTH_STEPS = ((6_000, 2.0), (3_000, 1.5), (1_500, 1.0), (400, 0.5))
+DEFAULT_QUALITY = 0.56
+"""Chosen from the held-out curve (``scripts/fit_auto.py``): the lowest setting at which at least
+85% of hard prompts go to a non-cheap tier with at least 80% of easy prompts kept cheap, plus margin."""
+LARGE_SHARE = 0.005
+"""The ladder's top tier takes asks with ``p >= 1 - quality * LARGE_SHARE`` (0.997 at the default):
+only the most certainly hard (mostly long code), because the top tier costs more for little gain on
+most hard asks; the label oracle the benchmarks compare with sends every hard ask to the middle tier."""
+WEIGHTS_FILE = Path(__file__).with_name("auto_weights.json")
+_EXPLAINED = 3  # features named in a decision's reason
 
 
-def _length(s: Signals) -> float:
-    return next((amount for tokens, amount in _LENGTH_STEPS if s.estimated_tokens >= tokens), 0.0)
+def cutoffs_for(quality: float, tiers: int) -> tuple[float, ...]:
+    """The minimum ``p`` of each tier above the cheapest, on a ladder of ``tiers`` tiers.
 
-
-def amounts(s: Signals) -> tuple[float, ...]:
-    """Each rule's amount for these signals, in :data:`RULES` order (one function: it runs per call)."""
-    return (
-        _length(s),
-        1.0 if s.has_code else 0.0,
-        1.0 if s.review_terms else 0.0,
-        1.0 if s.summary_terms else 0.0,
-        1.0 if s.step_language else 0.0,
-        float(min(max(s.numbered_items - 1, 0), 4)),
-        float(min(len(s.analysis_terms), 3)),
-        float(min(len(s.hard_terms), 2)),
-        float(min(max(s.questions - 1, 0), 3)),
-        float(min(max(s.user_turns - 2, 0), 3)),
-        1.0 if s.tools else 0.0,
-        1.0 if s.images or s.files else 0.0,
-        1.0 if s.simple_terms else 0.0,
-        1.0 if s.json_requested else 0.0,
-        1.0 if 0 < s.max_tokens <= 256 else 0.0,
-        1.0 if s.max_tokens >= 16_000 else 0.0,
-    )
-
-
-# What each rule saw, for explanations only.
-_DETAILS: Mapping[str, Callable[[Signals], str]] = MappingProxyType(
-    {
-        "length": lambda s: f"~{s.estimated_tokens} tokens",
-        "code": lambda s: "code in the last user message",
-        "review": lambda s: ", ".join(s.review_terms),
-        "summary": lambda s: ", ".join(s.summary_terms),
-        "steps": lambda s: "step-by-step / first-then language",
-        "parts": lambda s: f"{s.numbered_items} numbered items",
-        "analysis": lambda s: ", ".join(s.analysis_terms),
-        "hard": lambda s: ", ".join(s.hard_terms),
-        "questions": lambda s: f"{s.questions} questions",
-        "depth": lambda s: f"{s.user_turns} user turns",
-        "tools": lambda s: f"{s.tools} tools offered",
-        "attachments": lambda s: f"{s.images} images, {s.files} files",
-        "simple": lambda s: ", ".join(s.simple_terms),
-        "json": lambda s: "JSON output format",
-        "short_output": lambda s: f"max_tokens={s.max_tokens}",
-        "long_output": lambda s: f"max_tokens={s.max_tokens}",
-    }
-)
-RULES: tuple[str, ...] = tuple(_DETAILS)
-"""The rules, in the order :func:`amounts` returns them."""
+    >>> cutoffs_for(0.6, 3)
+    (0.4, 0.997)
+    """
+    steps = tiers - 1
+    if steps <= 0:
+        return ()
+    low, high = 1.0 - quality, 1.0 - quality * LARGE_SHARE
+    if steps == 1:
+        return (round(low, 6),)
+    return tuple(round(low + (high - low) * i / (steps - 1), 6) for i in range(steps))
 
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
-    """One rule's share of a score: ``weight x amount``, and what the rule saw."""
+    """One feature's share of an ask's score (log-odds points), and what it is."""
 
     rule: str
     points: float
@@ -142,79 +90,212 @@ class Contribution:
 
 
 @dataclass(frozen=True)
-class AutoClassifier:
-    """Scores a request's signals (see the module docstring) and picks the tier whose threshold it reaches.
+class AutoModel:
+    """Fitted weights: ``bias``, word and symbol weights (summed, scaled by ``1/sqrt(count)``) and
+    topic and shape weights (summed in full). Built by :meth:`load` from a weights file."""
 
-    ``thresholds`` maps tier names to the minimum score for that tier (default ``medium`` >= 2.0,
-    ``large`` >= 4.5); the ladder's cheapest tier is taken when no threshold is reached.
-    ``weights`` overrides rules' weights by name. Both are checked when built.
+    bias: float
+    words: Mapping[str, float]
+    dense: Mapping[str, float]
+    source: str = ""
 
-    >>> from costaware.core.routing.reading import signals
-    >>> auto = AutoClassifier()
-    >>> auto.score(signals("anthropic", {"messages": [{"role": "user", "content": "Classify: 'great!'"}]}))
-    -1.5
-    """
-
-    thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    weights: Mapping[str, float] | None = None
-    _weights: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> AutoModel:
+        """Read a weights file written by ``scripts/fit_auto.py`` (default: the shipped one).
+        Raises ConfigurationError, naming the file, if it is missing or malformed."""
+        target = Path(path) if path is not None else WEIGHTS_FILE
+        try:
+            document = json.loads(target.read_text(encoding="utf-8"))
+            bias = float(document["bias"])
+            weights = {str(k): float(v) for k, v in document["weights"].items()}
+        except FileNotFoundError:
+            hint = "reinstall costaware" if path is None else "fit one with scripts/fit_auto.py"
+            raise ConfigurationError(f"route='auto': weights file {target} not found ({hint})") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigurationError(
+                f"route='auto': weights file {target} is not a weights file ({type(exc).__name__}: {exc})"
+            ) from None
+        if not all(map(math.isfinite, (bias, *weights.values()))):
+            raise ConfigurationError(f"route='auto': weights file {target} holds a non-finite weight")
+        return cls(
+            bias,
+            MappingProxyType({k: v for k, v in weights.items() if not is_dense(k)}),
+            MappingProxyType({k: v for k, v in weights.items() if is_dense(k)}),
+            str(target),
+        )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.thresholds, Mapping) or not self.thresholds:
-            raise ConfigurationError("AutoClassifier thresholds must map tier names to minimum scores")
-        for name, value in self.thresholds.items():
-            if not isinstance(name, str) or not _finite(value):
-                raise ConfigurationError(
-                    f"AutoClassifier threshold {name!r}: {value!r} is not a finite number"
-                )
-        object.__setattr__(self, "thresholds", MappingProxyType(dict(self.thresholds)))
-        unknown = sorted(set(self.weights or ()) - set(DEFAULT_WEIGHTS))
-        if unknown:
-            raise ConfigurationError(
-                f"AutoClassifier weights: unknown rules {unknown}; known: {', '.join(DEFAULT_WEIGHTS)}"
-            )
-        for name, value in (self.weights or {}).items():
-            if not _finite(value):
-                raise ConfigurationError(f"AutoClassifier weight {name!r}: {value!r} is not a finite number")
-        merged = {**DEFAULT_WEIGHTS, **(self.weights or {})}
-        object.__setattr__(self, "_weights", tuple(float(merged[rule]) for rule in RULES))
+        # frozensets: a set's intersection with one walks the smaller side, in C
+        object.__setattr__(self, "_word_keys", frozenset(self.words))
+        object.__setattr__(self, "_dense_keys", frozenset(self.dense))
+
+    def score(self, found: set[str]) -> float:
+        """The log-odds that an ask with these features is hard."""
+        hits = found.intersection(self._word_keys)  # type: ignore[attr-defined]
+        total = self.bias + sum(map(self.dense.__getitem__, found.intersection(self._dense_keys)))  # type: ignore[attr-defined]
+        if not hits:
+            return total
+        return total + sum(map(self.words.__getitem__, hits)) / math.sqrt(len(hits))
+
+    def contributions(self, found: set[str]) -> list[Contribution]:
+        """Every feature's points in :meth:`score`, largest first (by size)."""
+        words = found.intersection(self._word_keys)  # type: ignore[attr-defined]
+        scale = 1.0 / math.sqrt(len(words)) if words else 0.0
+        points = [(self.words[f] * scale, f) for f in words]
+        points += [(self.dense[f], f) for f in found.intersection(self._dense_keys)]  # type: ignore[attr-defined]
+        return _ranked(points)
+
+    def strongest(self, found: set[str], count: int) -> list[Contribution]:
+        """The ``count`` largest of the topic and shape contributions and of the strongest word each
+        way: what a decision's reason names (cheaper than ranking every word, on every call)."""
+        words = found.intersection(self._word_keys)  # type: ignore[attr-defined]
+        points = [(self.dense[f], f) for f in found.intersection(self._dense_keys)]  # type: ignore[attr-defined]
+        if words:
+            scale, weight = 1.0 / math.sqrt(len(words)), self.words.__getitem__
+            points += [(weight(f) * scale, f) for f in {max(words, key=weight), min(words, key=weight)}]
+        return _ranked(points)[:count]
+
+
+def _ranked(points: list[tuple[float, str]]) -> list[Contribution]:
+    points.sort(key=lambda pf: (-abs(pf[0]), pf[1]))
+    return [Contribution(f, p, _describe(f)) for p, f in points]
+
+
+_models: dict[str, AutoModel] = {}
+_models_lock = threading.Lock()
+
+
+def _model(path: str | Path | None) -> AutoModel:
+    key = str(path) if path is not None else ""
+    found = _models.get(key)
+    if found is None:
+        with _models_lock:
+            found = _models.get(key)
+            if found is None:
+                found = _models[key] = AutoModel.load(path)
+    return found
+
+
+def _describe(feature: str) -> str:
+    kind, _, name = feature.partition(":")
+    if not name:
+        return f"word {kind}"
+    return {"p": "symbol", "g": "topic", "s": "shape"}.get(kind, kind) + f" {name}"
+
+
+def _sigmoid(score: float) -> float:
+    if score >= 0:
+        return 1.0 / (1.0 + math.exp(-score))
+    odds = math.exp(score)
+    return odds / (1.0 + odds)
+
+
+@dataclass(frozen=True)
+class AutoClassifier:
+    """``route="auto"``: sends an ask to the cheapest tier unless it is likely hard (module docstring).
+
+    ``quality`` (0 to 1) is the one knob: higher sends more asks to dearer tiers.
+    ``thresholds`` maps tier names to the minimum probability of "hard" for that tier, instead of the
+    cut-offs ``quality`` gives. ``weights`` is a weights file fitted with ``scripts/fit_auto.py``
+    (default: the shipped one); it is read on first use and by :meth:`validate`.
+
+    >>> AutoClassifier(quality=0.8).cutoffs(3)
+    (0.2, 0.996)
+    """
+
+    quality: float = DEFAULT_QUALITY
+    thresholds: Mapping[str, float] | None = None
+    weights: str | Path | None = None
+    _model: list[AutoModel] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _finite(self.quality) or not 0.0 <= self.quality <= 1.0:
+            raise ConfigurationError(f"AutoClassifier quality must be a number from 0 to 1, got {self.quality!r}")
+        if self.thresholds is not None:
+            if not isinstance(self.thresholds, Mapping) or not self.thresholds:
+                raise ConfigurationError("AutoClassifier thresholds must map tier names to probabilities")
+            for name, value in self.thresholds.items():
+                if not isinstance(name, str) or not _finite(value) or not 0.0 <= value <= 1.0:
+                    raise ConfigurationError(
+                        f"AutoClassifier threshold {name!r}: {value!r} is not a probability from 0 to 1"
+                    )
+            object.__setattr__(self, "thresholds", MappingProxyType(dict(self.thresholds)))
+        if self.weights is not None and not isinstance(self.weights, (str, Path)):
+            raise ConfigurationError(f"AutoClassifier weights must be a file path, got {self.weights!r}")
 
     @property
     def name(self) -> str:
         return "auto"
 
-    def contributions(self, signals: Signals) -> tuple[Contribution, ...]:
-        """Each rule that fired and the points it added, in rule order."""
-        return tuple(
-            Contribution(rule, weight * amount, _DETAILS[rule](signals))
-            for rule, weight, amount in zip(RULES, self._weights, amounts(signals), strict=True)
-            if weight and amount
-        )
+    @property
+    def model(self) -> AutoModel:
+        """The fitted weights, read on first use. Raises ConfigurationError if they cannot be read."""
+        if not self._model:
+            self._model.append(_model(self.weights))
+        return self._model[0]
 
-    def score(self, signals: Signals) -> float:
-        """The request's score: the sum of its contributions."""
-        return round(float(sum(map(mul, self._weights, amounts(signals)))), 6)
+    def cutoffs(self, tiers: int) -> tuple[float, ...]:
+        """The minimum ``p`` of each tier above the cheapest on a ladder of ``tiers`` tiers."""
+        return cutoffs_for(self.quality, tiers)
 
-    def tier_for(self, score: float, ladder: TierLadder) -> tuple[str | None, str]:
-        """The tier a score maps to on ``ladder`` (the dearest whose threshold it reaches), and why."""
-        named = [(tier.name, self.thresholds.get(tier.name)) for tier in ladder.tiers]
-        for name, threshold in reversed(named):
-            if threshold is not None and score >= threshold:
-                return name, f"score {score:.2f} >= {name} threshold {threshold:.2f}"
-        lowest = min((t for _, t in named if t is not None), default=None)
-        if lowest is None:
-            return None, f"no threshold names a tier of the {ladder.provider} ladder"
-        return named[0][0], f"score {score:.2f} < {lowest:.2f}: cheapest tier"
+    def probability(self, text: str) -> float:
+        """The probability that ``text``, asked as one user turn, is a hard ask."""
+        found = asks("anthropic", {"messages": [{"role": "user", "content": text}]})
+        return max((_sigmoid(self.model.score(features(ask))) for ask in found), default=0.0)
+
+    def explain(self, request: RouteRequest) -> tuple[float, int, list[Contribution]]:
+        """``(p, which ask decided it, every contribution to that ask's score)``: for explanations."""
+        model = self.model
+        found = [features(ask) for ask in asks(request.provider, request.kwargs)]
+        if not found:
+            return 0.0, -1, []
+        scores = [model.score(f) for f in found]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        return _sigmoid(scores[best]), best, model.contributions(found[best])
+
+    def tier_for(self, p: float, ladder: TierLadder) -> tuple[str, float | None]:
+        """The dearest tier of ``ladder`` whose cut-off ``p`` reaches, and that cut-off (``None``: the
+        cheapest tier, reached by every ``p``). A cut-off of 1 is never reached, one of 0 always."""
+        if self.thresholds is not None:
+            named = [(t.name, self.thresholds.get(t.name)) for t in ladder.tiers[1:]]
+        else:
+            named = list(zip((t.name for t in ladder.tiers[1:]), self.cutoffs(len(ladder.tiers))))
+        for name, cutoff in reversed(named):
+            if cutoff is not None and cutoff < 1.0 and p >= cutoff:
+                return name, cutoff
+        return ladder.tiers[0].name, None
 
     def choose(self, request: RouteRequest) -> Choice:
-        score = self.score(request.signals)
         if request.ladder is None:
-            return Choice(None, f"no tier ladder for {request.provider}", (("score", score),))
-        tier, why = self.tier_for(score, request.ladder)
-        return Choice(tier, why, (("score", score),))
+            return Choice(None, f"no tier ladder for {request.provider}")
+        model = self.model
+        found = [features(ask) for ask in asks(request.provider, request.kwargs)]
+        if not found:
+            return Choice(None, "no user text to read: requested model kept")
+        scores = [model.score(f) for f in found]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        p = _sigmoid(scores[best])
+        tier, cutoff = self.tier_for(p, request.ladder)
+        verdict = f"p(hard) {p:.2f} < {self._lowest(request.ladder):.2f}: cheapest tier" if cutoff is None else (
+            f"p(hard) {p:.2f} >= {cutoff:.2f}: {tier}"
+        )
+        turn = "" if best == 0 else " (from an earlier turn of the conversation)"
+        top = model.strongest(found[best], _EXPLAINED)
+        why = ", ".join(f"{c.detail} {c.points:+.2f}" for c in top)
+        return Choice(tier, f"{verdict}{turn}; {why}" if why else verdict + turn, (("p_hard", round(p, 4)),))
+
+    def _lowest(self, ladder: TierLadder) -> float:
+        if self.thresholds is not None:
+            return min((v for k, v in self.thresholds.items() if ladder.tier_named(k)), default=1.0)
+        cutoffs = self.cutoffs(len(ladder.tiers))
+        return cutoffs[0] if cutoffs else 1.0
 
     def validate(self, ladders: Mapping[str, TierLadder]) -> None:
-        """Each threshold must name a tier of every ladder, and rise with the ladder's order."""
+        """Reads the weights (a missing file fails here, at configuration time); thresholds, if given,
+        must name tiers of every ladder and rise with its order."""
+        self.model  # noqa: B018 - loads and checks the weights file
+        if self.thresholds is None:
+            return
         for provider, ladder in ladders.items():
             missing = [name for name in self.thresholds if ladder.tier_named(name) is None]
             if missing:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from costaware.core.routing.reading import Signals
+from costaware.core.routing.reading import signals as read_signals
 from costaware.core.routing.tiers import TierLadder
 
 __all__ = ["Choice", "Decision", "Policy", "RouteRequest"]
@@ -14,17 +15,39 @@ __all__ = ["Choice", "Decision", "Policy", "RouteRequest"]
 Pairs = tuple[tuple[str, float], ...]
 
 
-@dataclass(frozen=True, slots=True)
 class RouteRequest:
-    """What a policy is shown: the call's provider, requested model and arguments, their signals,
-    the provider's ladder (``None`` if none is configured) and the task label, if any."""
+    """What a policy is shown: the call's provider, requested model and arguments, their
+    :class:`~costaware.core.routing.reading.Signals` (read on first use: ``route="auto"`` reads the
+    ask itself and never needs them), the provider's ladder (``None`` if none is configured) and the
+    task label, if any. Treat it as immutable."""
 
-    provider: str
-    model: str
-    kwargs: Mapping[str, object]
-    signals: Signals
-    ladder: TierLadder | None
-    label: str | None = None
+    __slots__ = ("_signals", "kwargs", "label", "ladder", "model", "provider")
+
+    def __init__(
+        self,
+        provider: str,
+        model: str,
+        kwargs: Mapping[str, object],
+        signals: Signals | None = None,
+        ladder: TierLadder | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.provider, self.model, self.kwargs = provider, model, kwargs
+        self.ladder, self.label, self._signals = ladder, label, signals
+
+    @property
+    def signals(self) -> Signals:
+        if self._signals is None:
+            self._signals = read_signals(self.provider, self.kwargs)
+        return self._signals
+
+    @property
+    def signals_read(self) -> Signals | None:
+        """The signals if a policy (or the caller) read them, else ``None``."""
+        return self._signals
+
+    def __repr__(self) -> str:
+        return f"RouteRequest({self.provider!r}, {self.model!r}, label={self.label!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from costaware.core.routing.classifier import AutoClassifier
 from costaware.core.routing.decision import Choice, Decision, Pairs, Policy, RouteRequest
 from costaware.core.routing.policies import RoutePolicy, as_policy
-from costaware.core.routing.reading import is_mapping, signals
+from costaware.core.routing.reading import is_mapping
 from costaware.core.routing.tiers import Ladders, Tier, TierLadder, provider_of_model
 
 __all__ = ["cheapest_fitting", "route"]
@@ -47,9 +47,10 @@ def route(
     try:
         chosen = _AUTO if policy == "auto" else as_policy(policy)
         ladder = ladders.get(provider)
-        request = RouteRequest(provider, requested, kwargs, signals(provider, kwargs), ladder, label)
+        request = RouteRequest(provider, requested, kwargs, None, ladder, label)
         choice = chosen.choose(request)
-        pairs = request.signals.as_pairs() + choice.extra
+        read = request.signals_read  # recorded only when the policy read them ("auto" reads the ask)
+        pairs = read.as_pairs() + choice.extra if read is not None else choice.extra
         return _resolve(choice, request, chosen, ladders, pairs, allow_upgrade)
     except Exception as exc:  # a policy (user code) or a bad setting must never break the call
         tier = _tier_name(ladders, provider, requested)

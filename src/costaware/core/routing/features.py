@@ -1,0 +1,211 @@
+"""What ``route="auto"`` reads of a request: the ask, as words, topics and a few shapes.
+
+The fitted model (:mod:`~costaware.core.routing.classifier`) weighs these features; the fitting
+script (``scripts/fit_auto.py``) calls the very same :func:`features`, so what is fitted is what runs.
+
+Only the *ask* is read (:func:`asks`): the user's turns, and of a long turn only its head and its
+tail (:data:`ASK_HEAD` and :data:`ASK_TAIL` characters), where people state what they want
+("Summarize the report below", "... now compare the two"). The system prompt, a pasted document's
+middle, tool results and the assistant's turns are not read: a long input is not by itself a hard task.
+
+Features are strings, each counted once per ask:
+
+- ``<word>``: a lower-cased ASCII word (other scripts are not read as words); a number is
+  ``<num>``, a one-digit one ``<digit>``;
+- ``p:<mark>``: a punctuation mark or symbol (``p:=``, ``p:{``, ``p:$``);
+- ``g:<topic>`` and ``g:<topic>+``: one, or two or more distinct, terms of a topic of
+  :mod:`~costaware.core.routing.lexicon` (code, math, reasoning, writing, ...);
+- ``s:<shape>``: a structural sign: code lines, formulas, lettered choices, several numbers, a very
+  short ask.
+
+Words and marks are many and each weighs little: the model scales their sum by
+``1/sqrt(count)``. Topics and shapes (``g:`` and ``s:``) count in full.
+
+>>> sorted(f for f in features("Prove that 17 is prime.") if f[0] in "gs")
+['g:math', 'g:math+', 's:short']
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from costaware.core.routing.lexicon import GROUPS
+from costaware.core.routing.reading import is_mapping
+
+__all__ = ["ASK_HEAD", "ASK_TAIL", "MAX_EARLIER", "ask_window", "asks", "features", "is_dense"]
+
+ASK_HEAD = 600
+ASK_TAIL = 300
+MAX_EARLIER = 2
+"""Besides the last user turn, how many earlier ones are read (the first, and the one before the last):
+a follow-up ("now make it faster") is as hard as the conversation it continues."""
+
+# Lower-case ASCII letters stay, digits all become "0" (a number is a run of zeros), anything else
+# (punctuation, other scripts' UTF-8 bytes) a space: one C-level pass, then str.split().
+_CLEAN = bytes(
+    b + 32 if 65 <= b <= 90 else 48 if 48 <= b <= 57 else b if 97 <= b <= 122 else 32 for b in range(256)
+)
+_SYMBOLS = tuple(string.punctuation)
+_FORMULA_MARKS = ("=", "^", "*", "/", "<", ">", "$", "\\")
+_CODE_ENDS = (";", "{", "}", "):", "=>")
+_CODE_STARTS = ("def ", "class ", "return", "import ", "for ", "if ", "while ", "fn ", "let ", "const ",
+                "var ", "public ", "private ", "#include")  # fmt: skip
+# Code is looked for line by line only when the text holds one of these.
+_CODE_HINTS = (";", "{", "}", "):", "=>", "def ", "class ", "return", "import ", "fn ", "let ", "const ", "var ",
+               "#include", "for ", "if ", "while ", "public ", "private ")  # fmt: skip
+_CHOICE = re.compile(r"\(?[A-Ea-e][).:]\s")
+# Names the tokenizer would split, read as one word.
+_JOINED = (("c++", " cpp "), ("c#", " csharp "), (".net", " dotnet "), ("tl;dr", " tldr "))
+_WORD_GROUP: Mapping[str, str] = MappingProxyType(
+    {t: g for g, terms in GROUPS.items() for t in terms if " " not in t}
+)
+_WORD_TERMS = frozenset(_WORD_GROUP)
+_PAIRS_BY_HEAD: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
+    {
+        head: tuple((f" {t} ", g) for g, terms in GROUPS.items() for t in terms if t.split(" ")[0] == head)
+        for head in {t.split(" ")[0] for terms in GROUPS.values() for t in terms if " " in t}
+    }
+)
+_PAIR_HEADS = frozenset(_PAIRS_BY_HEAD)
+
+
+def is_dense(feature: str) -> bool:
+    """Whether a feature counts in full (topics ``g:``, shapes ``s:``) rather than as one of the words."""
+    return feature.startswith(("g:", "s:"))
+
+
+def ask_window(text: str) -> str:
+    """The part of one message where its ask is stated: all of a short one, else its head and tail."""
+    if len(text) <= ASK_HEAD + ASK_TAIL:
+        return text
+    return f"{text[:ASK_HEAD]}\n{text[-ASK_TAIL:]}"
+
+
+def features(text: str) -> set[str]:
+    """The features of one ask (see the module docstring); the caller cuts it to its window."""
+    lower = text.lower()
+    for name, word in _JOINED:
+        if name in lower:
+            lower = lower.replace(name, word)
+    raw = lower.encode("utf-8", "ignore").translate(_CLEAN).decode("ascii")
+    tokens = raw.split()
+    found = set(tokens)
+    numbers = 0
+    if "0" in raw:  # every digit is a "0" now: a number is a token that starts with one
+        numbers = f" {raw}".count(" 0")
+        zeros = [t for t in found if t[0] == "0"]
+        found.difference_update(zeros)
+        found.update(["<digit>" if len(t) == 1 else "<num>" for t in zeros])
+    topics: dict[str, set[str]] = {}
+    for term in found.intersection(_WORD_TERMS):
+        topics.setdefault(_WORD_GROUP[term], set()).add(term)
+    heads = found.intersection(_PAIR_HEADS)
+    if heads:
+        joined = f" {' '.join(tokens)} "
+        for head in heads:
+            for pair, group in _PAIRS_BY_HEAD[head]:
+                if pair in joined:
+                    topics.setdefault(group, set()).add(pair)
+    for group, terms in topics.items():
+        found.add("g:" + group)
+        if len(terms) >= 2:
+            found.add("g:" + group + "+")
+    found.update(["p:" + mark for mark in _SYMBOLS if mark in text])
+    found.update(_shapes(text, numbers, len(tokens)))
+    return found
+
+
+def _shapes(text: str, numbers: int, words: int) -> list[str]:
+    shapes: list[str] = []
+    if "```" in text:
+        shapes.append("s:fence")
+    if "\n" in text:
+        lines = text.splitlines()
+        if len(lines) >= 6:
+            shapes.append("s:lines")
+        code = _code_lines(text, lines)
+        if code >= 2:
+            shapes.append("s:code")
+        if code >= 6:
+            shapes.append("s:much_code")
+        if (")" in text or "." in text or ":" in text) and _choices(lines) >= 3:
+            shapes.append("s:choices")
+    if sum(text.count(mark) for mark in _FORMULA_MARKS) >= 3:
+        shapes.append("s:formula")
+    if numbers >= 3:
+        shapes.append("s:numbers3")
+    if numbers >= 6:
+        shapes.append("s:numbers6")
+    if text.count("?") >= 2:
+        shapes.append("s:questions")
+    if words <= 12:
+        shapes.append("s:short")
+    return shapes
+
+
+def _code_lines(text: str, lines: list[str]) -> int:
+    """Lines that end like code (``;``, ``{``, ``):`` ...) or start with a keyword (``def``, ``if`` ...)."""
+    if not any(mark in text for mark in _CODE_HINTS):
+        return 0
+    ends = sum(1 for line in lines if line.rstrip().endswith(_CODE_ENDS))
+    return ends + sum(1 for line in lines if line.lstrip().startswith(_CODE_STARTS))
+
+
+def _choices(lines: list[str]) -> int:
+    """Lines that start like a lettered choice: ``A)``, ``(b)``, ``C.``, ``d:``."""
+    return sum(1 for line in lines if _CHOICE.match(line.lstrip()))
+
+
+def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[str, ...]:
+    """The asks of a request, last first: its last user turn's window, then up to :data:`MAX_EARLIER`
+    earlier user turns (the conversation's first, and the one before the last). Empty if it has none.
+
+    Reads Anthropic ``messages``, OpenAI Chat ``messages`` and Responses ``input`` (a string or items);
+    user turns that carry only tool results are not asks. Never raises on malformed input.
+
+    >>> asks("openai", {"messages": [{"role": "system", "content": "Be brief."},
+    ...                              {"role": "user", "content": "Hi"}]})
+    ('Hi',)
+    """
+    if not is_mapping(kwargs):
+        return ()
+    messages = kwargs.get("messages")
+    if messages is None and provider != "anthropic":
+        messages = kwargs.get("input")
+    if isinstance(messages, str):
+        return (ask_window(messages),)
+    if not isinstance(messages, (list, tuple)):
+        return ()
+    turns: list[str] = []
+    for message in messages:
+        if is_mapping(message) and message.get("role") == "user":
+            text = _text(message.get("content"))
+            if text.strip():
+                turns.append(text)
+    if not turns:
+        return ()
+    picked = [turns[-1]]
+    if len(turns) > 1:
+        picked.append(turns[0])
+    if len(turns) > 2 and MAX_EARLIER > 1:
+        picked.append(turns[-2])
+    return tuple(ask_window(t) for t in picked)
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, (list, tuple)):
+        return ""
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif is_mapping(part) and part.get("type") in ("text", "input_text"):
+            text = part.get("text")
+            if isinstance(text, str):
+                texts.append(text)
+    return "\n".join(texts)

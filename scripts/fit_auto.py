@@ -39,13 +39,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from costaware.core.routing.classifier import LARGE_SHARE, WEIGHTS_FILE, cutoffs_for  # noqa: E402
+from costaware.core.routing.classifier import (  # noqa: E402
+    LARGE_SHARE,
+    WEIGHTS_FILE,
+    AutoModel,
+    assess,
+    cutoffs_for,
+)
 from costaware.core.routing.features import ask_window, features, is_dense  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "routing-dev"
-C = 3.0
+C = 2.0
 MIN_FAMILIES = 2
-QUALITIES = (0.3, 0.4, 0.5, 0.55, 0.56, 0.6, 0.65, 0.7, 0.8, 0.9)
+QUALITIES = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)
 
 
 def load(folder: Path) -> list[dict[str, Any]]:
@@ -74,7 +80,7 @@ def fit(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     sizes = Counter(row["family"] for row in rows)
     weights = np.array([1.0 / math.sqrt(sizes[row["family"]]) for row in rows])
     weights *= len(rows) / weights.sum()
-    model = LogisticRegression(C=C, max_iter=10_000, class_weight="balanced")
+    model = LogisticRegression(C=C, max_iter=100_000, tol=1e-8, class_weight="balanced")
     model.fit(_matrix(rows, index), [row["y"] for row in rows], sample_weight=weights)
     coefficients = model.coef_[0]
     return {
@@ -97,13 +103,17 @@ def _matrix(rows: Sequence[dict[str, Any]], index: dict[str, int]) -> Any:
     return matrix
 
 
-def probability(model: dict[str, Any], found: set[str]) -> float:
-    """The fitted model's probability that an ask is hard (the same sum the classifier makes)."""
+def probability(model: dict[str, Any], prompt: str) -> float:
+    """The fitted model's probability that a prompt, sent as one user turn, is hard: through the
+    classifier's own code (:func:`costaware.core.routing.classifier.assess`), so what is reported is
+    what runs."""
     weights = model["weights"]
-    words = [weights[f] for f in found if not is_dense(f) and f in weights]
-    dense = sum(weights[f] for f in found if is_dense(f) and f in weights)
-    score = model["bias"] + dense + (sum(words) / math.sqrt(len(words)) if words else 0.0)
-    return 1.0 / (1.0 + math.exp(-score))
+    fitted = AutoModel(
+        model["bias"],
+        {f: w for f, w in weights.items() if not is_dense(f)},
+        {f: w for f, w in weights.items() if is_dense(f)},
+    )
+    return assess(fitted, "anthropic", {"messages": [{"role": "user", "content": prompt}]}).p
 
 
 def held_out(rows: list[dict[str, Any]], key: str) -> list[float]:
@@ -113,7 +123,7 @@ def held_out(rows: list[dict[str, Any]], key: str) -> list[float]:
         model = fit([row for row in rows if row[key] != group])
         for i, row in enumerate(rows):
             if row[key] == group:
-                out[i] = probability(model, row["features"])
+                out[i] = probability(model, row["prompt"])
     return out
 
 

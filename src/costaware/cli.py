@@ -37,15 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain.add_argument("prompt")
     explain.add_argument("--provider", choices=("anthropic", "openai"), default="anthropic")
     explain.add_argument("--model", default=None, help="the model the call would request")
-    explain.add_argument("--policy", default="auto")
+    explain.add_argument("--policy", default="auto", help="auto (default), a tier name or a model id")
+    explain.add_argument(
+        "--quality", type=float, default=None, help="route='auto' quality, 0 to 1 (default: the shipped one)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "explain":
-        from costaware.core.routing import explain as explain_route
-
-        extra = {"model": args.model} if args.model else {}
-        print(explain_route(args.prompt, provider=args.provider, policy=args.policy, **extra))
-        return 0
+        return _explain(args)
 
     if args.command == "demo":
         from costaware.demo import run
@@ -57,6 +56,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     from costaware.sim import serve
 
     serve(args.host, args.port)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from costaware.config import current_settings
+    from costaware.core.errors import ConfigurationError
+    from costaware.core.routing import AutoClassifier, explain, ladders
+    from costaware.core.routing.policies import RoutePolicy
+
+    settings = current_settings()
+    try:
+        policy: RoutePolicy = args.policy
+        if args.quality is not None:
+            if args.policy != "auto":
+                raise ConfigurationError("--quality applies to --policy auto only")
+            policy = AutoClassifier(quality=args.quality)
+        text = explain(
+            args.prompt,
+            provider=args.provider,
+            policy=policy,
+            model=args.model,
+            tier_ladders=ladders(settings.tiers),
+            allow_upgrade=settings.allow_upgrade,
+        )
+    except ConfigurationError as exc:
+        print(f"costaware explain: {exc}", file=sys.stderr)
+        return 2
+    print(text)
     return 0
 
 

@@ -49,12 +49,14 @@ __all__ = [
     "LARGE_SHARE",
     "WEIGHTS_FILE",
     "AutoClassifier",
+    "Assessment",
     "AutoModel",
     "Contribution",
+    "assess",
     "cutoffs_for",
 ]
 
-DEFAULT_QUALITY = 0.56
+DEFAULT_QUALITY = 0.6
 """Chosen from the held-out curve (``scripts/fit_auto.py``): the lowest setting at which at least
 85% of hard prompts go to a non-cheap tier with at least 80% of easy prompts kept cheap, plus margin."""
 LARGE_SHARE = 0.005
@@ -190,6 +192,48 @@ def _sigmoid(score: float) -> float:
     return odds / (1.0 + odds)
 
 
+INSTRUCTION_CHARS = 300
+"""A long message's end paragraph this short that asks to summarise, extract, classify or translate
+(the ``simple`` topic) is taken as the message's whole ask."""
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What the model made of a request: ``p`` (probability that it is hard), which ask decided it
+    (0 the last user turn, 1 the first, 2 the one before the last; -1 none) and that ask's features."""
+
+    p: float
+    ask: int
+    features: frozenset[str] | set[str]
+
+
+def assess(model: AutoModel, provider: str, kwargs: Mapping[str, object]) -> Assessment:
+    """Score a request's asks (:func:`~costaware.core.routing.features.asks`); the hardest decides.
+
+    Of a long message, scored as its two end paragraphs: a short instruction to summarise, extract,
+    classify or translate at one end is the ask (the other end is the document's edge); otherwise the
+    harder end counts.
+    """
+    best: tuple[float, int, set[str]] | None = None
+    for index, parts in enumerate(asks(provider, kwargs)):
+        score, found = _message_score(model, parts)
+        if best is None or score > best[0]:
+            best = (score, index, found)
+    if best is None:
+        return Assessment(0.0, -1, frozenset())
+    return Assessment(_sigmoid(best[0]), best[1], best[2])
+
+
+def _message_score(model: AutoModel, parts: tuple[str, ...]) -> tuple[float, set[str]]:
+    scored = [(model.score(found), found, part) for part in parts for found in (features(part),)]
+    if len(scored) > 1:
+        asks_simple = [s for s in scored if "g:simple" in s[1] and len(s[2]) <= INSTRUCTION_CHARS]
+        if len(asks_simple) == 1:
+            return asks_simple[0][0], asks_simple[0][1]
+    score, found, _ = max(scored, key=lambda s: s[0])
+    return score, found
+
+
 @dataclass(frozen=True)
 class AutoClassifier:
     """``route="auto"``: sends an ask to the cheapest tier unless it is likely hard (module docstring).
@@ -240,18 +284,12 @@ class AutoClassifier:
 
     def probability(self, text: str) -> float:
         """The probability that ``text``, asked as one user turn, is a hard ask."""
-        found = asks("anthropic", {"messages": [{"role": "user", "content": text}]})
-        return max((_sigmoid(self.model.score(features(ask))) for ask in found), default=0.0)
+        return assess(self.model, "anthropic", {"messages": [{"role": "user", "content": text}]}).p
 
     def explain(self, request: RouteRequest) -> tuple[float, int, list[Contribution]]:
         """``(p, which ask decided it, every contribution to that ask's score)``: for explanations."""
-        model = self.model
-        found = [features(ask) for ask in asks(request.provider, request.kwargs)]
-        if not found:
-            return 0.0, -1, []
-        scores = [model.score(f) for f in found]
-        best = max(range(len(scores)), key=scores.__getitem__)
-        return _sigmoid(scores[best]), best, model.contributions(found[best])
+        found = assess(self.model, request.provider, request.kwargs)
+        return found.p, found.ask, self.model.contributions(set(found.features))
 
     def tier_for(self, p: float, ladder: TierLadder) -> tuple[str, float | None]:
         """The dearest tier of ``ladder`` whose cut-off ``p`` reaches, and that cut-off (``None``: the
@@ -269,18 +307,17 @@ class AutoClassifier:
         if request.ladder is None:
             return Choice(None, f"no tier ladder for {request.provider}")
         model = self.model
-        found = [features(ask) for ask in asks(request.provider, request.kwargs)]
-        if not found:
+        found = assess(model, request.provider, request.kwargs)
+        if found.ask < 0:
             return Choice(None, "no user text to read: requested model kept")
-        scores = [model.score(f) for f in found]
-        best = max(range(len(scores)), key=scores.__getitem__)
-        p = _sigmoid(scores[best])
+        p = found.p
         tier, cutoff = self.tier_for(p, request.ladder)
-        verdict = f"p(hard) {p:.2f} < {self._lowest(request.ladder):.2f}: cheapest tier" if cutoff is None else (
-            f"p(hard) {p:.2f} >= {cutoff:.2f}: {tier}"
-        )
-        turn = "" if best == 0 else " (from an earlier turn of the conversation)"
-        top = model.strongest(found[best], _EXPLAINED)
+        if cutoff is None:
+            verdict = f"p(hard) {p:.3f} < {self._lowest(request.ladder):.3f}: cheapest tier"
+        else:
+            verdict = f"p(hard) {p:.3f} >= {cutoff:.3f}: {tier}"
+        turn = "" if found.ask == 0 else " (from an earlier turn of the conversation)"
+        top = model.strongest(set(found.features), _EXPLAINED)
         why = ", ".join(f"{c.detail} {c.points:+.2f}" for c in top)
         return Choice(tier, f"{verdict}{turn}; {why}" if why else verdict + turn, (("p_hard", round(p, 4)),))
 

@@ -35,10 +35,11 @@ from types import MappingProxyType
 from costaware.core.routing.lexicon import GROUPS
 from costaware.core.routing.reading import is_mapping
 
-__all__ = ["ASK_HEAD", "ASK_TAIL", "MAX_EARLIER", "ask_window", "asks", "features", "is_dense"]
+__all__ = ["ASK_HEAD", "ASK_TAIL", "MAX_EARLIER", "ask_parts", "ask_window", "asks", "features", "is_dense"]
 
 ASK_HEAD = 600
 ASK_TAIL = 300
+_MIN_PARAGRAPH = 20  # a shorter first or last "paragraph" ("Hi,", a title) is not where the ask is
 MAX_EARLIER = 2
 """Besides the last user turn, how many earlier ones are read (the first, and the one before the last):
 a follow-up ("now make it faster") is as hard as the conversation it continues."""
@@ -78,10 +79,26 @@ def is_dense(feature: str) -> bool:
 
 
 def ask_window(text: str) -> str:
-    """The part of one message where its ask is stated: all of a short one, else its head and tail."""
+    """One message cut to where an ask is stated: all of a short one, the head and tail of a long one
+    (``ASK_HEAD`` and ``ASK_TAIL`` characters). The model is fitted on these windows."""
     if len(text) <= ASK_HEAD + ASK_TAIL:
         return text
     return f"{text[:ASK_HEAD]}\n{text[-ASK_TAIL:]}"
+
+
+def ask_parts(text: str) -> tuple[str, ...]:
+    """One message as the parts the classifier scores: a short one whole; a long one (over
+    ``ASK_HEAD + ASK_TAIL`` characters) as its first and its last paragraph (cut to ``ASK_HEAD`` and
+    ``ASK_TAIL`` characters), one of which is usually the instruction and the other a pasted
+    document's edge; a long one without paragraphs as its :func:`ask_window`."""
+    if len(text) <= ASK_HEAD + ASK_TAIL:
+        return (text,)
+    head, tail = text[:ASK_HEAD], text[-ASK_TAIL:]
+    end = head.find("\n\n", _MIN_PARAGRAPH)
+    start = tail.rfind("\n\n", 0, len(tail) - _MIN_PARAGRAPH)
+    if end < 0 and start < 0:
+        return (f"{head}\n{tail}",)
+    return (head[:end] if end > 0 else head, tail[start + 2 :] if start >= 0 else tail)
 
 
 def features(text: str) -> set[str]:
@@ -159,16 +176,17 @@ def _choices(lines: list[str]) -> int:
     return sum(1 for line in lines if _CHOICE.match(line.lstrip()))
 
 
-def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[str, ...]:
-    """The asks of a request, last first: its last user turn's window, then up to :data:`MAX_EARLIER`
-    earlier user turns (the conversation's first, and the one before the last). Empty if it has none.
+def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[tuple[str, ...], ...]:
+    """The asks of a request, last first, each as its :func:`ask_parts`: the last user turn, then up
+    to :data:`MAX_EARLIER` earlier user turns (the conversation's first, and the one before the last).
+    Empty if it has none.
 
     Reads Anthropic ``messages``, OpenAI Chat ``messages`` and Responses ``input`` (a string or items);
     user turns that carry only tool results are not asks. Never raises on malformed input.
 
     >>> asks("openai", {"messages": [{"role": "system", "content": "Be brief."},
     ...                              {"role": "user", "content": "Hi"}]})
-    ('Hi',)
+    (('Hi',),)
     """
     if not is_mapping(kwargs):
         return ()
@@ -176,7 +194,7 @@ def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[str, ...]:
     if messages is None and provider != "anthropic":
         messages = kwargs.get("input")
     if isinstance(messages, str):
-        return (ask_window(messages),)
+        return (ask_parts(messages),)
     if not isinstance(messages, (list, tuple)):
         return ()
     turns: list[str] = []
@@ -192,7 +210,7 @@ def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[str, ...]:
         picked.append(turns[0])
     if len(turns) > 2 and MAX_EARLIER > 1:
         picked.append(turns[-2])
-    return tuple(ask_window(t) for t in picked)
+    return tuple(ask_parts(t) for t in picked)
 
 
 def _text(content: object) -> str:

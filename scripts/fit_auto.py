@@ -131,9 +131,9 @@ def curve(rows: list[dict[str, Any]], probabilities: list[float]) -> list[dict[s
     points = []
     for quality in QUALITIES:
         medium, large = cutoffs_for(quality, 3)
-        hard = [p >= medium for row, p in zip(rows, probabilities) if row["y"]]
-        easy = [p < medium for row, p in zip(rows, probabilities) if not row["y"]]
-        top = [p >= large for row, p in zip(rows, probabilities) if row["y"]]
+        hard = [p >= medium for row, p in zip(rows, probabilities, strict=True) if row["y"]]
+        easy = [p < medium for row, p in zip(rows, probabilities, strict=True) if not row["y"]]
+        top = [p >= large for row, p in zip(rows, probabilities, strict=True) if row["y"]]
         points.append(
             {
                 "quality": quality,
@@ -148,7 +148,7 @@ def curve(rows: list[dict[str, Any]], probabilities: list[float]) -> list[dict[s
 def per_source(rows: list[dict[str, Any]], probabilities: list[float], quality: float) -> dict[str, float]:
     medium, _ = cutoffs_for(quality, 3)
     right: defaultdict[str, list[bool]] = defaultdict(list)
-    for row, p in zip(rows, probabilities):
+    for row, p in zip(rows, probabilities, strict=True):
         right[row["source"]].append((p >= medium) == bool(row["y"]))
     return {source: round(sum(v) / len(v), 3) for source, v in sorted(right.items())}
 
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             (abs(shipped["weights"].get(f, 0.0) - w) for f, w in model["weights"].items()), default=0.0
         )
         print(f"{args.out}: {'reproduced' if same else f'differs (largest weight change {drift:.2e})'}")
-        return 0 if same or drift < 1e-4 and set(shipped["weights"]) == set(model["weights"]) else 1
+        return 0 if same or (drift < 1e-4 and set(shipped["weights"]) == set(model["weights"])) else 1
     figures = {} if args.no_report else report(rows, DEFAULT_QUALITY)
     document = {
         "about": (

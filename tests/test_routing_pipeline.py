@@ -323,7 +323,42 @@ def test_a_conversation_stays_on_the_model_holding_its_cache(
     assert second.model == first.model
     assert second.usage.cache_read_input_tokens > 0  # the conversation's cache was on that model
     reason = telemetry.call_spans()[-1].attributes["costaware.route.reason"]
-    assert "its prompt cache holds this conversation" in reason
+    assert "from an earlier turn of the conversation" in reason  # the follow-up inherits the first turn
 
     unrelated = chat(user("Thanks!"))  # a new conversation is routed on its own merits
     assert unrelated.model == HAIKU
+
+
+def test_a_long_conversation_stays_where_its_cache_is_after_its_hard_turn_scrolls_out(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    # auto reads the last, the first and the previous user turn: by the fourth turn the hard second
+    # one is none of them, and only the cache affinity keeps the conversation where its cache is.
+    @cost_aware(route="auto")
+    def chat(messages: list[dict[str, Any]]) -> Any:
+        return anthropic_client.messages.create(
+            model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages
+        )
+
+    history: list[dict[str, Any]] = []
+    models = []
+    for text in ("Hello!", HARD[0]["content"], "Ok.", "Thanks!"):
+        history.append({"role": "user", "content": text})
+        answer = chat(history)
+        models.append(answer.model)
+        history.append({"role": "assistant", "content": answer.content[0].text})
+    assert models[0] == HAIKU and models[1] != HAIKU
+    assert models[3] == models[1]
+    reason = telemetry.call_spans()[-1].attributes["costaware.route.reason"]
+    assert "its prompt cache holds this conversation" in reason
+
+
+def test_explain_command_takes_a_quality(capsys: Any) -> None:
+    from costaware.cli import main
+
+    assert main(["explain", "Play some jazz in the kitchen", "--quality", "1"]) == 0
+    assert "Chosen: medium" in capsys.readouterr().out
+    assert main(["explain", "hi", "--quality", "2"]) == 2
+    assert "quality must be a number from 0 to 1" in capsys.readouterr().err
+    assert main(["explain", "hi", "--policy", "small", "--quality", "0.5"]) == 2
+    assert "--quality applies to --policy auto only" in capsys.readouterr().err

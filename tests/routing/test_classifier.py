@@ -1,27 +1,40 @@
-"""Specification of route="auto": accuracy on the labelled sets, a spread of tiers, tunable scoring.
+"""Specification of route="auto": decisions on labelled real prompts, the ask it reads, the quality knob,
+its explanations and its weights file.
 
-Bars (stated here, checked below):
-- calibration set (48 requests, used to set the weights): at least 90% exact tier, and never two
-  tiers off (no small request sent to large, no large request left on small);
-- held-out set (14 requests, written with the calibration set but never tuned against): at least 85%;
-- every tier gets at least 20% of the combined set: ordinary traffic is not all sent to one tier.
+The labelled prompts are ``../shared/routing-dev`` (real benchmark prompts nobody here wrote), read in place.
+Bars: the shipped model, on a fixed sample of them, sends >= 90% of hard prompts to a non-cheap tier and
+keeps >= 90% of easy ones cheap; refitted without each source in turn (scripts/fit_auto.py), it keeps the
+issue's targets on the source it never saw: hard -> non-cheap >= 85%, easy -> cheap >= 80%.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from statistics import mean
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costaware.core.errors import ConfigurationError
-from costaware.core.routing import DEFAULT_WEIGHTS, AutoClassifier, Ladders, ladders, route, signals
-from costaware.core.routing.classifier import RULES, amounts
-from costaware.sim.quality import difficulty
+from costaware.core.routing import (
+    DEFAULT_QUALITY,
+    Auto,
+    AutoClassifier,
+    Ladders,
+    ladders,
+    route,
+)
+from costaware.core.routing.classifier import cutoffs_for
 
-from .corpus import ALL, CALIBRATION, HELD_OUT, Example, ask
+from .realdata import first, labelled, sample
 
+ROOT = Path(__file__).resolve().parents[2]
 ORDER = {"small": 0, "medium": 1, "large": 2}
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -29,131 +42,248 @@ def tiers() -> Ladders:
     return ladders(environ={})
 
 
-def routed(examples: tuple[Example, ...], tiers: Ladders) -> list[tuple[Example, str | None]]:
-    return [(ex, route("auto", ex.provider, ex.kwargs, tiers).tier) for ex in examples]
+def turns(*texts: str, system: str | None = None) -> dict[str, Any]:
+    """Anthropic kwargs for a conversation: user and assistant turns alternate, the user first."""
+    roles = ("user", "assistant")
+    kwargs: dict[str, Any] = {
+        "model": "claude-opus-4-6",
+        "max_tokens": 1024,
+        "messages": [{"role": roles[i % 2], "content": text} for i, text in enumerate(texts)],
+    }
+    if system is not None:
+        kwargs["system"] = system
+    return kwargs
 
 
-def accuracy(results: list[tuple[Example, str | None]]) -> float:
-    return sum(ex.tier == tier for ex, tier in results) / len(results)
+def tier(kwargs: dict[str, Any], tiers: Ladders, policy: Any = "auto") -> str | None:
+    return route(policy, "anthropic", kwargs, tiers).tier
 
 
-def test_calibration_set_accuracy(tiers: Ladders) -> None:
-    results = routed(CALIBRATION, tiers)
-    misses = [(ex.name, ex.tier, tier) for ex, tier in results if ex.tier != tier]
-    assert accuracy(results) >= 0.90, misses
-    assert all(abs(ORDER[want] - ORDER[got or "small"]) < 2 for _, want, got in misses), misses
+# ---- decisions on labelled real prompts ------------------------------------------------------------
 
 
-def test_held_out_set_accuracy(tiers: Ladders) -> None:
-    results = routed(HELD_OUT, tiers)
-    assert accuracy(results) >= 0.85, [(ex.name, ex.tier, tier) for ex, tier in results if ex.tier != tier]
+def test_hard_real_prompts_go_to_a_non_cheap_tier(tiers: Ladders) -> None:
+    rows = sample("hard")
+    cheap = [row["source"] for row in rows if tier(turns(row["prompt"]), tiers) == "small"]
+    assert len(rows) >= 100
+    assert 1 - len(cheap) / len(rows) >= 0.90, cheap
 
 
-def test_tier_distribution_is_not_degenerate(tiers: Ladders) -> None:
-    shares = Counter(tier for _, tier in routed(ALL, tiers))
-    assert set(shares) == {"small", "medium", "large"}
-    assert all(count / len(ALL) >= 0.20 for count in shares.values()), shares
+def test_easy_real_prompts_stay_on_the_cheap_tier(tiers: Ladders) -> None:
+    rows = sample("easy")
+    dear = [row["source"] for row in rows if tier(turns(row["prompt"]), tiers) != "small"]
+    assert len(rows) >= 100
+    assert 1 - len(dear) / len(rows) >= 0.90, dear
 
 
-def test_labelled_sets_are_big_enough_and_balanced() -> None:
-    assert len(ALL) >= 40
-    labels = Counter(ex.tier for ex in ALL)
-    assert min(labels.values()) >= 10, labels
+def test_tier_distribution_on_the_labelled_set_uses_every_tier(tiers: Ladders) -> None:
+    seen = [tier(turns(row["prompt"]), tiers) for row in labelled()[::2]]
+    shares = {name: seen.count(name) / len(seen) for name in ORDER}
+    assert shares["small"] >= 0.25 and shares["medium"] >= 0.25 and shares["large"] > 0, shares
+    assert shares["large"] <= 0.2, shares  # the top tier is for the most certainly hard asks only
 
 
-def test_routing_agrees_with_the_simulators_difficulty(tiers: Ladders) -> None:
-    # The simulator's difficulty is half prompt length, half a hash of the text; only the length half
-    # carries meaning, so the sensible agreement is on averages: what we keep on the small tier is
-    # on average easier for the simulator than what we move up to medium.
-    by_tier: dict[str | None, list[float]] = {}
-    for ex, tier in routed(ALL, tiers):
-        by_tier.setdefault(tier, []).append(difficulty(ex.text))
-    assert mean(by_tier["small"]) < mean(by_tier["medium"])
+def test_openai_calls_are_routed_on_the_same_model(tiers: Ladders) -> None:
+    kwargs = {"model": "o3", "messages": [{"role": "user", "content": first("humaneval")}]}
+    assert route("auto", "openai", kwargs, tiers).tier != "small"
+    responses = {"model": "o3", "input": first("snips/GetWeather")}
+    assert route("auto", "openai", responses, tiers).chosen_model == "gpt-4.1-mini"
 
 
-def test_longer_filler_never_lowers_the_tier(tiers: Ladders) -> None:
-    seen = []
-    for size in (100, 1_000, 5_000, 12_000, 25_000, 60_000):
-        kwargs = ask("Please read this.\n\n" + "The quick brown fox jumps over the lazy dog. " * (size // 45))
-        seen.append(ORDER[route("auto", "anthropic", kwargs, tiers).tier or "small"])
-    assert seen == sorted(seen)
-    assert seen[-1] == ORDER["medium"]  # length alone never reaches the top tier
+# ---- held out: refitted without each source (needs scikit-learn, from the test extra) --------------
 
 
-def test_score_is_the_sum_of_contributions() -> None:
-    auto = AutoClassifier()
-    for ex in ALL:
-        s = signals(ex.provider, ex.kwargs)
-        assert auto.score(s) == pytest.approx(sum(c.points for c in auto.contributions(s)))
+def _fit_script() -> Any:
+    pytest.importorskip("sklearn")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import fit_auto
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return fit_auto
 
 
-def test_rules_weights_and_amounts_line_up() -> None:
-    assert tuple(DEFAULT_WEIGHTS) == RULES
-    assert len(amounts(signals("anthropic", ask("hi")))) == len(RULES)
+@pytest.mark.timeout(600)
+def test_leave_one_source_out_meets_the_targets() -> None:
+    labelled()
+    fit_auto = _fit_script()
+    rows = fit_auto.load(fit_auto.DATA)
+    points = {p["quality"]: p for p in fit_auto.curve(rows, fit_auto.held_out(rows, "source"))}
+    default = points[DEFAULT_QUALITY]
+    assert default["hard_to_non_cheap"] >= 0.85 and default["easy_to_cheap"] >= 0.80, default
+    qualities = sorted(points)  # the knob moves both shares the way it says, on unseen sources too
+    assert [points[q]["hard_to_non_cheap"] for q in qualities] == sorted(
+        points[q]["hard_to_non_cheap"] for q in qualities
+    )
 
 
-def test_thresholds_are_tunable(tiers: Ladders) -> None:
-    kwargs = ask("Review this function for bugs:\n```python\ndef f(x):\n    return x / 0\n```")
-    assert route("auto", "anthropic", kwargs, tiers).tier == "medium"
-    strict = AutoClassifier(thresholds={"medium": 10, "large": 20})
-    assert route(strict, "anthropic", kwargs, tiers).tier == "small"
-    eager = AutoClassifier(thresholds={"medium": 0.5, "large": 2.0})
-    assert route(eager, "anthropic", kwargs, tiers).tier == "large"
+@pytest.mark.timeout(300)
+def test_the_fit_script_reproduces_the_shipped_weights(tmp_path: Path) -> None:
+    labelled()
+    fit_auto = _fit_script()
+    out = tmp_path / "weights.json"
+    assert fit_auto.main(["--no-report", "--out", str(out)]) == 0
+    refit, shipped = (json.loads(p.read_text()) for p in (out, fit_auto.WEIGHTS_FILE))
+    assert set(refit["weights"]) == set(shipped["weights"])
+    drift = max(abs(refit["weights"][f] - shipped["weights"][f]) for f in shipped["weights"])
+    assert drift < 1e-3 and abs(refit["bias"] - shipped["bias"]) < 1e-3
 
 
-def test_weights_are_tunable(tiers: Ladders) -> None:
-    kwargs = ask("Prove that sqrt(2) is irrational.")
-    assert route("auto", "anthropic", kwargs, tiers).tier == "medium"
-    assert route(AutoClassifier(weights={"hard": 5.0}), "anthropic", kwargs, tiers).tier == "large"
+# ---- the ask, not the context ----------------------------------------------------------------------
 
 
-def test_decision_carries_the_score_and_the_signals(tiers: Ladders) -> None:
-    decision = route("auto", "anthropic", ask("Compare Raft and Paxos. Why?"), tiers)
-    pairs = dict(decision.signals)
-    assert pairs["score"] == 2.0 and pairs["analysis_terms"] == 2.0
-    assert decision.policy == "auto" and "score 2.00 >= medium threshold 2.00" in decision.reason
+def test_a_follow_up_inherits_a_hard_conversation(tiers: Ladders) -> None:
+    code = first("humaneval")
+    assert tier(turns("now make it faster"), tiers) == "small"
+    decision = route("auto", "anthropic", turns(code, "def f(): ...", "now make it faster"), tiers)
+    assert decision.tier != "small" and "earlier turn" in decision.reason
+
+
+def test_a_hard_follow_up_after_an_easy_turn_is_not_cheap(tiers: Ladders) -> None:
+    easy, hard = first("fastchat"), first("gsm8k")
+    assert tier(turns(easy, "I am an assistant.", "Thanks!"), tiers) == "small"
+    assert tier(turns(easy, "I am an assistant.", hard), tiers) != "small"
+
+
+def test_a_long_system_prompt_does_not_make_an_easy_question_hard(tiers: Ladders) -> None:
+    for source in ("fastchat", "snips/GetWeather", "P3/commonsense_qa"):
+        assert tier(turns(first(source), system=README), tiers) == "small", source
+
+
+def test_summarising_or_extracting_a_pasted_document_stays_cheap(tiers: Ladders) -> None:
+    after = turns(f"{README}\n\nSummarize the document above in three sentences.")
+    before = turns(f"Summarize the following document in three sentences:\n\n{README}")
+    extract = turns(f"{README}\n\nExtract every command line from the text above as a list.")
+    assert [tier(k, tiers) for k in (after, before, extract)] == ["small", "small", "small"]
+
+
+def test_a_hard_ask_about_a_pasted_document_is_not_cheap(tiers: Ladders) -> None:
+    assert tier(turns(f"{README}\n\n{first('gsm8k')}"), tiers) != "small"
+    assert tier(turns(f"{README}\n\n{first('humaneval')}"), tiers) != "small"
+
+
+def test_a_request_with_no_user_text_keeps_the_requested_model(tiers: Ladders) -> None:
+    kwargs = {"model": "claude-opus-4-6", "messages": [{"role": "user", "content": []}]}
+    decision = route("auto", "anthropic", kwargs, tiers)
+    assert decision.chosen_model == "claude-opus-4-6" and "no user text" in decision.reason
+
+
+# ---- the knob ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    text=st.one_of(st.text(max_size=400), st.integers(0, 10_000)),
+    low=st.floats(0, 1),
+    high=st.floats(0, 1),
+)
+def test_more_quality_never_picks_a_cheaper_tier(text: str | int, low: float, high: float) -> None:
+    if isinstance(text, int):  # a labelled real prompt
+        rows = labelled()
+        text = rows[text % len(rows)]["prompt"]
+    low, high = sorted((low, high))
+    tiers = ladders(environ={})
+    picked = [tier(turns(text), tiers, AutoClassifier(quality=q)) for q in (low, high)]
+    assert ORDER[picked[0] or "small"] <= ORDER[picked[1] or "small"]
+
+
+def test_quality_zero_keeps_everything_cheap_and_one_nothing(tiers: Ladders) -> None:
+    rows = labelled()[::25]
+    assert {tier(turns(r["prompt"]), tiers, Auto(quality=0.0)) for r in rows} == {"small"}
+    assert "small" not in {tier(turns(r["prompt"]), tiers, Auto(quality=1.0)) for r in rows}
+
+
+def test_cutoffs_follow_the_quality() -> None:
+    assert cutoffs_for(0.6, 3) == (0.4, 0.997)
+    assert cutoffs_for(0.6, 2) == (0.4,) and cutoffs_for(0.6, 1) == ()
+    assert AutoClassifier().cutoffs(3) == cutoffs_for(DEFAULT_QUALITY, 3)
+
+
+def test_thresholds_replace_the_cutoffs_of_the_quality(tiers: Ladders) -> None:
+    text = first("snips/PlayMusic")
+    assert tier(turns(text), tiers, AutoClassifier(thresholds={"medium": 0.0, "large": 1.0})) == "medium"
+    assert tier(turns(text), tiers, AutoClassifier(thresholds={"medium": 1.0, "large": 1.0})) == "small"
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    "kwargs",
     [
-        ({"thresholds": {}}, "must map tier names"),
-        ({"thresholds": {"medium": float("nan")}}, "not a finite number"),
-        ({"thresholds": {"medium": True}}, "not a finite number"),
-        ({"weights": {"lenght": 1.0}}, r"unknown rules \['lenght'\]"),
-        ({"weights": {"code": "high"}}, "not a finite number"),
+        {"quality": 1.5},
+        {"quality": -0.1},
+        {"quality": float("nan")},
+        {"quality": True},
+        {"thresholds": {"medium": 2.0}},
+        {"thresholds": {}},
+        {"thresholds": {"medium": "high"}},
+        {"weights": 42},
     ],
 )
-def test_bad_classifier_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigurationError, match=message):
+def test_bad_settings_are_configuration_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
         AutoClassifier(**kwargs)
 
 
-def test_validate_checks_thresholds_against_the_ladders(tiers: Ladders) -> None:
-    AutoClassifier().validate(tiers)
-    with pytest.raises(ConfigurationError, match=r"unknown tier\(s\) \['huge'\]"):
-        AutoClassifier(thresholds={"huge": 3}).validate(tiers)
-    with pytest.raises(ConfigurationError, match="must rise with"):
-        AutoClassifier(thresholds={"medium": 5, "large": 2}).validate(tiers)
+def test_thresholds_must_name_tiers_and_rise(tiers: Ladders) -> None:
+    AutoClassifier(thresholds={"medium": 0.4, "large": 0.9}).validate(tiers)
+    with pytest.raises(ConfigurationError, match="unknown tier"):
+        AutoClassifier(thresholds={"huge": 0.3}).validate(tiers)
+    with pytest.raises(ConfigurationError, match="rise"):
+        AutoClassifier(thresholds={"medium": 0.9, "large": 0.4}).validate(tiers)
 
 
-def test_thresholds_naming_no_tier_keep_the_requested_model(tiers: Ladders) -> None:
-    decision = route(AutoClassifier(thresholds={"huge": 1}), "anthropic", ask("hi"), tiers)
-    assert decision.chosen_model == decision.requested_model
-    assert "no threshold names a tier" in decision.reason
+# ---- explanations -----------------------------------------------------------------------------------
 
 
-def test_words_inside_fenced_code_are_not_the_ask() -> None:
-    from costaware.core.routing import ladders, route
+def test_the_reason_names_p_and_the_features_that_moved_it(tiers: Ladders) -> None:
+    decision = route("auto", "anthropic", turns(first("humaneval")), tiers)
+    assert decision.reason.startswith("p(hard) ") and "topic code" in decision.reason
+    assert dict(decision.signals)["p_hard"] >= 0.4
 
-    review = (
-        "Please review this function for bugs:\n\n```python\n"
-        "def add_tag(item, tag, tags=[]):\n    tags.append(tag)\n    item['tags'] = tags\n    return item\n```"
+
+# ---- the weights file ----------------------------------------------------------------------------------
+
+
+def test_weights_load_on_first_use_not_at_import() -> None:
+    code = (
+        "import costaware, costaware.core.routing as r\n"
+        "from costaware.core.routing import classifier\n"
+        "assert classifier._models == {}, 'loaded at import'\n"
+        "r.route('auto', 'anthropic', {'model': 'claude-opus-4-6', 'messages': [{'role': 'user', "
+        "'content': 'hi'}]}, r.ladders(environ={}))\n"
+        "assert list(classifier._models) == [''], classifier._models\n"
     )
-    kwargs = {
-        "model": "claude-opus-4-6",
-        "max_tokens": 1000,
-        "messages": [{"role": "user", "content": review}],
-    }
-    decision = route("auto", "anthropic", kwargs, ladders())
-    assert decision.tier != "small", decision.reason  # "tag" in the code is not a tagging task
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_missing_weights_file_fails_clearly_when_configured(tmp_path: Path, tiers: Ladders) -> None:
+    from costaware import cost_aware
+
+    missing = tmp_path / "nope.json"
+    with pytest.raises(ConfigurationError, match=r"weights file .*nope\.json not found"):
+        AutoClassifier(weights=missing).validate(tiers)
+    with pytest.raises(ConfigurationError, match="not found"):
+        cost_aware(route=AutoClassifier(weights=missing))(lambda: None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", '{"bias": 0.1}', '{"bias": "x", "weights": {}}', '{"bias": 1e999, "weights": {}}'],
+)
+def test_a_malformed_weights_file_fails_clearly(tmp_path: Path, tiers: Ladders, content: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ConfigurationError, match=r"bad\.json"):
+        AutoClassifier(weights=path).validate(tiers)
+
+
+def test_unreadable_weights_at_call_time_keep_the_requested_model(tmp_path: Path, tiers: Ladders) -> None:
+    decision = route(AutoClassifier(weights=tmp_path / "gone.json"), "anthropic", turns("hi"), tiers)
+    assert (
+        decision.chosen_model == "claude-opus-4-6" and "routing failed (ConfigurationError" in decision.reason
+    )
+
+
+def test_weights_fitted_elsewhere_can_be_given(tmp_path: Path, tiers: Ladders) -> None:
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"bias": 5.0, "weights": {"hello": 0.0}}))  # everything is hard
+    assert tier(turns("hello"), tiers, AutoClassifier(weights=path)) != "small"

@@ -173,7 +173,11 @@ def test_a_requested_model_outside_the_ladder_can_move_to_a_tier(tiers: Ladders)
 
 
 def test_upgrades_can_be_disallowed(tiers: Ladders) -> None:
-    kwargs = ask("Prove the lemma by induction.", model="claude-haiku-4-5")
+    kwargs = ask(
+        "Prove step by step that the consensus protocol below preserves its safety invariant under network "
+        "partitions, then compare the trade-offs of two alternative architectures for scalability.",
+        model="claude-haiku-4-5",
+    )
     assert route("auto", "anthropic", kwargs, tiers).chosen_model == "claude-opus-4-6"
     kept = route("auto", "anthropic", kwargs, tiers, allow_upgrade=False)
     assert kept.chosen_model == "claude-haiku-4-5" and "upgrades disallowed" in kept.reason
@@ -194,7 +198,7 @@ def test_a_request_without_a_model_is_not_routed(tiers: Ladders) -> None:
 
 def test_route_accepts_plain_dicts_of_ladders() -> None:
     ladder = TierLadder("anthropic", [Tier("cheap", "claude-haiku-4-5"), Tier("best", "claude-opus-4-6")])
-    policy = AutoClassifier(thresholds={"best": 3.0})
+    policy = AutoClassifier(thresholds={"best": 0.9})
     assert route(policy, "anthropic", ask("hello"), {"anthropic": ladder}).tier == "cheap"
 
 

@@ -36,15 +36,13 @@ from costaware.core.routing.cascade import (
 )
 from costaware.core.routing.classifier import (
     DEFAULT_QUALITY,
+    Auto,
     AutoClassifier,
     AutoModel,
     Contribution,
 )
 from costaware.core.routing.decision import Choice, Decision, Policy, RouteRequest
 from costaware.core.routing.explanation import explain
-
-Auto = AutoClassifier
-"""``Auto(quality=0.7)``: the short name of :class:`AutoClassifier`."""
 from costaware.core.routing.policies import (
     CallablePolicy,
     ForceModel,

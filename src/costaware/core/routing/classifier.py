@@ -35,6 +35,7 @@ import json
 import math
 import threading
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -48,8 +49,9 @@ __all__ = [
     "DEFAULT_QUALITY",
     "LARGE_SHARE",
     "WEIGHTS_FILE",
-    "AutoClassifier",
     "Assessment",
+    "Auto",
+    "AutoClassifier",
     "AutoModel",
     "Contribution",
     "assess",
@@ -100,6 +102,8 @@ class AutoModel:
     words: Mapping[str, float]
     dense: Mapping[str, float]
     source: str = ""
+    _word_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    _dense_keys: frozenset[str] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> AutoModel:
@@ -131,36 +135,36 @@ class AutoModel:
         object.__setattr__(self, "_word_keys", frozenset(self.words))
         object.__setattr__(self, "_dense_keys", frozenset(self.dense))
 
-    def score(self, found: set[str]) -> float:
+    def score(self, found: AbstractSet[str]) -> float:
         """The log-odds that an ask with these features is hard."""
-        hits = found.intersection(self._word_keys)  # type: ignore[attr-defined]
-        total = self.bias + sum(map(self.dense.__getitem__, found.intersection(self._dense_keys)))  # type: ignore[attr-defined]
+        hits = found & self._word_keys
+        total = self.bias + sum(map(self.dense.__getitem__, found & self._dense_keys))
         if not hits:
             return total
         return total + sum(map(self.words.__getitem__, hits)) / math.sqrt(len(hits))
 
-    def contributions(self, found: set[str]) -> list[Contribution]:
+    def contributions(self, found: AbstractSet[str]) -> list[Contribution]:
         """Every feature's points in :meth:`score`, largest first (by size)."""
-        words = found.intersection(self._word_keys)  # type: ignore[attr-defined]
+        words = found & self._word_keys
         scale = 1.0 / math.sqrt(len(words)) if words else 0.0
         points = [(self.words[f] * scale, f) for f in words]
-        points += [(self.dense[f], f) for f in found.intersection(self._dense_keys)]  # type: ignore[attr-defined]
+        points += [(self.dense[f], f) for f in found & self._dense_keys]
         return _ranked(points)
 
-    def strongest(self, found: set[str], count: int) -> list[Contribution]:
+    def strongest(self, found: AbstractSet[str], count: int) -> list[Contribution]:
         """The ``count`` largest of the topic and shape contributions and of the strongest word each
         way: what a decision's reason names (cheaper than ranking every word, on every call)."""
-        words = found.intersection(self._word_keys)  # type: ignore[attr-defined]
-        points = [(self.dense[f], f) for f in found.intersection(self._dense_keys)]  # type: ignore[attr-defined]
+        words = found & self._word_keys
+        points = [(self.dense[f], f) for f in found & self._dense_keys]
         if words:
             scale, weight = 1.0 / math.sqrt(len(words)), self.words.__getitem__
             points += [(weight(f) * scale, f) for f in {max(words, key=weight), min(words, key=weight)}]
-        return _ranked(points)[:count]
+        return _ranked(points, count)
 
 
-def _ranked(points: list[tuple[float, str]]) -> list[Contribution]:
+def _ranked(points: list[tuple[float, str]], count: int | None = None) -> list[Contribution]:
     points.sort(key=lambda pf: (-abs(pf[0]), pf[1]))
-    return [Contribution(f, p, _describe(f)) for p, f in points]
+    return [Contribution(f, p, _describe(f)) for p, f in points[:count]]
 
 
 _models: dict[str, AutoModel] = {}
@@ -204,7 +208,7 @@ class Assessment:
 
     p: float
     ask: int
-    features: frozenset[str] | set[str]
+    features: AbstractSet[str]
 
 
 def assess(model: AutoModel, provider: str, kwargs: Mapping[str, object]) -> Assessment:
@@ -251,10 +255,15 @@ class AutoClassifier:
     thresholds: Mapping[str, float] | None = None
     weights: str | Path | None = None
     _model: list[AutoModel] = field(default_factory=list, init=False, repr=False, compare=False)
+    _tables: dict[int, tuple[TierLadder, tuple[tuple[str, float], ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not _finite(self.quality) or not 0.0 <= self.quality <= 1.0:
-            raise ConfigurationError(f"AutoClassifier quality must be a number from 0 to 1, got {self.quality!r}")
+            raise ConfigurationError(
+                f"AutoClassifier quality must be a number from 0 to 1, got {self.quality!r}"
+            )
         if self.thresholds is not None:
             if not isinstance(self.thresholds, Mapping) or not self.thresholds:
                 raise ConfigurationError("AutoClassifier thresholds must map tier names to probabilities")
@@ -289,17 +298,29 @@ class AutoClassifier:
     def explain(self, request: RouteRequest) -> tuple[float, int, list[Contribution]]:
         """``(p, which ask decided it, every contribution to that ask's score)``: for explanations."""
         found = assess(self.model, request.provider, request.kwargs)
-        return found.p, found.ask, self.model.contributions(set(found.features))
+        return found.p, found.ask, self.model.contributions(found.features)
+
+    def cut_table(self, ladder: TierLadder) -> tuple[tuple[str, float], ...]:
+        """``(tier name, minimum p)`` for each tier of ``ladder`` above the cheapest that has one,
+        dearest first (worked out once per ladder)."""
+        cached = self._tables.get(id(ladder))
+        if cached is not None and cached[0] is ladder:
+            return cached[1]
+        if self.thresholds is not None:
+            named = [(t.name, self.thresholds.get(t.name)) for t in ladder.tiers[1:]]
+        else:
+            names = (t.name for t in ladder.tiers[1:])
+            named = list(zip(names, self.cutoffs(len(ladder.tiers)), strict=True))
+        table = tuple((name, cut) for name, cut in reversed(named) if cut is not None)
+        if len(self._tables) < 64:
+            self._tables[id(ladder)] = (ladder, table)
+        return table
 
     def tier_for(self, p: float, ladder: TierLadder) -> tuple[str, float | None]:
         """The dearest tier of ``ladder`` whose cut-off ``p`` reaches, and that cut-off (``None``: the
         cheapest tier, reached by every ``p``). A cut-off of 1 is never reached, one of 0 always."""
-        if self.thresholds is not None:
-            named = [(t.name, self.thresholds.get(t.name)) for t in ladder.tiers[1:]]
-        else:
-            named = list(zip((t.name for t in ladder.tiers[1:]), self.cutoffs(len(ladder.tiers))))
-        for name, cutoff in reversed(named):
-            if cutoff is not None and cutoff < 1.0 and p >= cutoff:
+        for name, cutoff in self.cut_table(ladder):
+            if cutoff < 1.0 and p >= cutoff:
                 return name, cutoff
         return ladder.tiers[0].name, None
 
@@ -317,15 +338,13 @@ class AutoClassifier:
         else:
             verdict = f"p(hard) {p:.3f} >= {cutoff:.3f}: {tier}"
         turn = "" if found.ask == 0 else " (from an earlier turn of the conversation)"
-        top = model.strongest(set(found.features), _EXPLAINED)
+        top = model.strongest(found.features, _EXPLAINED)
         why = ", ".join(f"{c.detail} {c.points:+.2f}" for c in top)
         return Choice(tier, f"{verdict}{turn}; {why}" if why else verdict + turn, (("p_hard", round(p, 4)),))
 
     def _lowest(self, ladder: TierLadder) -> float:
-        if self.thresholds is not None:
-            return min((v for k, v in self.thresholds.items() if ladder.tier_named(k)), default=1.0)
-        cutoffs = self.cutoffs(len(ladder.tiers))
-        return cutoffs[0] if cutoffs else 1.0
+        table = self.cut_table(ladder)
+        return min(cut for _, cut in table) if table else 1.0
 
     def validate(self, ladders: Mapping[str, TierLadder]) -> None:
         """Reads the weights (a missing file fails here, at configuration time); thresholds, if given,
@@ -346,6 +365,10 @@ class AutoClassifier:
                     f"AutoClassifier thresholds must rise with the {provider} ladder's order "
                     f"({', '.join(ladder.names)}), got {dict(self.thresholds)}"
                 )
+
+
+Auto = AutoClassifier
+"""``Auto(quality=0.7)``: the short name of :class:`AutoClassifier`."""
 
 
 def _finite(value: object) -> bool:

@@ -63,7 +63,8 @@ def _auto_lines(auto: AutoClassifier, request: RouteRequest) -> list[str]:
         return ["Ask: no user text to read"]
     if request.ladder is not None and auto.thresholds is None:
         names = [t.name for t in request.ladder.tiers[1:]]
-        cuts = ", ".join(f"{n} >= {c:.3f}" for n, c in zip(names, auto.cutoffs(len(request.ladder.tiers))))
+        pairs = zip(names, auto.cutoffs(len(request.ladder.tiers)), strict=True)
+        cuts = ", ".join(f"{n} >= {c:.3f}" for n, c in pairs)
     else:
         cuts = ", ".join(f"{n} >= {c:.3f}" for n, c in (auto.thresholds or {}).items())
     lines = [

@@ -55,8 +55,7 @@ _CODE_ENDS = (";", "{", "}", "):", "=>")
 _CODE_STARTS = ("def ", "class ", "return", "import ", "for ", "if ", "while ", "fn ", "let ", "const ",
                 "var ", "public ", "private ", "#include")  # fmt: skip
 # Code is looked for line by line only when the text holds one of these.
-_CODE_HINTS = (";", "{", "}", "):", "=>", "def ", "class ", "return", "import ", "fn ", "let ", "const ", "var ",
-               "#include", "for ", "if ", "while ", "public ", "private ")  # fmt: skip
+_CODE_HINTS = (";", "{", "}", "):", "=>", *_CODE_STARTS)
 _CHOICE = re.compile(r"\(?[A-Ea-e][).:]\s")
 # Names the tokenizer would split, read as one word.
 _JOINED = (("c++", " cpp "), ("c#", " csharp "), (".net", " dotnet "), ("tl;dr", " tldr "))
@@ -150,7 +149,7 @@ def _shapes(text: str, numbers: int, words: int) -> list[str]:
             shapes.append("s:much_code")
         if (")" in text or "." in text or ":" in text) and _choices(lines) >= 3:
             shapes.append("s:choices")
-    if sum(text.count(mark) for mark in _FORMULA_MARKS) >= 3:
+    if _formula_marks(text) >= 3:
         shapes.append("s:formula")
     if numbers >= 3:
         shapes.append("s:numbers3")
@@ -161,6 +160,17 @@ def _shapes(text: str, numbers: int, words: int) -> list[str]:
     if words <= 12:
         shapes.append("s:short")
     return shapes
+
+
+def _formula_marks(text: str) -> int:
+    """Formula marks (``=``, ``^``, ``*``, ``/``, ``<``, ``>``, ``$``, backslash), counting up to 3."""
+    found = 0
+    for mark in _FORMULA_MARKS:
+        if mark in text:
+            found += text.count(mark)
+            if found >= 3:
+                break
+    return found
 
 
 def _code_lines(text: str, lines: list[str]) -> int:

@@ -306,14 +306,20 @@ def test_explain_command(capsys: Any) -> None:
     assert "why:" in out.lower() and "claude-" in out
 
 
+def auto_chat(client: Any) -> Any:
+    """A chat under ``route="auto"`` with a long system prompt (so prompt caching applies), asking Opus."""
+
+    @cost_aware(route="auto")
+    def chat(messages: list[dict[str, Any]]) -> Any:
+        return client.messages.create(model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages)
+
+    return chat
+
+
 def test_a_conversation_stays_on_the_model_holding_its_cache(
     anthropic_client: Any, sim: Any, telemetry: Any
 ) -> None:
-    @cost_aware(route="auto")
-    def chat(messages: list[dict[str, Any]]) -> Any:
-        return anthropic_client.messages.create(
-            model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages
-        )
+    chat = auto_chat(anthropic_client)
 
     first_turn = user(HARD[0]["content"])
     first = chat(first_turn)
@@ -334,11 +340,7 @@ def test_a_long_conversation_stays_where_its_cache_is_after_its_hard_turn_scroll
 ) -> None:
     # auto reads the last, the first and the previous user turn: by the fourth turn the hard second
     # one is none of them, and only the cache affinity keeps the conversation where its cache is.
-    @cost_aware(route="auto")
-    def chat(messages: list[dict[str, Any]]) -> Any:
-        return anthropic_client.messages.create(
-            model=OPUS, max_tokens=1000, system=LONG_POLICY, messages=messages
-        )
+    chat = auto_chat(anthropic_client)
 
     history: list[dict[str, Any]] = []
     models = []

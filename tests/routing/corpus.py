@@ -5,8 +5,9 @@ rewording (whatever the input's length); ``medium`` for summaries of long docume
 debugging, step-by-step or multi-step work, deep conversations, data analysis; ``large`` for proofs,
 system architecture and long multi-part analyses. Long documents are generated deterministically.
 
-``CALIBRATION`` was used to set the classifier's weights; ``HELD_OUT`` was written afterwards and
-never tuned against (see test_classifier.py for the bars each must meet).
+Written by hand, so used only where hand-written requests are the point: the signals that ``Threshold``,
+``Labels`` and user callables read (test_signals.py, test_policies.py). ``route="auto"`` is fitted and
+checked on real labelled prompts instead (test_classifier.py, ``../shared/routing-dev``).
 """
 
 from __future__ import annotations

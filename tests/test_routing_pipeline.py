@@ -9,7 +9,7 @@ import pytest
 
 import costaware
 from costaware import Budget, cost_aware
-from costaware.core.routing import Cascade, Labels
+from costaware.core.routing import Auto, Cascade, Labels
 
 from helpers import HAIKU, SONNET, anthropic_cost, user
 
@@ -53,7 +53,13 @@ def test_auto_keeps_hard_requests_on_a_strong_tier(anthropic_client: Any, sim: A
     def ask() -> Any:
         return anthropic_client.messages.create(model=OPUS, max_tokens=2000, messages=HARD)
 
-    assert ask().model == OPUS
+    assert ask().model == SONNET  # the middle tier: the top one only at a higher quality setting
+
+    @cost_aware(route=Auto(quality=1.0))
+    def eager() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=2000, messages=HARD)
+
+    assert eager().model == OPUS
 
 
 def test_routing_never_upgrades_unless_allowed(anthropic_client: Any, sim: Any, telemetry: Any) -> None:

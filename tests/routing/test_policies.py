@@ -178,7 +178,7 @@ def test_upgrades_can_be_disallowed(tiers: Ladders) -> None:
         "partitions, then compare the trade-offs of two alternative architectures for scalability.",
         model="claude-haiku-4-5",
     )
-    assert route("auto", "anthropic", kwargs, tiers).chosen_model == "claude-opus-4-6"
+    assert route("auto", "anthropic", kwargs, tiers).chosen_model == "claude-sonnet-4-6"
     kept = route("auto", "anthropic", kwargs, tiers, allow_upgrade=False)
     assert kept.chosen_model == "claude-haiku-4-5" and "upgrades disallowed" in kept.reason
     down = route("auto", "anthropic", ask("hi", model="claude-opus-4-6"), tiers, allow_upgrade=False)

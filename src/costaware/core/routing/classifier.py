@@ -11,7 +11,7 @@ How it decides
    it faster") keeps the difficulty of the coding question it follows.
 3. ``p`` picks the tier. One knob, ``quality`` (0 to 1, default :data:`DEFAULT_QUALITY`), trades cost
    for quality: the first tier above the cheapest takes asks with ``p >= 1 - quality``, the ladder's
-   top tier those with ``p >= 1 - quality * LARGE_SHARE``, tiers in between are spaced evenly. Higher
+   top tier those with ``p >= 1 - LARGE_SHARE * quality**12``, tiers in between are spaced evenly. Higher
    quality sends more to dearer tiers, never fewer. ``thresholds={"medium": 0.3, ...}`` sets the
    cut-offs by hand instead.
 
@@ -42,7 +42,7 @@ from types import MappingProxyType
 
 from costaware.core.errors import ConfigurationError
 from costaware.core.routing.decision import Choice, RouteRequest
-from costaware.core.routing.features import asks, features, is_dense
+from costaware.core.routing.features import ask_text, asks, features, is_dense
 from costaware.core.routing.tiers import TierLadder
 
 __all__ = [
@@ -58,13 +58,15 @@ __all__ = [
     "cutoffs_for",
 ]
 
-DEFAULT_QUALITY = 0.6
+DEFAULT_QUALITY = 0.58
 """Chosen from the held-out curve (``scripts/fit_auto.py``): the lowest setting at which at least
 85% of hard prompts go to a non-cheap tier with at least 80% of easy prompts kept cheap, plus margin."""
-LARGE_SHARE = 0.005
-"""The ladder's top tier takes asks with ``p >= 1 - quality * LARGE_SHARE`` (0.997 at the default):
-only the most certainly hard (mostly long code), because the top tier costs more for little gain on
-most hard asks; the label oracle the benchmarks compare with sends every hard ask to the middle tier."""
+LARGE_SHARE = 0.02
+"""The ladder's top tier takes asks with ``p >= 1 - LARGE_SHARE * quality**12``: 0.99997 at the default
+(almost never), 0.9997 at 0.7, 0.9986 at 0.8, 0.98 at 1. The labelled prompts only tell hard from easy,
+and every hard one is answered well by the middle tier (the label oracle the benchmarks compare with sends
+them all there), so nothing justifies paying for the top tier by default; higher settings of ``quality``
+send it the most certainly hard asks (mostly long code)."""
 WEIGHTS_FILE = Path(__file__).with_name("auto_weights.json")
 _EXPLAINED = 3  # features named in a decision's reason
 
@@ -73,12 +75,12 @@ def cutoffs_for(quality: float, tiers: int) -> tuple[float, ...]:
     """The minimum ``p`` of each tier above the cheapest, on a ladder of ``tiers`` tiers.
 
     >>> cutoffs_for(0.6, 3)
-    (0.4, 0.997)
+    (0.4, 0.999956)
     """
     steps = tiers - 1
     if steps <= 0:
         return ()
-    low, high = 1.0 - quality, 1.0 - quality * LARGE_SHARE
+    low, high = 1.0 - quality, 1.0 - LARGE_SHARE * quality**12
     if steps == 1:
         return (round(low, 6),)
     return tuple(round(low + (high - low) * i / (steps - 1), 6) for i in range(steps))
@@ -196,11 +198,6 @@ def _sigmoid(score: float) -> float:
     return odds / (1.0 + odds)
 
 
-INSTRUCTION_CHARS = 300
-"""A long message's end paragraph this short that asks to summarise, extract, classify or translate
-(the ``simple`` topic) is taken as the message's whole ask."""
-
-
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What the model made of a request: ``p`` (probability that it is hard), which ask decided it
@@ -214,28 +211,18 @@ class Assessment:
 def assess(model: AutoModel, provider: str, kwargs: Mapping[str, object]) -> Assessment:
     """Score a request's asks (:func:`~costaware.core.routing.features.asks`); the hardest decides.
 
-    Of a long message, scored as its two end paragraphs: a short instruction to summarise, extract,
-    classify or translate at one end is the ask (the other end is the document's edge); otherwise the
-    harder end counts.
+    Of a long message only one end paragraph is scored
+    (:func:`~costaware.core.routing.features.ask_text`).
     """
     best: tuple[float, int, set[str]] | None = None
     for index, parts in enumerate(asks(provider, kwargs)):
-        score, found = _message_score(model, parts)
+        found = features(ask_text(parts))
+        score = model.score(found)
         if best is None or score > best[0]:
             best = (score, index, found)
     if best is None:
         return Assessment(0.0, -1, frozenset())
     return Assessment(_sigmoid(best[0]), best[1], best[2])
-
-
-def _message_score(model: AutoModel, parts: tuple[str, ...]) -> tuple[float, set[str]]:
-    scored = [(model.score(found), found, part) for part in parts for found in (features(part),)]
-    if len(scored) > 1:
-        asks_simple = [s for s in scored if "g:simple" in s[1] and len(s[2]) <= INSTRUCTION_CHARS]
-        if len(asks_simple) == 1:
-            return asks_simple[0][0], asks_simple[0][1]
-    score, found, _ = max(scored, key=lambda s: s[0])
-    return score, found
 
 
 @dataclass(frozen=True)
@@ -248,7 +235,7 @@ class AutoClassifier:
     (default: the shipped one); it is read on first use and by :meth:`validate`.
 
     >>> AutoClassifier(quality=0.8).cutoffs(3)
-    (0.2, 0.996)
+    (0.2, 0.998626)
     """
 
     quality: float = DEFAULT_QUALITY
@@ -334,9 +321,9 @@ class AutoClassifier:
         p = found.p
         tier, cutoff = self.tier_for(p, request.ladder)
         if cutoff is None:
-            verdict = f"p(hard) {p:.3f} < {self._lowest(request.ladder):.3f}: cheapest tier"
+            verdict = f"p(hard) {p:.6g} < {self._lowest(request.ladder):.6g}: cheapest tier"
         else:
-            verdict = f"p(hard) {p:.3f} >= {cutoff:.3f}: {tier}"
+            verdict = f"p(hard) {p:.6g} >= {cutoff:.6g}: {tier}"
         turn = "" if found.ask == 0 else " (from an earlier turn of the conversation)"
         top = model.strongest(found.features, _EXPLAINED)
         why = ", ".join(f"{c.detail} {c.points:+.2f}" for c in top)

@@ -64,11 +64,11 @@ def _auto_lines(auto: AutoClassifier, request: RouteRequest) -> list[str]:
     if request.ladder is not None and auto.thresholds is None:
         names = [t.name for t in request.ladder.tiers[1:]]
         pairs = zip(names, auto.cutoffs(len(request.ladder.tiers)), strict=True)
-        cuts = ", ".join(f"{n} >= {c:.3f}" for n, c in pairs)
+        cuts = ", ".join(f"{n} >= {c:.6g}" for n, c in pairs)
     else:
-        cuts = ", ".join(f"{n} >= {c:.3f}" for n, c in (auto.thresholds or {}).items())
+        cuts = ", ".join(f"{n} >= {c:.6g}" for n, c in (auto.thresholds or {}).items())
     lines = [
-        f"p(hard): {p:.3f}  (auto, quality {auto.quality:g}: {cuts or 'one tier'})",
+        f"p(hard): {p:.6g}  (auto, quality {auto.quality:g}: {cuts or 'one tier'})",
         f"Features that moved it (log-odds points; {len(parts)} in all, bias {auto.model.bias:+.2f}):",
     ]
     lines += [f"  {c.points:+6.2f}  {c.detail}" for c in parts[:_SHOWN]] or ["    (none known to the model)"]

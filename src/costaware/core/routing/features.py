@@ -35,7 +35,18 @@ from types import MappingProxyType
 from costaware.core.routing.lexicon import GROUPS
 from costaware.core.routing.reading import is_mapping
 
-__all__ = ["ASK_HEAD", "ASK_TAIL", "MAX_EARLIER", "ask_parts", "ask_window", "asks", "features", "is_dense"]
+__all__ = [
+    "ASK_HEAD",
+    "ASK_TAIL",
+    "MAX_EARLIER",
+    "ask_parts",
+    "ask_text",
+    "ask_window",
+    "asks",
+    "features",
+    "is_dense",
+    "opens_like_a_request",
+]
 
 ASK_HEAD = 600
 ASK_TAIL = 300
@@ -98,6 +109,37 @@ def ask_parts(text: str) -> tuple[str, ...]:
     if end < 0 and start < 0:
         return (f"{head}\n{tail}",)
     return (head[:end] if end > 0 else head, tail[start + 2 :] if start >= 0 else tail)
+
+
+# Words a request opens with (imperatives, question words, politeness), for telling a long message's
+# instruction from the edge of the document pasted with it.
+_OPENERS = """summarize summarise write extract explain translate find answer classify list give tell what how
+    why which who whom whose when where can could would will should is are do does did please prove
+    solve compute calculate implement create generate describe compare analyze analyse evaluate review
+    rewrite fix debug identify determine make draft design suggest help convert check read use based
+    given consider now i we"""
+_REQUEST_OPENERS = frozenset(_OPENERS.split())
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
+
+
+def opens_like_a_request(text: str) -> bool:
+    """Whether ``text`` starts like something asked of the model (its first word is an imperative, a
+    question word or "please"), rather than like a document.
+
+    >>> opens_like_a_request("Summarize the report above."), opens_like_a_request("# Quarterly report")
+    (True, False)
+    """
+    match = _FIRST_WORD.match(text.lstrip())
+    return match is not None and match.group().lower() in _REQUEST_OPENERS
+
+
+def ask_text(parts: tuple[str, ...]) -> str:
+    """The text scored for one message given as its :func:`ask_parts`: the only part of a short one;
+    of a long one, the end that opens like a request (:func:`opens_like_a_request`) or, when both or
+    neither do, the last (a document, then what is asked about it)."""
+    if len(parts) == 1:
+        return parts[0]
+    return parts[0] if opens_like_a_request(parts[0]) and not opens_like_a_request(parts[-1]) else parts[-1]
 
 
 def features(text: str) -> set[str]:

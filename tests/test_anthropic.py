@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -153,6 +154,10 @@ def test_with_raw_response(anthropic_client: Any, telemetry: Any) -> None:
         model=HAIKU, max_tokens=200, messages=user("raw please")
     )
     assert raw.headers.get("request-id")
+    # The SDK's own object, not a proxy: its type, copies and pickling behave as without costaware.
+    assert type(raw) is anthropic._response.APIResponse
+    assert type(copy.copy(raw)) is anthropic._response.APIResponse
+    assert telemetry.span().attributes["gen_ai.usage.output_tokens"] > 0  # recorded before any parse()
     message = raw.parse()
     assert isinstance(message, anthropic.types.Message)
     assert raw.parse() is message
@@ -163,6 +168,7 @@ async def test_async_with_raw_response(async_anthropic_client: Any, telemetry: A
     raw = await async_anthropic_client.messages.with_raw_response.create(
         model=HAIKU, max_tokens=200, messages=user("raw async")
     )
+    assert type(raw) is anthropic._response.AsyncAPIResponse
     message = await raw.parse()
     assert isinstance(message, anthropic.types.Message)
     assert_call_span(telemetry, message, HAIKU, stream=False)

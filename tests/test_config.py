@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,10 @@ def restore_settings() -> Iterator[None]:
         ({"prices": {"m": {"input": -1, "output": 1}}}, "invalid price override"),
         ({"prices": {"m": {"inptu": 1, "output": 1}}}, "invalid price override"),
         ({"prices": {"m": "cheap"}}, "invalid price override"),
+        ({"prices": "no-such-prices.json"}, "cannot read price file"),
+        ({"prices": 42}, "prices must be a mapping"),
+        ({"tracer_provider": "bogus"}, "tracer_provider must be an OpenTelemetry TracerProvider"),
+        ({"meter_provider": 42}, "meter_provider must be an OpenTelemetry MeterProvider"),
     ],
 )
 def test_bad_settings_are_refused_at_configuration_time(settings: dict[str, Any], message: str) -> None:
@@ -152,3 +157,71 @@ def test_auto_reports_bad_environment_clearly() -> None:
     done = run_isolated("import costaware.auto", COSTAWARE_ENABLED="perhaps")
     assert done.returncode != 0
     assert "COSTAWARE_ENABLED='perhaps' is not a boolean" in done.stderr
+
+
+@pytest.mark.parametrize("instrumented", [False, True])
+def test_bad_provider_changes_nothing_and_calls_go_on(
+    instrumented: bool, sim: Any, anthropic_client: Any, telemetry: Any
+) -> None:
+    if instrumented:
+        costaware.instrument()
+    before = config.current_settings()
+    for bad in ({"tracer_provider": "bogus"}, {"meter_provider": 42}):
+        with pytest.raises(ConfigurationError):
+            costaware.configure(**bad)
+        assert config.current_settings() is before
+
+    @costaware.cost_aware()
+    def ask() -> Any:
+        return anthropic_client.messages.create(
+            model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
+
+    assert ask().content
+    assert telemetry.span().name == "chat claude-haiku-4-5"
+
+
+def test_prices_from_a_file_path(tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"my-finetune": {"input": 0.5, "output": 1.5}}))
+    assert "my-finetune" in costaware.configure(prices=path).prices
+    assert "my-finetune" in costaware.configure(prices=str(path)).prices
+
+
+def test_unknown_costaware_variable_is_warned_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="costaware")
+    env = {"COSTAWARE_BUDGET_LIMT": "5", "COSTAWARE_ENABLED": "true", "OTHER_THING": "1"}
+    assert settings_from_env(env) == {"enabled": True}
+    settings_from_env(env)
+    warnings = [r.getMessage() for r in caplog.records if "COSTAWARE_BUDGET_LIMT" in r.getMessage()]
+    assert warnings == [
+        "costaware: ignoring unknown environment variable COSTAWARE_BUDGET_LIMT "
+        "(did you mean COSTAWARE_BUDGET_LIMIT?)"
+    ]
+    assert not [r for r in caplog.records if "COSTAWARE_ENABLED" in r.getMessage()]
+
+
+HUNG_COLLECTOR_APP = """
+import socket, sys, time
+hung = socket.socket()
+hung.bind(("127.0.0.1", 0))
+hung.listen(16)  # accepts connections, never answers
+import os
+os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{hung.getsockname()[1]}"
+import costaware.auto
+from opentelemetry import trace
+with trace.get_tracer("app").start_as_current_span("work"):
+    pass
+print(time.monotonic(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("timeout", ["1", ""])
+def test_exit_flush_is_bounded_when_the_collector_hangs(timeout: str) -> None:
+    done = run_isolated(HUNG_COLLECTOR_APP, COSTAWARE_EXIT_FLUSH_TIMEOUT=timeout)
+    assert done.returncode == 0, done.stderr
+    exited = time.monotonic()  # CLOCK_MONOTONIC: the same clock in both processes
+    last_line = float(done.stdout.split()[-1])
+    bound = float(timeout or 3)
+    # The exporter alone would wait 10 s per attempt; the exit flush gives up after `bound` seconds.
+    assert exited - last_line < bound + 3.0

@@ -148,6 +148,7 @@ def test_chat_parse(openai_client: Any, telemetry: Any) -> None:
 
 def test_chat_with_raw_response(openai_client: Any, telemetry: Any) -> None:
     raw = openai_client.chat.completions.with_raw_response.create(model=CHAT_MODEL, messages=MESSAGES)
+    assert type(raw) is openai._legacy_response.LegacyAPIResponse  # the SDK's own object
     completion = raw.parse()
     assert isinstance(completion, openai.types.chat.ChatCompletion)
     assert_chat_span(

@@ -243,6 +243,19 @@ def test_fallback_model_on_persistent_overload(
     assert "costaware.fallback" in [e.name for e in span.events]
 
 
+def test_unknown_fallback_model_is_refused_at_decoration(sim: Any, telemetry: Any) -> None:
+    with pytest.raises(
+        costaware.ConfigurationError, match="fallback model 'no-such-model' has no known price"
+    ):
+        cost_aware(retries=3, fallback="no-such-model")
+    with pytest.raises(costaware.ConfigurationError, match="no-such-model"):
+        costaware.configure(retries=costaware.RetryPolicy(retries=2, fallback="no-such-model"))
+    # A model priced by the user's own override is accepted.
+    costaware.configure(prices={"my-finetune": {"input": 1, "output": 2}})
+    cost_aware(fallback="my-finetune")
+    assert sim.requests() == 0
+
+
 def test_without_a_policy_the_sdk_retries_as_usual(sdk_retrying_client: Any, sim: Any) -> None:
     sim.add_fault(Fault(status=503, retry_after=0))
     with pytest.raises(anthropic.InternalServerError):

@@ -18,11 +18,19 @@ def configure(**settings: Any) -> config.Settings:
     Fields: ``enabled``, ``capture_content``, ``prices``, ``raise_internal_errors``,
     ``tracer_provider``, ``meter_provider`` (see :class:`costaware.config.Settings`).
     """
-    new = config.build_settings(config.current_settings(), **settings)
-    config.set_settings(new)
+    old = config.current_settings()
+    new = config.build_settings(old, **settings)
     from costaware import patching
 
-    patching.refresh_runtime()
+    config.set_settings(new)
+    try:
+        patching.refresh_runtime()
+    except Exception as error:  # a failed configure changes nothing
+        config.set_settings(old)
+        patching.refresh_runtime()
+        if isinstance(error, config.ConfigurationError):
+            raise
+        raise config.ConfigurationError(f"configure({', '.join(settings)}): {error}") from error
     return new
 
 

@@ -29,6 +29,7 @@ Exporters are configured with the standard ``OTEL_*`` variables (``OTEL_EXPORTER
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import sys
@@ -94,9 +95,42 @@ def _load_prices_file(path: str) -> dict[str, Any]:
         raise ConfigurationError(f"COSTAWARE_PRICES: {exc}") from None
 
 
+_KNOWN_ENV = frozenset(
+    {
+        "COSTAWARE_ENABLED",
+        "COSTAWARE_PRICES",
+        "COSTAWARE_BUDGET_LIMIT",
+        "COSTAWARE_RETRIES",
+        "COSTAWARE_PROMPT_CACHE",
+        "COSTAWARE_ROUTE",
+        "COSTAWARE_RAISE_INTERNAL_ERRORS",
+        "COSTAWARE_EXIT_FLUSH_TIMEOUT",
+    }
+)
+_warned_env: set[str] = set()
+
+
+def _warn_unknown_env(env: Mapping[str, str]) -> None:
+    """Warn once per process about each ``COSTAWARE_*`` variable costaware does not read (a typo
+    such as ``COSTAWARE_BUDGET_LIMT`` would otherwise silently apply no budget)."""
+    known = _KNOWN_ENV | _BUDGET_ENV.keys()
+    for name in env:
+        if name.startswith("COSTAWARE_") and name not in known and name not in _warned_env:
+            _warned_env.add(name)
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            log.warning(
+                "costaware: ignoring unknown environment variable %s%s",
+                name,
+                f" (did you mean {close[0]}?)" if close else "",
+            )
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The settings the environment asks for, as keyword arguments for :func:`configure`."""
+    """The settings the environment asks for, as keyword arguments for :func:`configure`.
+
+    An unknown ``COSTAWARE_*`` variable is warned about once (it is most likely a typo)."""
     env = os.environ if environ is None else environ
+    _warn_unknown_env(env)
     found: dict[str, Any] = {}
     if "COSTAWARE_ENABLED" in env:
         found["enabled"] = _flag("COSTAWARE_ENABLED", env["COSTAWARE_ENABLED"])
@@ -169,6 +203,9 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
         raise ConfigurationError("raise_internal_errors must be True, False or None")
     if changes.get("prompt_cache") not in (None, True, False):
         raise ConfigurationError("prompt_cache must be True, False or None")
+    if "prices" in changes:
+        changes["prices"] = _as_prices(changes["prices"])
+        _validate_prices(changes["prices"])
     if changes.get("route") is not None:
         from costaware.routing_glue import validate_policy
 
@@ -183,13 +220,36 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
         from costaware.core.retry import RetryPolicy
 
         changes["retries"] = RetryPolicy.of(changes["retries"])
+        check_fallback(changes["retries"], changes.get("prices", base.prices))
     cap = changes.get("budget_max_output_tokens", base.budget_max_output_tokens)
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         raise ConfigurationError(f"budget_max_output_tokens must be a positive int, not {cap!r}")
-    if "prices" in changes:
-        changes["prices"] = dict(changes["prices"] or {})
-        _validate_prices(changes["prices"])
+    for name, kind, method in (
+        ("tracer_provider", "TracerProvider", "get_tracer"),
+        ("meter_provider", "MeterProvider", "get_meter"),
+    ):
+        provider = changes.get(name)
+        if provider is not None and not callable(getattr(provider, method, None)):
+            raise ConfigurationError(
+                f"{name} must be an OpenTelemetry {kind} (with .{method}()) or None, not {provider!r}"
+            )
     return replace(base, **changes)
+
+
+def _as_prices(value: Any) -> dict[str, Any]:
+    """Price overrides as a dict: a mapping, ``None`` (no overrides), or the path of a JSON or TOML
+    file (as ``COSTAWARE_PRICES``)."""
+    if value is None:
+        return {}
+    if isinstance(value, (str, os.PathLike)):
+        from costaware.core.tables import load_table_file
+
+        return dict(load_table_file(os.fspath(value), what="price file", holds="a table of models"))
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"prices must be a mapping of model ids to prices, or a file path, not {type(value).__name__}"
+        )
+    return dict(value)
 
 
 def _as_budget(value: Any) -> Any:
@@ -201,6 +261,20 @@ def _as_budget(value: Any) -> Any:
 
         ledger_for(budget)  # opens its store now: an unreachable store fails here, not at a call
     return budget
+
+
+def check_fallback(retries: Any, prices: Mapping[str, Any] | None = None) -> None:
+    """A retry policy's ``fallback`` model must have a known price (as routing tiers must): a call
+    switched to it is then priced and budgeted, and a typo fails here, not during an outage."""
+    fallback = getattr(retries, "fallback", None)
+    if fallback is None:
+        return
+    book = _price_book(current_settings().prices if prices is None else prices)
+    if not any(book.lookup(provider, fallback) for provider in ("anthropic", "openai")):
+        raise ConfigurationError(
+            f"fallback model {fallback!r} has no known price; check its name, or add a price with "
+            "costaware.configure(prices={...})"
+        )
 
 
 def _price_book(prices: Any) -> Any:

@@ -420,20 +420,62 @@ class Call:
 
     # -- results -----------------------------------------------------------------------------
     def observe(self, value: Any) -> Any:
-        """Record a returned value: a model now, a stream as it is read, a raw response when parsed.
+        """Record a returned value: a model now, a stream as it is read; a raw response now when its
+        body is already read (``with_raw_response``), else when the caller parses it.
 
-        Returns what the caller gets: ``value`` itself, or a transparent proxy of it.
+        Returns what the caller gets: ``value`` itself, or a transparent proxy of a stream or of a
+        raw response whose body is still to be read (the only way to see its usage).
         """
         try:
             kind = streams.kind_of(value)
             if kind is streams.STREAM:
                 return self.attach_stream(value)
             if kind is streams.RAW:
-                return streams.wrap_raw_response(value, self)
+                if not self._body_is_read(value):
+                    return streams.wrap_raw_response(value, self)
+                try:
+                    parsed = value.parse()
+                except Exception:  # the caller's own parse() raises the same: the call is unpriced
+                    parsed = None
+                self._finish_parsed(parsed)
+                return value
             self.finish(self.target.endpoint.read_response(value, self.runtime.telemetry.capture_content))
         except Exception:
             internal_error("reading a response")
         return value
+
+    async def observe_async(self, value: Any) -> Any:
+        """:meth:`observe` for async clients, whose raw responses parse with ``await``."""
+        if streams.kind_of(value) is not streams.RAW or not self._body_is_read(value):
+            return self.observe(value)
+        try:
+            parsed = await value.parse()
+        except Exception:
+            parsed = None
+        try:
+            self._finish_parsed(parsed)
+        except Exception:
+            internal_error("reading a response")
+        return value
+
+    def _body_is_read(self, raw: Any) -> bool:
+        """A raw response to a non-streamed request whose body is already in memory
+        (``with_raw_response``) is parsed here and handed back as the SDK's own object; the SDK
+        caches ``parse()``, so the caller's own call returns the same parsed object. A body still to
+        be read (``with_streaming_response``, streamed requests) is wrapped instead."""
+        if self.request.stream:
+            return False
+        try:
+            raw.http_response.content  # noqa: B018 -- httpx raises ResponseNotRead when unread
+        except Exception:
+            return False
+        return True
+
+    def _finish_parsed(self, parsed: Any) -> None:
+        if parsed is None:  # a body the SDK cannot parse: no usage, the call is unpriced
+            self.finish(CallResult())
+        else:
+            self.finish(self.target.endpoint.read_response(parsed, self.runtime.telemetry.capture_content))
 
     def attach_stream(self, stream: Any) -> Any:
         self.stream_attached = True

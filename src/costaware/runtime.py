@@ -6,6 +6,7 @@ pipeline reads it at each call, so a new configuration applies to the next call.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import weakref
@@ -61,6 +62,24 @@ class Runtime:
         )
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        self._silent: Runtime | None = None
+
+    def silent(self) -> Runtime:
+        """This runtime with telemetry off, for calls made inside OpenTelemetry's suppression
+        context: suppression turns off spans and metric points, not money (budgets, refusals,
+        retries, routing and caching apply as usual)."""
+        silent = self._silent
+        if silent is None:
+            from opentelemetry.metrics import NoOpMeterProvider
+            from opentelemetry.trace import NoOpTracerProvider
+
+            silent = copy.copy(self)
+            silent.telemetry = Telemetry(
+                tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider()
+            )
+            silent._silent = silent
+            self._silent = silent
+        return silent
 
     def prepare(self, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
         """Route, cap and plan the request; on an internal error, the caller's request unchanged."""

@@ -22,10 +22,12 @@ print(s.tracker.total_cost)
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import inspect
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -37,6 +39,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, overload
 
+from opentelemetry import context as otel_context
+
+from costaware.config import check_fallback
 from costaware.core.budget import Budget, BudgetLedger
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
@@ -110,6 +115,7 @@ class ScopeSpec:
         if fallback is not None:
             base = retry or RetryPolicy(retries=0)
             retry = RetryPolicy(**{**_fields(base), "fallback": fallback})
+        check_fallback(retry)
         for label, value in (("feature", feature), ("tenant", tenant)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"{label} must be a non-empty string")
@@ -219,6 +225,8 @@ def _entered(spec: ScopeSpec) -> Iterator[Scope]:
     patching.ensure_instrumented()
     scope = Scope(spec, _CURRENT.get())
     runtime = patching.current_runtime()
+    if runtime is not None and otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY):
+        runtime = runtime.silent()  # no span, the budgets as usual
     span_cm = runtime.telemetry.scope_span(scope) if runtime is not None else _null()
     token = _CURRENT.set(scope)
     try:
@@ -307,6 +315,20 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
 
     def decorate(function: Any) -> Any:
         spec = dataclasses.replace(settings, name=name or str(getattr(function, "__qualname__", "scope")))
+        if inspect.isasyncgenfunction(function):
+
+            @wrapt.decorator
+            def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+                return _scoped_async_generator(spec, wrapped, args, kwargs)
+
+            return async_gen_wrapper(function)
+        if inspect.isgeneratorfunction(function):
+
+            @wrapt.decorator
+            def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+                return _scoped_generator(spec, wrapped, args, kwargs)
+
+            return gen_wrapper(function)
         if inspect.iscoroutinefunction(function):
 
             @wrapt.decorator
@@ -324,3 +346,96 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
         return wrapper(function)
 
     return decorate(func) if func is not None else decorate
+
+
+# A decorated generator's scope spans the generator's life: opened at its first ``next`` (so the
+# scope enclosing that first ``next`` is its parent), closed when it is exhausted, closed or
+# collected. Its body runs, step by step, in a context of its own: the scope (and its span) is
+# current inside the body and never leaks into the code that iterates it between steps.
+
+
+def _scoped_generator(spec: ScopeSpec, function: Any, args: Any, kwargs: Any) -> Generator[Any, Any, Any]:
+    context = contextvars.copy_context()
+    opened = _opened(spec)
+    context.run(opened.__enter__)
+    failure: BaseException | None = None
+    try:
+        inner = context.run(function, *args, **kwargs)
+        step: Callable[[], Any] = inner.__next__
+        while True:
+            try:
+                item = context.run(step)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                sent = yield item
+            except GeneratorExit:
+                context.run(inner.close)
+                raise
+            except BaseException as thrown:  # thrown into the generator: passed on to the body
+                step = functools.partial(inner.throw, thrown)
+            else:
+                step = functools.partial(inner.send, sent)
+    except BaseException as error:
+        failure = error
+        raise
+    finally:
+        exc_info = (type(failure), failure, failure.__traceback__) if failure else (None, None, None)
+        context.run(opened.__exit__, *exc_info)
+
+
+class _InContext:
+    """Await ``awaitable`` with each of its steps run in ``context`` (the event loop sees the same
+    futures; only the context variables the awaited code reads and sets are ``context``'s)."""
+
+    __slots__ = ("_awaitable", "_context")
+
+    def __init__(self, context: contextvars.Context, awaitable: Any) -> None:
+        self._context, self._awaitable = context, awaitable
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        steps = self._awaitable.__await__()
+        step: Callable[..., Any] = steps.send
+        argument: Any = None
+        while True:
+            try:
+                signal = self._context.run(step, argument)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                argument = yield signal
+                step = steps.send
+            except BaseException as thrown:
+                step, argument = steps.throw, thrown
+
+
+async def _scoped_async_generator(
+    spec: ScopeSpec, function: Any, args: Any, kwargs: Any
+) -> AsyncGenerator[Any, Any]:
+    context = contextvars.copy_context()
+    opened = _opened_async(spec)
+    await _InContext(context, opened.__aenter__())
+    failure: BaseException | None = None
+    try:
+        inner = context.run(function, *args, **kwargs)
+        step: Callable[[], Any] = inner.__anext__
+        while True:
+            try:
+                item = await _InContext(context, step())
+            except StopAsyncIteration:
+                return
+            try:
+                sent = yield item
+            except GeneratorExit:
+                await _InContext(context, inner.aclose())
+                raise
+            except BaseException as thrown:
+                step = functools.partial(inner.athrow, thrown)
+            else:
+                step = functools.partial(inner.asend, sent)
+    except BaseException as error:
+        failure = error
+        raise
+    finally:
+        exc_info = (type(failure), failure, failure.__traceback__) if failure else (None, None, None)
+        await _InContext(context, opened.__aexit__(*exc_info))

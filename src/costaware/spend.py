@@ -1,7 +1,8 @@
 """Budgets applied to one call: reserve the worst case before each attempt, settle after.
 
 The worst case of an attempt is its estimated input tokens at the model's dearest input rate (a
-cache write can cost up to 2x input) plus its output cap at the output rate. The estimate must not
+cache write can cost up to 2x input) plus its output cap at the output rate, times the outputs it
+asks for (OpenAI's ``n``: each choice is billed up to the cap). The estimate must not
 undercount for "never overspent" to hold: it is ``ceil(utf8 bytes / 3)`` of the prompt's JSON, above
 the ~4 bytes a token real tokenizers average on English and equal to one token per CJK character.
 A call under a budget with no output cap gets one (``budget_max_output_tokens``, default 16384) so
@@ -18,6 +19,7 @@ import logging
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,9 +27,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from costaware.config import internal_error
-from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation
+from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation, Store, parse_store_url
 from costaware.core.errors import BudgetExceededError
-from costaware.core.types import Cost
+from costaware.core.types import Cost, integral
 
 log = logging.getLogger("costaware")
 
@@ -35,8 +37,10 @@ MTOK = Decimal(1_000_000)
 BYTES_PER_TOKEN = 3
 _PROMPT_FIELDS = ("system", "messages", "tools", "input", "instructions", "tool_choice", "response_format")
 _OUTPUT_CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+_OUTPUT_COPIES_FIELDS = ("n", "best_of")
 
 _ledgers: dict[int, tuple[Budget, BudgetLedger]] = {}
+_stores: dict[tuple[str, str], Store] = {}
 _ledgers_lock = threading.Lock()
 
 T = TypeVar("T")
@@ -59,9 +63,10 @@ def _budget_worker() -> ThreadPoolExecutor:
 
 
 def _forget_worker() -> None:
-    """In a forked child: the parent's worker thread does not exist here; the next use starts one."""
-    global _worker, _worker_lock
-    _worker, _worker_lock = None, threading.Lock()
+    """In a forked child: the parent's worker thread does not exist here; the next use starts one.
+    The locks are new too (a parent thread could hold them at the fork)."""
+    global _worker, _worker_lock, _ledgers_lock
+    _worker, _worker_lock, _ledgers_lock = None, threading.Lock(), threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_worker)
@@ -153,15 +158,41 @@ class UnpricedBudgetError(BudgetExceededError):
 
 
 def ledger_for(budget: Budget) -> BudgetLedger:
-    """The one ledger of a shared budget (its store is opened on first use, here)."""
+    """The one ledger of a shared budget (its store is opened on first use, here).
+
+    Stores named by a SQLite or Redis URL are opened once per process and shared by every budget
+    that names the same URL (one connection each, however many ``Budget`` objects are made);
+    ``memory://`` (the default) is one store per budget object, as a new in-memory store is a new
+    ledger. A ledger is forgotten when its budget object is garbage collected.
+    """
     with _ledgers_lock:
         held = _ledgers.get(id(budget))
         if held is None or held[0] is not budget:
-            from costaware.stores import open_store
-
-            held = (budget, BudgetLedger(budget, open_store(budget.store)))
+            held = (budget, BudgetLedger(budget, _store_for(budget.store)))
             _ledgers[id(budget)] = held
+            weakref.finalize(budget, _forget_ledger, id(budget), held[1])
         return held[1]
+
+
+def _forget_ledger(budget_id: int, ledger: BudgetLedger) -> None:
+    with _ledgers_lock:
+        held = _ledgers.get(budget_id)
+        if held is not None and held[1] is ledger:
+            del _ledgers[budget_id]
+
+
+def _store_for(url_or_store: Any) -> Store:
+    """The process's store for a URL (opened once), or a new store for ``memory://`` / a Store."""
+    from costaware.stores import open_store
+
+    if not isinstance(url_or_store, str) or parse_store_url(url_or_store).scheme == "memory":
+        return open_store(url_or_store)
+    # A relative SQLite path names a file in the working directory at the time it is opened.
+    name = (url_or_store, os.getcwd() if url_or_store.startswith("sqlite") else "")
+    store = _stores.get(name)
+    if store is None:
+        store = _stores[name] = open_store(url_or_store)
+    return store
 
 
 @dataclass(frozen=True)
@@ -208,12 +239,24 @@ def _given(value: Any) -> bool:
 
 
 def output_cap_field(kwargs: Mapping[str, Any]) -> tuple[str, int] | None:
-    """The request's output-length argument and its value, if it sets one."""
+    """The request's output-length argument and its value, if it sets one (any integral value)."""
     for name in _OUTPUT_CAP_FIELDS:
-        value = kwargs.get(name)
-        if type(value) is int:
+        value = integral(kwargs.get(name))
+        if value is not None:
             return name, value
     return None
+
+
+def output_copies(kwargs: Mapping[str, Any]) -> int:
+    """How many outputs a request is billed for: OpenAI's ``n`` choices (and the legacy
+    ``best_of``), each up to the output cap. At least 1; an invalid value counts as 1 (the API
+    refuses it before billing)."""
+    copies = 1
+    for name in _OUTPUT_COPIES_FIELDS:
+        value = integral(kwargs.get(name))
+        if value is not None and value > copies:
+            copies = value
+    return copies
 
 
 def output_cap(kwargs: Mapping[str, Any]) -> int | None:
@@ -275,7 +318,7 @@ class SpendGuard:
         dearest_input = max(
             r for r in (tier.input, tier.cache_write_5m, tier.cache_write_1h) if r is not None
         )
-        tokens_out = output_cap(kwargs) or 0
+        tokens_out = (output_cap(kwargs) or 0) * output_copies(kwargs)
         worst: Decimal = (tokens_in * dearest_input + tokens_out * tier.output) / MTOK
         return worst
 

@@ -194,8 +194,10 @@ def wrap_stream(stream: Any, call: Call) -> Any:
 
 
 class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """A raw response (``with_raw_response`` / ``with_streaming_response``): its call is recorded when
-    the caller parses it (a parsed stream is proxied in turn) and ends at the latest on ``close()``."""
+    """A raw response whose body is still to be read (``with_streaming_response``, or
+    ``with_raw_response`` of a streamed request): its call is recorded when the caller parses it (a
+    parsed stream is proxied in turn) and ends at the latest on ``close()``. A raw response whose body
+    is already read is not wrapped: the caller gets the SDK's own object (see ``Call.observe``)."""
 
     def __init__(self, response: Any, call: Call) -> None:
         super().__init__(response)

@@ -3,7 +3,8 @@
 A call wrapper prepares the request (route, cap, cache plan), opens a :class:`~costaware.pipeline.Call`,
 drives its attempts, runs a cascade's further hops, and hands back what the SDK returned (or a
 recording proxy of it). A stream-helper wrapper (``messages.stream()`` and the like) returns the SDK's
-manager behind a proxy that opens the call when the stream starts.
+manager behind a proxy that opens the call when the stream starts. Inside OpenTelemetry's
+suppression context a call goes through the same pipeline with telemetry off.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
             runtime = runtime_of()
-            if runtime is None or is_suppressed():
+            if runtime is None:
                 return await wrapped(*args, **kwargs)
+            if is_suppressed():
+                runtime = runtime.silent()
             outer = active_call()
             if outer is not None:
                 return _pass_through_nested(outer, await wrapped(*args, **kwargs))
@@ -46,14 +49,16 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
                 while (following := _next_hop(call, value, kwargs, hops)) is not None:
                     kwargs, hops = for_model(runtime, target, prepared, following), hops + 1
                     value = await drive_async(call, send, args, kwargs)
-            return call.observe(value)
+            return await call.observe_async(value)
 
         return async_wrapper
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         runtime = runtime_of()
-        if runtime is None or is_suppressed():
+        if runtime is None:
             return wrapped(*args, **kwargs)
+        if is_suppressed():
+            runtime = runtime.silent()
         outer = active_call()
         if outer is not None:
             return _pass_through_nested(outer, wrapped(*args, **kwargs))
@@ -108,8 +113,10 @@ def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         runtime = runtime_of()
-        if runtime is None or is_suppressed() or active_call() is not None:
+        if runtime is None or active_call() is not None:
             return wrapped(*args, **kwargs)
+        if is_suppressed():
+            runtime = runtime.silent()
         make = wrapped
         scope = current_scope()
         prepared = runtime.prepare(target, kwargs, scope)  # at stream() time: the manager gets the result

@@ -50,7 +50,19 @@ def test_explain_with_given_ladders() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["cascade", "classifier", "decision", "explanation", "features", "policies", "reading", "router", "schema", "tiers", "__init__"],
+    [
+        "cascade",
+        "classifier",
+        "decision",
+        "explanation",
+        "features",
+        "policies",
+        "reading",
+        "router",
+        "schema",
+        "tiers",
+        "__init__",
+    ],
 )
 def test_module_examples_hold(module: str) -> None:
     name = "costaware.core.routing" + ("" if module == "__init__" else f".{module}")

@@ -5,6 +5,7 @@ Pure: no SDK, no OpenTelemetry, no I/O. Every type here is a frozen dataclass.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,6 +14,26 @@ Provider = Literal["anthropic", "openai"]
 Operation = Literal["chat", "embeddings"]
 
 ZERO = Decimal(0)
+
+
+def integral(value: Any) -> int | None:
+    """A request's integer argument as a plain ``int``: any integral value (an ``int`` subclass,
+    an ``IntEnum``, a NumPy integer) counts as given; ``bool``, floats and anything else do not.
+
+    >>> import enum
+    >>> class Cap(enum.IntEnum):
+    ...     SHORT = 300
+    >>> integral(Cap.SHORT), integral(300), integral(True), integral(3.0), integral(None)
+    (300, 300, None, None, None)
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

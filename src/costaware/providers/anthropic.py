@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from costaware.core.types import CallResult, Usage
+from costaware.core.types import CallResult, Usage, integral
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
@@ -26,7 +26,7 @@ def _read_request(kwargs: Mapping[str, Any]) -> tuple[str | None, int | None, bo
     max_tokens = kwargs.get("max_tokens")
     return (
         model if isinstance(model, str) else None,
-        max_tokens if type(max_tokens) is int else None,
+        integral(max_tokens),
         kwargs.get("stream") is True,
     )
 
@@ -56,7 +56,7 @@ def read_usage(usage: Any) -> Usage | None:
         cache_write_1h_tokens=write_1h,
         reasoning_tokens=as_int(thinking),
     )
-    return usage_or_none(normalised, plain, output)
+    return usage_or_none(normalised, plain, output, read, written)
 
 
 def _split_writes(written: int, split: Any) -> tuple[int, int]:

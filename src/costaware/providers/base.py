@@ -6,11 +6,14 @@ when (and if) it is installed and imported by the application.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from costaware.core.types import CallRequest, CallResult, Operation, Provider, Usage
+
+log = logging.getLogger("costaware")
 
 TargetKind = Literal["call", "stream_helper"]
 """``call``: the method sends the request and returns a model, a stream or a raw response.
@@ -142,6 +145,21 @@ def str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def usage_or_none(usage: Usage, main: Any, other: Any = None) -> Usage | None:
-    """``usage`` when one of the main raw counts (input or output) is a real count, else ``None``."""
-    return usage if is_count(main) or is_count(other) else None
+def usage_or_none(usage: Usage, *counts: Any) -> Usage | None:
+    """``usage`` when one of the raw counts it was read from is a real count and none is impossible;
+    else ``None``, so the call is charged as one of unknown cost (under a budget: its reserved worst
+    case, never less than it could have been billed).
+
+    Absent counts (``None``) are zero. A present count that is negative or not an integer is
+    impossible: a usage with one cannot be trusted for the others either, so it is dropped (with a
+    warning) rather than priced as zero tokens.
+    """
+    impossible = [count for count in counts if count is not None and not is_count(count)]
+    if impossible:
+        log.warning(
+            "costaware: the provider reported impossible token counts %r; the call is charged as one "
+            "of unknown cost (its reserved worst case under a budget) and its span says usage.missing",
+            impossible,
+        )
+        return None
+    return usage if any(is_count(count) for count in counts) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from costaware.core.types import CallResult, Usage
+from costaware.core.types import CallResult, Usage, integral
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
@@ -27,17 +27,13 @@ def _model_of(kwargs: Mapping[str, Any]) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if type(value) is int else None
-
-
 def _read_chat_request(kwargs: Mapping[str, Any]) -> tuple[str | None, int | None, bool]:
-    max_tokens = _int_or_none(kwargs.get("max_completion_tokens")) or _int_or_none(kwargs.get("max_tokens"))
+    max_tokens = integral(kwargs.get("max_completion_tokens")) or integral(kwargs.get("max_tokens"))
     return _model_of(kwargs), max_tokens, kwargs.get("stream") is True
 
 
 def _read_responses_request(kwargs: Mapping[str, Any]) -> tuple[str | None, int | None, bool]:
-    return _model_of(kwargs), _int_or_none(kwargs.get("max_output_tokens")), kwargs.get("stream") is True
+    return _model_of(kwargs), integral(kwargs.get("max_output_tokens")), kwargs.get("stream") is True
 
 
 def _read_embeddings_request(kwargs: Mapping[str, Any]) -> tuple[str | None, int | None, bool]:
@@ -150,9 +146,12 @@ class ChatStreamAccumulator:
         self._texts: list[str] | None = [] if capture_text else None
 
     def add(self, chunk: Any) -> None:
-        if self._id is None:
-            self._id = str_or_none(getattr(chunk, "id", None))
-            self._model = str_or_none(getattr(chunk, "model", None))
+        # The first non-empty id and model: Azure's first chunk carries only content-filter
+        # results, with both empty.
+        if not self._id:
+            self._id = str_or_none(getattr(chunk, "id", None)) or None
+        if not self._model:
+            self._model = str_or_none(getattr(chunk, "model", None)) or None
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self._usage = usage

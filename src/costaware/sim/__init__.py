@@ -33,7 +33,10 @@ Request headers that steer a single request:
 * ``x-sim-fault: status=503;times=2;key=abc`` -- a per-request ``Fault`` (``key`` keeps the
   "first N" counter across the SDK's retries; without it the header text is the key).
 * ``x-sim-response-model: <model>`` -- report this model in the response.
-* ``x-sim-usage: missing | malformed`` -- omit usage, or send it with nulls and strings.
+* ``x-sim-flavour: azure`` -- start chat streams as Azure OpenAI does (a content-filter chunk with an
+  empty ``id`` and ``model``).
+* ``x-sim-usage: missing | malformed | negative`` -- omit usage, send it with nulls and strings, or
+  with a negative output count (chat endpoints).
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ def error_body(status: int, message: str, request_id: str) -> dict[str, Any]:
 
 
 def usage_body(*, prompt: int, cache: CacheUsage, output_tokens: int, mode: str) -> dict[str, Any] | None:
-    """Return the ``usage`` object; ``mode`` is ``"normal"``, ``"missing"`` or ``"malformed"``.
+    """Return the ``usage`` object; ``mode`` is ``"normal"``, ``"missing"``, ``"malformed"`` or
+    ``"negative"`` (a valid input count, a negative output count).
 
     ``input_tokens`` excludes cached tokens: prompt = input + cache read + cache creation.
     """
@@ -53,7 +54,7 @@ def usage_body(*, prompt: int, cache: CacheUsage, output_tokens: int, mode: str)
             "ephemeral_5m_input_tokens": cache.write_5m,
             "ephemeral_1h_input_tokens": cache.write_1h,
         },
-        "output_tokens": output_tokens,
+        "output_tokens": -output_tokens if mode == "negative" else output_tokens,
         "service_tier": "standard",
     }
 

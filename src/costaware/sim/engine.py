@@ -7,6 +7,7 @@ cheap to read and to test.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import threading
@@ -40,6 +41,7 @@ HEADER_DIFFICULTY = "x-sim-difficulty"  # opts a request into the capability mod
 HEADER_ANSWER_TOKENS = "x-sim-answer-tokens"
 HEADER_QUALITY = "x-sim-quality"  # ground truth for benchmarks: costaware never reads it
 HEADER_QUALITY_FAILURE = "x-sim-quality-failure"
+HEADER_FLAVOUR = "x-sim-flavour"  # "azure": Azure OpenAI's stream preamble (see openai_wire.chat_chunks)
 
 
 class Headers(Protocol):
@@ -72,6 +74,7 @@ class _Call:
     request_id: str
     difficulty: float | None = None
     answer_tokens: int | None = None
+    flavour: str = ""
 
 
 def _json_reply(status: int, payload: Any, request_id: str) -> Reply:
@@ -223,8 +226,9 @@ class SimEngine:
         usage_mode = (headers.get(HEADER_USAGE) or "normal").strip().lower()
         try:
             difficulty, answer_tokens = _quality_headers(headers)
+            flavour = (headers.get(HEADER_FLAVOUR) or "").strip().lower()
             return route(
-                _Call(body, model, response_model, usage_mode, request_id, difficulty, answer_tokens)
+                _Call(body, model, response_model, usage_mode, request_id, difficulty, answer_tokens, flavour)
             )
         except _BadRequest as exc:
             return error(400, str(exc))
@@ -349,18 +353,28 @@ class SimEngine:
         max_tokens = _first_int(body, "max_completion_tokens", "max_tokens")
         seed = last_user_text("openai", body)
         answer, verdict = self._judged_answer(call, canonical, seed, max_tokens, reasoning=reasoning)
-        usage = openai_wire.chat_usage_body(prompt=prompt, cached=cached, answer=answer, mode=call.usage_mode)
+        # ``n`` choices are n answers billed (the same text here: the simulator is deterministic).
+        choices = max(_first_int(body, "n") or 1, 1)
+        billed = dataclasses.replace(
+            answer,
+            output_tokens=answer.output_tokens * choices,
+            reasoning_tokens=answer.reasoning_tokens * choices,
+        )
+        usage = openai_wire.chat_usage_body(prompt=prompt, cached=cached, answer=billed, mode=call.usage_mode)
         parts: dict[str, Any] = {
             "completion_id": self._new_id("chatcmpl-"),
             "model": call.response_model,
             "created": int(time.time()),
             "answer": answer,
             "usage": usage,
+            "choices": choices,
         }
         if body.get("stream"):
             options = body.get("stream_options")
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-            events = openai_wire.chat_chunks(**parts, include_usage=include_usage)
+            events = openai_wire.chat_chunks(
+                **parts, include_usage=include_usage, azure_preamble=call.flavour == "azure"
+            )
             return self._with_verdict(_sse_reply(events, call.request_id), verdict)
         return self._with_verdict(
             _json_reply(200, openai_wire.chat_completion_body(**parts), call.request_id), verdict

@@ -47,7 +47,8 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 def chat_usage_body(*, prompt: int, cached: int, answer: Answer, mode: str) -> dict[str, Any] | None:
     """Return Chat Completions ``usage``: ``prompt_tokens`` INCLUDES the cached tokens.
 
-    ``mode`` is ``"normal"``, ``"missing"`` (None) or ``"malformed"`` (nulls and strings).
+    ``mode`` is ``"normal"``, ``"missing"`` (None), ``"malformed"`` (nulls and strings) or
+    ``"negative"`` (a valid prompt count, a negative completion count).
     """
     if mode == "missing":
         return None
@@ -61,7 +62,7 @@ def chat_usage_body(*, prompt: int, cached: int, answer: Answer, mode: str) -> d
         }
     return {
         "prompt_tokens": prompt,
-        "completion_tokens": answer.output_tokens,
+        "completion_tokens": -answer.output_tokens if mode == "negative" else answer.output_tokens,
         "total_tokens": prompt + answer.output_tokens,
         "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
         "completion_tokens_details": {
@@ -89,17 +90,24 @@ def _envelope(completion_id: str, model: str, created: int, obj: str) -> dict[st
 
 
 def chat_completion_body(
-    *, completion_id: str, model: str, created: int, answer: Answer, usage: dict[str, Any] | None
+    *,
+    completion_id: str,
+    model: str,
+    created: int,
+    answer: Answer,
+    usage: dict[str, Any] | None,
+    choices: int = 1,
 ) -> dict[str, Any]:
-    """Return a non-streamed ``chat.completion``."""
+    """Return a non-streamed ``chat.completion`` with ``choices`` choices (the request's ``n``)."""
     body = _envelope(completion_id, model, created, "chat.completion")
     body["choices"] = [
         {
-            "index": 0,
+            "index": index,
             "message": {"role": "assistant", "content": answer.text, "refusal": None, "annotations": []},
             "logprobs": None,
             "finish_reason": _finish_reason(answer),
         }
+        for index in range(choices)
     ]
     if usage is not None:
         body["usage"] = usage
@@ -118,23 +126,44 @@ def chat_chunks(
     answer: Answer,
     usage: dict[str, Any] | None,
     include_usage: bool,
+    choices: int = 1,
+    azure_preamble: bool = False,
 ) -> list[bytes]:
     """Return the SSE events of a streamed completion, ending with ``data: [DONE]``.
 
     With ``include_usage`` every chunk carries ``"usage": null`` and a last chunk with
-    ``choices: []`` carries the usage (left out when usage is "missing").
+    ``choices: []`` carries the usage (left out when usage is "missing"). ``choices`` > 1 (the
+    request's ``n``) streams each choice in turn, by its index. ``azure_preamble`` starts the stream
+    as Azure OpenAI does: a chunk with only the prompt's content-filter results, and an empty
+    ``id`` and ``model``.
     """
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None) -> bytes:
+    def chunk(index: int, delta: dict[str, Any], finish_reason: str | None) -> bytes:
         body = _envelope(completion_id, model, created, "chat.completion.chunk")
-        body["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
+        body["choices"] = [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
         if include_usage:
             body["usage"] = None
         return _data(body)
 
-    events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
-    events.extend(chunk({"content": piece}, None) for piece in split_for_stream(answer.text))
-    events.append(chunk({}, _finish_reason(answer)))
+    events: list[bytes] = []
+    if azure_preamble:
+        filtered = {"hate": {"filtered": False, "severity": "safe"}}
+        events.append(
+            _data(
+                {
+                    "id": "",
+                    "object": "",
+                    "created": 0,
+                    "model": "",
+                    "choices": [],
+                    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": filtered}],
+                }
+            )
+        )
+    for index in range(choices):
+        events.append(chunk(index, {"role": "assistant", "content": "", "refusal": None}, None))
+        events.extend(chunk(index, {"content": piece}, None) for piece in split_for_stream(answer.text))
+        events.append(chunk(index, {}, _finish_reason(answer)))
     if include_usage and usage is not None:
         last = _envelope(completion_id, model, created, "chat.completion.chunk")
         last["choices"] = []

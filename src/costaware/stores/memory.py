@@ -1,12 +1,12 @@
 """The in-memory store: one process, any number of threads and asyncio tasks.
 
 One ``threading.Lock`` guards everything and no method awaits, so a reservation is atomic for
-threads and tasks alike. Money is kept as ``Decimal`` (exact). Nothing survives the process.
+threads and tasks alike. A forked child gets a fresh lock (and a copy of the parent's budgets).
+Money is kept as ``Decimal`` (exact). Nothing survives the process.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 
 from costaware.core.budget import DEFAULT_RESERVATION_TTL, MONEY_CONTEXT, Charge, Reservation, as_utc
+from costaware.stores import _forksafe
 
 __all__ = ["MemoryStore"]
 
@@ -44,7 +45,7 @@ class MemoryStore:
     ) -> None:
         self._ttl = reservation_ttl
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = _forksafe.register(self)
         self._spent: dict[tuple[str, str], Decimal] = {}
         self._reserved: dict[tuple[str, str], Decimal] = {}
         # id -> (reservation, expiry). One TTL for all, so insertion order is expiry order.

@@ -12,7 +12,8 @@
   the reserving store's ``reservation_ttl``, default 15 min); expired reservations stop counting
   and are deleted by the next reserve.
 - Connections: one per store object, guarded by a lock (threads of a process queue on the lock,
-  processes on SQLite's busy timeout, default 5 s). A process forked with an open store reconnects.
+  processes on SQLite's busy timeout, default 5 s). A process forked with an open store reconnects,
+  with a fresh lock (the parent's could be held by a thread the child does not have).
 - Settled calls are kept in ``charges`` with their attribution, for ``costaware report``; its primary
   key, the reservation id, is what makes settle idempotent.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +32,7 @@ from typing import Literal
 
 from costaware.core.budget import DEFAULT_RESERVATION_TTL, MONEY_CONTEXT, Charge, Reservation, as_utc
 from costaware.core.errors import ConfigurationError
+from costaware.stores import _forksafe
 from costaware.stores._time import from_micros, to_micros
 
 __all__ = ["SQLiteStore"]
@@ -93,7 +94,7 @@ class SQLiteStore:
         self._busy_timeout = busy_timeout
         self._synchronous = synchronous.upper()
         self._clock = clock  # wall time: shared by the processes of the machine
-        self._lock = threading.Lock()
+        self._lock = _forksafe.register(self)
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         try:
@@ -253,6 +254,7 @@ def _prepare(conn: sqlite3.Connection, synchronous: str) -> None:
         raise sqlite3.OperationalError(f"cannot switch the database to WAL mode (journal_mode={mode})")
     conn.execute(f"PRAGMA synchronous={synchronous}")  # per connection
     if conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION:
+        _check_writable(conn)
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -270,6 +272,17 @@ def _prepare(conn: sqlite3.Connection, synchronous: str) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _check_writable(conn: sqlite3.Connection) -> None:
+    """Fail now if the database cannot be written (a read-only file or mount): a write statement
+    that changes nothing, rolled back. Reading alone would succeed, and every call would then go on
+    unbudgeted."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM reservations WHERE 0")
+    finally:
+        conn.execute("ROLLBACK")
 
 
 def _usage(conn: sqlite3.Connection, key: str, window: str, now: float) -> tuple[Decimal, Decimal]:

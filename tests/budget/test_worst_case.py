@@ -1,0 +1,148 @@
+"""The worst case a budget reserves covers everything a request can be billed for, and a call is never
+charged less than it could have cost: OpenAI's ``n`` choices, output caps given as int subclasses,
+impossible usage from the provider. Through the real clients against the simulator."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import costaware
+from costaware import Budget, BudgetExceededError, cost_aware
+from costaware.spend import output_cap, output_copies
+
+from helpers import HAIKU, user
+
+MINI = "gpt-4.1-mini"
+
+
+class Cap(enum.IntEnum):
+    SHORT = 40
+
+
+def test_n_choices_are_in_the_worst_case(openai_client: Any, sim: Any, telemetry: Any) -> None:
+    # One choice of 1000 tokens fits in $0.02 at gpt-4.1-mini's $1.60/Mtok output; sixteen do not.
+    budget = Budget("0.02", key="n-choices")
+
+    @cost_aware(budget=budget)
+    def ask(n: int) -> Any:
+        return openai_client.chat.completions.create(
+            model=MINI, messages=user("Write a haiku about rain."), max_completion_tokens=1000, n=n
+        )
+
+    one = ask(1)
+    assert len(one.choices) == 1
+    with pytest.raises(BudgetExceededError) as refused:
+        ask(16)
+    assert sim.requests() == 1  # the 16-choice request was never sent
+    assert refused.value.needed > 16 * 1000 * Decimal("1.60") / 1_000_000
+
+    many = ask(4)  # 4 x 1000 tokens at most: fits, is sent, and its real cost (4 answers) is booked
+    assert len(many.choices) == 4 and many.usage.completion_tokens == 4 * one.usage.completion_tokens
+    status = costaware.budget_status(budget)
+    assert status.spent <= budget.limit and status.reserved == 0
+
+
+def test_n_choices_streamed_are_booked(openai_client: Any, sim: Any, telemetry: Any) -> None:
+    budget = Budget("0.05", key="n-stream")
+
+    @cost_aware(budget=budget)
+    def ask() -> list[Any]:
+        stream = openai_client.chat.completions.create(
+            model=MINI,
+            messages=user("Name three rivers."),
+            max_completion_tokens=200,
+            n=3,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        return list(stream)
+
+    chunks = ask()
+    assert {c.choices[0].index for c in chunks if c.choices} == {0, 1, 2}
+    completion_tokens = chunks[-1].usage.completion_tokens
+    span = telemetry.span()
+    assert span.attributes["gen_ai.usage.output_tokens"] == completion_tokens
+    assert costaware.budget_status(budget).spent == Decimal(span.attributes["costaware.cost.usd_exact"])
+
+
+def test_output_copies_reads_integral_values() -> None:
+    assert output_copies({}) == 1
+    assert output_copies({"n": 16}) == 16
+    assert output_copies({"n": Cap.SHORT}) == 40
+    assert output_copies({"n": 0}) == 1 and output_copies({"n": "3"}) == 1 and output_copies({"n": True}) == 1
+    assert output_copies({"best_of": 5, "n": 2}) == 5
+
+
+@pytest.mark.parametrize("cap", [Cap.SHORT, type("MyInt", (int,), {})(40)])
+def test_int_subclass_output_cap_is_kept_under_a_budget(
+    anthropic_client: Any, sim: Any, telemetry: Any, cap: int
+) -> None:
+    @cost_aware(budget=1.0)
+    def ask() -> Any:
+        return anthropic_client.messages.create(
+            model=HAIKU, max_tokens=cap, messages=user("Tell me a long story about a lighthouse.")
+        )
+
+    message = ask()
+    assert message.usage.output_tokens <= 40  # the caller's cap, not the 16,384-token budget default
+    span = telemetry.span()
+    assert span.attributes["gen_ai.request.max_tokens"] == 40
+    assert output_cap({"max_tokens": cap}) == 40
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_negative_output_usage_is_charged_its_worst_case(
+    anthropic_client: Any,
+    openai_client: Any,
+    sim: Any,
+    telemetry: Any,
+    caplog: pytest.LogCaptureFixture,
+    provider: str,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="costaware")
+    budget = Budget("1", key=f"negative-{provider}")
+    impossible = {"x-sim-usage": "negative"}
+
+    @cost_aware(budget=budget)
+    def ask() -> Any:
+        if provider == "anthropic":
+            return anthropic_client.messages.create(
+                model=HAIKU, max_tokens=300, messages=user("hi"), extra_headers=impossible
+            )
+        return openai_client.chat.completions.create(
+            model=MINI, max_completion_tokens=300, messages=user("hi"), extra_headers=impossible
+        )
+
+    response = ask()
+    # The caller sees exactly what the provider sent.
+    raw_output = response.usage.output_tokens if provider == "anthropic" else response.usage.completion_tokens
+    assert raw_output < 0
+    spent = costaware.budget_status(budget).spent
+    # Charged the reserved worst case: at least the 300 output tokens the call could have been billed.
+    output_rate = Decimal("5") if provider == "anthropic" else Decimal("1.60")
+    assert spent >= 300 * output_rate / 1_000_000
+    attributes = telemetry.span().attributes
+    assert attributes["costaware.usage.missing"] is True
+    assert "gen_ai.usage.output_tokens" not in attributes
+    assert any("impossible token counts" in r.getMessage() for r in caplog.records)
+
+
+def test_azure_stream_takes_the_first_nonempty_model_and_id(openai_client: Any, telemetry: Any) -> None:
+    stream = openai_client.chat.completions.create(
+        model=MINI,
+        messages=user("hi"),
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-sim-flavour": "azure"},
+    )
+    chunks = list(stream)
+    assert chunks[0].model == "" and chunks[0].id == ""  # Azure's content-filter preamble
+    attributes = telemetry.span().attributes
+    assert attributes["gen_ai.response.model"] == MINI
+    assert attributes["gen_ai.response.id"] == chunks[1].id != ""
+    assert attributes["costaware.cost.unpriced"] is False

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import threading
+import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +30,8 @@ from typing import Any, TypeVar
 from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation, Store, parse_store_url
 from costaware.core.errors import BudgetExceededError
-from costaware.core.types import Cost, integral
+from costaware.core.types import ZERO, Cost, integral
+from costaware.stores.guarded import StoreUnavailable
 
 log = logging.getLogger("costaware")
 
@@ -155,6 +157,21 @@ class UnpricedBudgetError(BudgetExceededError):
         )
         self.key, self.window, self.model = key, "", model
         self.limit = self.spent = self.reserved = self.needed = Decimal(0)
+
+
+class BudgetStoreUnavailableError(BudgetExceededError):
+    """A call under a budget with ``on_store_error="closed"`` whose store cannot be reached now: it
+    is refused before anything is sent (with ``"open"``, the default, it would go on)."""
+
+    def __init__(self, budget: Budget, cause: BaseException) -> None:
+        Exception.__init__(
+            self,
+            f"budget {budget.key!r} cannot be checked: {cause}; on_store_error='closed' refuses the "
+            "call until the store answers again",
+        )
+        self.key, self.window, self.model = budget.key, budget.window(), None
+        self.limit = budget.limit
+        self.spent = self.reserved = self.needed = Decimal(0)
 
 
 def ledger_for(budget: Budget) -> BudgetLedger:
@@ -323,7 +340,14 @@ class SpendGuard:
         return worst
 
     def fits(self, amount: Decimal) -> bool:
-        return all(ledger.fits(amount) for ledger in self.ledgers)
+        return all(self._fits_one(ledger, amount) for ledger in self.ledgers)
+
+    @staticmethod
+    def _fits_one(ledger: BudgetLedger, amount: Decimal) -> bool:
+        try:
+            return ledger.fits(amount)
+        except StoreUnavailable:
+            return ledger.budget.on_store_error == "open"
 
     def reserve(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Held:
         """Reserve the attempt's worst case in every ledger, or raise before anything is sent."""
@@ -349,8 +373,16 @@ class SpendGuard:
                 raise
             log.warning("costaware: %s (on_exceed='warn': sending anyway)", refusal)
             return None
+        except StoreUnavailable as outage:
+            # The store failed, timed out or is left alone after a failure (its breaker logs that).
+            budget = ledger.budget
+            if budget.on_store_error == "closed":
+                raise BudgetStoreUnavailableError(budget, outage) from outage
+            # Fail open: the call goes on under a reservation of nothing made here; its settlement
+            # books the spend in the store, or in the store's journal until the store is back.
+            return Reservation(id=uuid.uuid4().hex, key=budget.key, window=budget.window(), amount=ZERO)
         except Exception:
-            # A store that fails (Redis gone, SQLite locked past its timeout) must not break the call.
+            # Any other store failure must not break the call either.
             internal_error(
                 f"reserving in budget {ledger.budget.key!r}: its store failed; the call goes on unbudgeted"
             )

@@ -38,8 +38,10 @@ LONGEST_GAP = 0.35
 
 
 def _budget(tmp_path: Path, key: str, limit: str = "1", store: str | None = None) -> Budget:
-    """A daily budget on SQLite in ``tmp_path`` (or on ``store``), its store opened and ready."""
+    """A daily budget on SQLite in ``tmp_path`` (or on ``store``), its store opened and ready. Its
+    timeout (5 s) is above the stalls here: a slow store that calls wait for, not a failed one."""
     where = store or f"sqlite:///{tmp_path / 'budget.db'}"
+    where += ("&" if "?" in where else "?") + "timeout=5s"
     budget = Budget(limit=Decimal(limit), period="day", key=key, store=where)
     costaware.budget_status(budget)  # opens the store: its schema exists before the lock is taken
     return budget

@@ -99,7 +99,8 @@ def test_redis_units_round_on_the_safe_side() -> None:
 
 @pytest.fixture
 def redis_store(redis_url: str) -> Iterator[RedisStore]:
-    store = open_store(f"{redis_url}?prefix=prop-{uuid.uuid4().hex[:12]}")
+    guarded = open_store(f"{redis_url}?prefix=prop-{uuid.uuid4().hex[:12]}")
+    store = guarded.inner  # type: ignore[attr-defined]
     assert isinstance(store, RedisStore)
     yield store
     store.close()

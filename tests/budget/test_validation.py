@@ -81,15 +81,29 @@ def test_budget_accepts_a_store_object() -> None:
         ("sqlite:///budget.db", StoreURL("sqlite:///budget.db", "sqlite", "budget.db")),
         ("sqlite:////var/lib/b.db", StoreURL("sqlite:////var/lib/b.db", "sqlite", "/var/lib/b.db")),
         (
-            "sqlite:///b.db?reservation_ttl=2m&busy_timeout=250ms&synchronous=FULL",
+            "sqlite:///b.db?reservation_ttl=2m&busy_timeout=2s&synchronous=FULL",
             StoreURL(
-                "sqlite:///b.db?reservation_ttl=2m&busy_timeout=250ms&synchronous=FULL",
+                "sqlite:///b.db?reservation_ttl=2m&busy_timeout=2s&synchronous=FULL",
                 "sqlite",
                 "b.db",
                 reservation_ttl=120.0,
-                busy_timeout=0.25,
+                timeout=2.0,
                 synchronous="full",
             ),
+        ),
+        (
+            "sqlite:///b.db?timeout=100ms&retry_after=30s",
+            StoreURL(
+                "sqlite:///b.db?timeout=100ms&retry_after=30s",
+                "sqlite",
+                "b.db",
+                timeout=0.1,
+                retry_after=30.0,
+            ),
+        ),
+        (
+            "redis://h/0?timeout=1s",
+            StoreURL("redis://h/0?timeout=1s", "redis", "redis://h/0", timeout=1.0),
         ),
         (
             "redis://h:6380/2?prefix=app&socket_timeout=5",

@@ -52,6 +52,7 @@ __all__ = [
 
 Period = Literal["none", "hour", "day", "month"]
 OnExceed = Literal["raise", "downgrade", "warn"]
+OnStoreError = Literal["open", "closed"]
 
 MONEY_CONTEXT = Context(prec=80)
 """The decimal context every budget sum is computed in: exact for any realistic amount."""
@@ -59,6 +60,10 @@ MONEY_CONTEXT = Context(prec=80)
 DEFAULT_RESERVATION_TTL = 15 * 60.0
 """Seconds after which a reservation that was neither settled nor released stops counting (the
 process that made it probably died). Longer than any LLM call should take."""
+DEFAULT_STORE_TIMEOUT = 0.25
+"""Seconds one operation on a shared store (SQLite, Redis) may wait before it counts as failed."""
+DEFAULT_STORE_RETRY_AFTER = 5.0
+"""Seconds a shared store that failed is left alone (its operations fail at once, with no I/O)."""
 
 _ZERO = Decimal(0)
 _UTC = timezone.utc
@@ -140,7 +145,10 @@ class StoreURL:
     """A validated store URL (no I/O): ``memory://``, ``sqlite:///path``, ``redis://host:port/db``.
 
     Options read from the query string: ``reservation_ttl`` (all stores: seconds, or with a unit
-    ``ms``/``s``/``m``/``h``), ``busy_timeout`` and ``synchronous`` (``normal``/``full``) for SQLite,
+    ``ms``/``s``/``m``/``h``); for SQLite and Redis ``timeout`` (how long one operation may wait:
+    SQLite's busy timeout, Redis's socket timeouts; default 250 ms) and ``retry_after`` (how long an
+    unavailable store is left alone before it is tried again; default 5 s); ``busy_timeout`` (an
+    older name for SQLite's ``timeout``) and ``synchronous`` (``normal``/``full``) for SQLite,
     ``prefix`` for Redis (other Redis query options are passed to redis-py), ``max_charges`` for memory.
     """
 
@@ -149,7 +157,8 @@ class StoreURL:
     location: str
     """SQLite: the database path. Redis: the URL as redis-py should see it (our options removed)."""
     reservation_ttl: float = DEFAULT_RESERVATION_TTL
-    busy_timeout: float = 5.0
+    timeout: float = DEFAULT_STORE_TIMEOUT
+    retry_after: float = DEFAULT_STORE_RETRY_AFTER
     synchronous: Literal["normal", "full"] = "normal"
     prefix: str = "costaware"
     max_charges: int = 10_000
@@ -172,6 +181,13 @@ def parse_store_url(url: str) -> StoreURL:
     ttl = DEFAULT_RESERVATION_TTL
     if "reservation_ttl" in options:
         ttl = _duration(shown, "reservation_ttl", options.pop("reservation_ttl"))
+    shared = scheme in ("sqlite", "redis", "rediss")
+    timeout = DEFAULT_STORE_TIMEOUT
+    retry_after = DEFAULT_STORE_RETRY_AFTER
+    if shared and "timeout" in options:
+        timeout = _duration(shown, "timeout", options.pop("timeout"))
+    if shared and "retry_after" in options:
+        retry_after = _duration(shown, "retry_after", options.pop("retry_after"))
     if scheme == "memory":
         if parts.netloc or parts.path:
             raise ConfigurationError(f"budget store URL {shown!r}: write memory:// (it names no location)")
@@ -183,14 +199,21 @@ def parse_store_url(url: str) -> StoreURL:
             raise ConfigurationError(
                 f"budget store URL {shown!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
-        busy_timeout = _duration(shown, "busy_timeout", options.pop("busy_timeout", "5"))
+        if "busy_timeout" in options:
+            timeout = _duration(shown, "busy_timeout", options.pop("busy_timeout"))
         synchronous = _SYNCHRONOUS.get(options.pop("synchronous", "normal").lower())
         if synchronous is None:
             raise ConfigurationError(f"budget store URL {shown!r}: synchronous must be normal or full")
         _no_more_options(shown, options)
         path = parts.path[1:]
         return StoreURL(
-            url, "sqlite", path, reservation_ttl=ttl, busy_timeout=busy_timeout, synchronous=synchronous
+            url,
+            "sqlite",
+            path,
+            reservation_ttl=ttl,
+            timeout=timeout,
+            retry_after=retry_after,
+            synchronous=synchronous,
         )
     if scheme in ("redis", "rediss"):
         if not parts.hostname:
@@ -200,7 +223,15 @@ def parse_store_url(url: str) -> StoreURL:
             raise ConfigurationError(f"budget store URL {shown!r}: prefix must not be empty")
         # Other options are redis-py's (socket_timeout, ssl_cert_reqs, ...): it validates them.
         location = parts._replace(query=urlencode(options)).geturl()
-        return StoreURL(url, "redis", location, reservation_ttl=ttl, prefix=prefix)
+        return StoreURL(
+            url,
+            "redis",
+            location,
+            reservation_ttl=ttl,
+            timeout=timeout,
+            retry_after=retry_after,
+            prefix=prefix,
+        )
     raise ConfigurationError(
         f"budget store URL {shown!r} has an unknown scheme {parts.scheme!r}: "
         "use memory://, sqlite:///path.db or redis://host:port/db"
@@ -276,7 +307,9 @@ class Budget:
     Paris calendar day, shared by every process using that file. ``period="none"`` never resets.
     Constructing a budget validates it (``ConfigurationError``) but opens nothing: the store is
     opened by ``costaware.stores.open_store``. ``on_exceed`` is for the caller: this module always
-    reports a refusal as :class:`BudgetExceededError`.
+    reports a refusal as :class:`BudgetExceededError`. ``on_store_error`` says what a call does when
+    the store cannot be reached: ``"open"`` (default) goes on, its spend booked when the store is back;
+    ``"closed"`` is refused before anything is sent.
     """
 
     limit: Decimal
@@ -286,6 +319,7 @@ class Budget:
     timezone: str
     on_exceed: OnExceed
     clock: Callable[[], datetime] | None
+    on_store_error: OnStoreError
 
     def __init__(
         self,
@@ -297,6 +331,7 @@ class Budget:
         timezone: str = "UTC",
         on_exceed: OnExceed = "raise",
         clock: Callable[[], datetime] | None = None,
+        on_store_error: OnStoreError = "open",
     ) -> None:
         set_field = object.__setattr__  # frozen
         set_field(self, "limit", _to_money(limit, "budget limit"))
@@ -306,6 +341,7 @@ class Budget:
         set_field(self, "timezone", timezone)
         set_field(self, "on_exceed", on_exceed)
         set_field(self, "clock", clock)
+        set_field(self, "on_store_error", on_store_error)
         self.__post_init__()
 
     def __post_init__(self) -> None:
@@ -313,6 +349,10 @@ class Budget:
             raise ConfigurationError(f"budget period {self.period!r} is unknown: use one of {_PERIODS}")
         if not isinstance(self.key, str) or not self.key:
             raise ConfigurationError(f"budget key must be a non-empty string, not {self.key!r}")
+        if self.on_store_error not in ("open", "closed"):
+            raise ConfigurationError(
+                f"budget on_store_error {self.on_store_error!r} is unknown: use 'open' or 'closed'"
+            )
         if self.on_exceed not in _ON_EXCEED:
             raise ConfigurationError(
                 f"budget on_exceed {self.on_exceed!r} is unknown: use one of {_ON_EXCEED}"

@@ -9,13 +9,15 @@ ledger = open_ledger(Budget(20, period="day", store="sqlite:///budget.db"))
 ```
 
 Open a store once per process and share it: two ``memory://`` stores are two separate ledgers.
+SQLite and Redis stores come behind a :class:`~costaware.stores.guarded.GuardedStore`: bounded
+waits, a breaker, and a journal of the writes made while the store was unreachable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from costaware.core.budget import Budget, BudgetLedger, Store, parse_store_url
+from costaware.core.budget import Budget, BudgetLedger, Store, parse_store_url, redact_url
 from costaware.core.errors import ConfigurationError
 
 __all__ = ["open_ledger", "open_store"]
@@ -40,18 +42,25 @@ def open_store(url_or_store: Any = None) -> Store:
         from costaware.stores.memory import MemoryStore
 
         return MemoryStore(reservation_ttl=spec.reservation_ttl, max_charges=spec.max_charges)
+    from costaware.stores.guarded import GuardedStore
+
+    inner: Store
     if spec.scheme == "sqlite":
         from costaware.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(
+        inner = SQLiteStore(
             spec.location,
             reservation_ttl=spec.reservation_ttl,
-            busy_timeout=spec.busy_timeout,
+            busy_timeout=spec.timeout,
             synchronous=spec.synchronous,
         )
-    from costaware.stores.redis import RedisStore
+    else:
+        from costaware.stores.redis import RedisStore
 
-    return RedisStore.from_url(spec.location, reservation_ttl=spec.reservation_ttl, prefix=spec.prefix)
+        inner = RedisStore.from_url(
+            spec.location, reservation_ttl=spec.reservation_ttl, prefix=spec.prefix, timeout=spec.timeout
+        )
+    return GuardedStore(inner, name=redact_url(url_or_store), retry_after=spec.retry_after)
 
 
 def open_ledger(budget: Budget) -> BudgetLedger:

@@ -54,7 +54,7 @@ class MemoryStore:
         self._charges: deque[Charge] = deque(maxlen=max_charges)
 
     def reserve(
-        self, key: str, window: str, amount: Decimal, limit: Decimal
+        self, key: str, window: str, amount: Decimal, limit: Decimal, *, reservation_id: str | None = None
     ) -> tuple[Reservation | None, Decimal, Decimal]:
         slot = (key, window)
         with self._lock, localcontext(MONEY_CONTEXT):
@@ -64,7 +64,9 @@ class MemoryStore:
             reserved = self._reserved.get(slot, _ZERO)
             if spent + reserved + amount > limit:
                 return None, spent, reserved
-            reservation = Reservation(id=uuid.uuid4().hex, key=key, window=window, amount=amount)
+            reservation = Reservation(
+                id=reservation_id or uuid.uuid4().hex, key=key, window=window, amount=amount
+            )
             self._reservations[reservation.id] = (reservation, now + self._ttl)
             self._reserved[slot] = reserved + amount
             return reservation, spent, reserved

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from costaware.core.budget import (
     DEFAULT_RESERVATION_TTL,
+    DEFAULT_STORE_TIMEOUT,
     MONEY_CONTEXT,
     Charge,
     Reservation,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisStore"]
 
 _UNIT_EXPONENT = 18  # amounts are stored as integers of 1e-18 USD
-_CONNECT_TIMEOUT_S = 2.0
 _WINDOW_TTL_S = {"hour": 2 * 86_400, "day": 3 * 86_400, "month": 62 * 86_400}
 _CLOCK_SKEW_MS = 10 * 60 * 1000  # stream ids use the server's clock, charges' times the client's
 
@@ -213,11 +213,21 @@ class RedisStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, reservation_ttl: float = DEFAULT_RESERVATION_TTL, prefix: str = "costaware"
+        cls,
+        url: str,
+        *,
+        reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+        prefix: str = "costaware",
+        timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> RedisStore:
-        """Connect and PING; raise :class:`ConfigurationError` naming the URL if Redis is unreachable."""
+        """Connect and PING; raise :class:`ConfigurationError` naming the URL if Redis is unreachable.
+
+        Every command waits at most ``timeout`` seconds (connect and socket timeouts) and is not
+        retried by redis-py: a failure goes to the store's breaker at once (``stores/guarded.py``)."""
         try:
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
         except ImportError:
             raise ConfigurationError(
                 "a redis:// budget store needs the redis package: pip install 'costaware[redis]'"
@@ -226,8 +236,9 @@ class RedisStore:
         try:
             client = redis.Redis.from_url(
                 url,
-                socket_timeout=_CONNECT_TIMEOUT_S,
-                socket_connect_timeout=_CONNECT_TIMEOUT_S,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
                 decode_responses=True,
             )
         except (ValueError, TypeError) as error:
@@ -240,9 +251,11 @@ class RedisStore:
         return cls(client, reservation_ttl=reservation_ttl, prefix=prefix)
 
     def reserve(
-        self, key: str, window: str, amount: Decimal, limit: Decimal
+        self, key: str, window: str, amount: Decimal, limit: Decimal, *, reservation_id: str | None = None
     ) -> tuple[Reservation | None, Decimal, Decimal]:
-        reservation = Reservation(id=uuid.uuid4().hex, key=key, window=window, amount=amount)
+        reservation = Reservation(
+            id=reservation_id or uuid.uuid4().hex, key=key, window=window, amount=amount
+        )
         ok, spent, reserved = self._reserve(
             keys=self._window_keys(key, window),
             args=[

@@ -16,15 +16,23 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Auto",
+    "AutoClassifier",
     "Budget",
     "BudgetExceededError",
     "BudgetStatus",
+    "BudgetStoreUnavailableError",
+    "Cascade",
     "ConfigurationError",
     "Cost",
     "CostRecord",
     "CostTracker",
+    "ForceModel",
+    "Labels",
     "RetryPolicy",
     "Scope",
+    "Threshold",
+    "UnpricedBudgetError",
     "Usage",
     "__version__",
     "budget_status",
@@ -44,9 +52,10 @@ if TYPE_CHECKING:
     from costaware.core.budget import Budget
     from costaware.core.errors import BudgetExceededError, ConfigurationError
     from costaware.core.retry import RetryPolicy, retry_testing
+    from costaware.core.routing import Auto, AutoClassifier, Cascade, ForceModel, Labels, Threshold
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
     from costaware.scoping import Scope, cost_aware, current_scope, last_scope, scope
-    from costaware.spend import BudgetStatus, budget_status
+    from costaware.spend import BudgetStatus, BudgetStoreUnavailableError, UnpricedBudgetError, budget_status
 
 _LAZY = {
     "configure": "costaware.api",
@@ -69,6 +78,14 @@ _LAZY = {
     "scope": "costaware.scoping",
     "budget_status": "costaware.spend",
     "BudgetStatus": "costaware.spend",
+    "BudgetStoreUnavailableError": "costaware.spend",
+    "UnpricedBudgetError": "costaware.spend",
+    "Auto": "costaware.core.routing",
+    "AutoClassifier": "costaware.core.routing",
+    "Cascade": "costaware.core.routing",
+    "ForceModel": "costaware.core.routing",
+    "Labels": "costaware.core.routing",
+    "Threshold": "costaware.core.routing",
 }
 
 

@@ -266,13 +266,14 @@ def test_budget_from_environment() -> None:
 
 def test_retry_that_no_longer_fits_is_not_made(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
     from costaware.core.pricing import PriceBook
+    from costaware.providers.anthropic import MESSAGES
     from costaware.sim import Fault
     from costaware.spend import SpendGuard
 
     # A dropped connection may have been billed, so each failed attempt is charged its worst case.
     sim.add_fault(Fault(drop=True))
     kwargs = {"model": HAIKU, "max_tokens": 300, "messages": QUESTION}
-    worst = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, kwargs)
+    worst = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, kwargs)
     assert worst is not None
 
     @cost_aware(budget=Budget(limit=worst * Decimal("2.5"), key="retry-fit"), retries=5)

@@ -188,10 +188,11 @@ def test_each_cascade_hop_is_checked_against_the_budget(
     anthropic_client: Any, sim: Any, telemetry: Any
 ) -> None:
     from costaware.core.pricing import PriceBook
+    from costaware.providers.anthropic import MESSAGES
     from costaware.spend import SpendGuard
 
     kwargs = {"model": HAIKU, "max_tokens": 100, "messages": TRIVIAL}
-    worst_haiku = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, kwargs)
+    worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, kwargs)
 
     @cost_aware(budget=worst_haiku * Decimal("1.5"), route=Cascade([HAIKU, OPUS], accept=lambda text: False))
     def ask() -> Any:
@@ -206,10 +207,11 @@ def test_downgrade_on_exceed_routes_to_the_cheapest_model_that_fits(
     anthropic_client: Any, sim: Any, telemetry: Any
 ) -> None:
     from costaware.core.pricing import PriceBook
+    from costaware.providers.anthropic import MESSAGES
     from costaware.spend import SpendGuard
 
     kwargs = {"model": OPUS, "max_tokens": 300, "messages": TRIVIAL}
-    worst_haiku = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, {**kwargs, "model": HAIKU})
+    worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, {**kwargs, "model": HAIKU})
 
     @cost_aware(budget=Budget(limit=worst_haiku * Decimal("1.2"), key="downgrade"), on_exceed="downgrade")
     def ask() -> Any:

@@ -269,8 +269,10 @@ def check_fallback(retries: Any, prices: Mapping[str, Any] | None = None) -> Non
     fallback = getattr(retries, "fallback", None)
     if fallback is None:
         return
+    from costaware.providers import PROVIDERS
+
     book = _price_book(current_settings().prices if prices is None else prices)
-    if not any(book.lookup(provider, fallback) for provider in ("anthropic", "openai")):
+    if not any(book.lookup(provider, fallback) for provider in PROVIDERS):
         raise ConfigurationError(
             f"fallback model {fallback!r} has no known price; check its name, or add a price with "
             "costaware.configure(prices={...})"

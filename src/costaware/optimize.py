@@ -61,9 +61,10 @@ def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope
     if cap is not None:
         prepared.kwargs = _cap_output(target, prepared.kwargs, cap)
         prepared.attributes.append(("costaware.output_cap", cap))
-    if runtime.guard(scope) and output_cap(prepared.kwargs) is None:
+    fields = target.endpoint.output_cap_fields
+    if fields and runtime.guard(scope) and output_cap(prepared.kwargs, target.endpoint) is None:
         # Under a budget a call needs an output cap, so its worst case is finite.
-        prepared.kwargs = {**prepared.kwargs, _cap_field(target): runtime.settings.budget_max_output_tokens}
+        prepared.kwargs = {**prepared.kwargs, fields[0]: runtime.settings.budget_max_output_tokens}
     if cache_enabled(runtime, scope):
         prepared.uncached = prepared.kwargs
         _plan_cache(runtime, target, prepared)
@@ -80,20 +81,14 @@ def for_model(runtime: Runtime, target: PatchTarget, prepared: Prepared, model: 
     return hop.kwargs
 
 
-def _cap_field(target: PatchTarget) -> str:
-    """The argument that limits output length for ``target``'s endpoint."""
-    if target.endpoint.provider == "anthropic":
-        return "max_tokens"
-    return "max_output_tokens" if target.resource_path == "responses" else "max_completion_tokens"
-
-
 def _cap_output(target: PatchTarget, kwargs: dict[str, Any], cap: int) -> dict[str, Any]:
     """``kwargs`` with its output limit at most ``cap`` (the caller's own smaller limit is kept)."""
-    found = output_cap_field(kwargs)
+    found = output_cap_field(kwargs, target.endpoint)
     if found is not None:
         name, value = found
         return kwargs if value <= cap else {**kwargs, name: cap}
-    return {**kwargs, _cap_field(target): cap}
+    fields = target.endpoint.output_cap_fields
+    return {**kwargs, fields[0]: cap} if fields else kwargs
 
 
 def _model(kwargs: dict[str, Any]) -> str | None:
@@ -113,22 +108,15 @@ def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Sco
 
 
 def _plan_cache(runtime: Runtime, target: PatchTarget, prepared: Prepared) -> None:
-    kwargs = prepared.kwargs
-    model = _model(kwargs)
-    if target.endpoint.provider == "anthropic":
-        if model is None:
-            return
-        plan = caching.plan_anthropic(
-            kwargs, model=model, tracker=runtime.cache_tracker, now=time.monotonic()
-        )
-        if plan.breakpoints:
-            prepared.kwargs = caching.apply(kwargs, plan)
-        prepared.attributes.extend(plan.attributes().items())
-    else:
-        key = caching.openai_cache_key(kwargs)
-        if key is not None:
-            prepared.kwargs = caching.apply_openai(kwargs, key)
-            prepared.attributes.append(("costaware.cache.prompt_cache_key", key))
+    """Place the endpoint's prompt-cache breakpoints or key (its adapter knows how)."""
+    plan = target.endpoint.plan_cache
+    if plan is None:
+        return
+    planned, attributes = plan(
+        prepared.kwargs, _model(prepared.kwargs), runtime.cache_tracker, time.monotonic()
+    )
+    prepared.kwargs = planned
+    prepared.attributes.extend(attributes)
 
 
 @dataclass(frozen=True)

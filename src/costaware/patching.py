@@ -17,8 +17,7 @@ from typing import Any
 import wrapt
 
 from costaware.config import current_settings
-from costaware.providers import anthropic as anthropic_adapter
-from costaware.providers import openai as openai_adapter
+from costaware.providers import ADAPTERS
 from costaware.providers.base import PatchTarget
 from costaware.runtime import Runtime
 from costaware.wrappers import make_wrapper
@@ -33,7 +32,7 @@ _hooked: set[str] = set()
 
 
 def _targets() -> list[PatchTarget]:
-    return anthropic_adapter.targets() + openai_adapter.targets()
+    return [target for adapter in ADAPTERS for target in adapter.targets()]
 
 
 def current_runtime() -> Runtime | None:
@@ -45,7 +44,7 @@ def is_instrumented() -> bool:
 
 
 def instrument() -> None:
-    """Patch the ``anthropic`` and ``openai`` clients (those installed). Safe to call again."""
+    """Patch the clients of every provider adapter (those installed). Safe to call again."""
     global _runtime
     with _lock:
         settings = current_settings()

@@ -195,16 +195,16 @@ class Call:
         """Reserve one attempt's worst case in every budget of the call; returns the reservation and the
         arguments to send. ``on_exceed="downgrade"``: a call that does not fit moves to the cheapest
         configured model that does (reading the budgets as it looks). Raises the refusal otherwise."""
-        provider = self.request.provider
+        endpoint = self.target.endpoint
         try:
-            return self.guard.reserve(provider, kwargs.get("model"), kwargs), kwargs
+            return self.guard.reserve(endpoint, kwargs.get("model"), kwargs), kwargs
         except BudgetExceededError as refusal:
             cheaper = self._downgrade(refusal, kwargs)
             if cheaper is None:
                 raise
         kwargs = {**kwargs, "model": cheaper}
         self.span.set_attribute("costaware.budget.downgraded_to", cheaper)
-        return self.guard.reserve(provider, cheaper, kwargs), kwargs
+        return self.guard.reserve(endpoint, cheaper, kwargs), kwargs
 
     def _downgrade(self, refusal: BudgetExceededError, kwargs: dict[str, Any]) -> str | None:
         if getattr(refusal, "on_exceed", None) != "downgrade":

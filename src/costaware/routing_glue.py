@@ -227,7 +227,7 @@ def downgrade_model(call: Call, kwargs: dict[str, Any]) -> str | None:
         return None
 
     def fits(model: str) -> bool:
-        amount = call.guard.worst_case(call.request.provider, model, {**kwargs, "model": model})
+        amount = call.guard.worst_case(call.target.endpoint, model, {**kwargs, "model": model})
         return amount is not None and call.guard.fits(amount)
 
     tier = cheapest_fitting(ladder, fits)

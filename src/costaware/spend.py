@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation, Store, parse_store_url
@@ -33,13 +33,13 @@ from costaware.core.errors import BudgetExceededError
 from costaware.core.types import ZERO, Cost, integral
 from costaware.stores.guarded import StoreUnavailable
 
+if TYPE_CHECKING:
+    from costaware.providers.base import Endpoint
+
 log = logging.getLogger("costaware")
 
 MTOK = Decimal(1_000_000)
 BYTES_PER_TOKEN = 3
-_PROMPT_FIELDS = ("system", "messages", "tools", "input", "instructions", "tool_choice", "response_format")
-_OUTPUT_CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
-_OUTPUT_COPIES_FIELDS = ("n", "best_of")
 
 _ledgers: dict[int, tuple[Budget, BudgetLedger]] = {}
 _stores: dict[tuple[str, str], Store] = {}
@@ -244,9 +244,11 @@ def invocation_ledger(name: str, invocation: str, limit: Decimal, on_exceed: Any
     return BudgetLedger(budget, MemoryStore())
 
 
-def estimate_input_tokens(kwargs: Mapping[str, Any]) -> int:
-    """An upper-leaning estimate of a request's prompt tokens, with no tokenizer and no network."""
-    parts = {k: kwargs[k] for k in _PROMPT_FIELDS if k in kwargs and _given(kwargs[k])}
+def estimate_input_tokens(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
+    """An upper-leaning estimate of a request's prompt tokens, with no tokenizer and no network: the
+    endpoint's prompt arguments (every argument, for an endpoint that declares none)."""
+    fields = endpoint.prompt_fields or tuple(kwargs)
+    parts = {k: kwargs[k] for k in fields if k in kwargs and _given(kwargs[k])}
     text = json.dumps(parts, default=str, ensure_ascii=False)
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 8
 
@@ -255,29 +257,28 @@ def _given(value: Any) -> bool:
     return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
 
 
-def output_cap_field(kwargs: Mapping[str, Any]) -> tuple[str, int] | None:
+def output_cap_field(kwargs: Mapping[str, Any], endpoint: Endpoint) -> tuple[str, int] | None:
     """The request's output-length argument and its value, if it sets one (any integral value)."""
-    for name in _OUTPUT_CAP_FIELDS:
+    for name in endpoint.output_cap_fields:
         value = integral(kwargs.get(name))
         if value is not None:
             return name, value
     return None
 
 
-def output_copies(kwargs: Mapping[str, Any]) -> int:
-    """How many outputs a request is billed for: OpenAI's ``n`` choices (and the legacy
-    ``best_of``), each up to the output cap. At least 1; an invalid value counts as 1 (the API
-    refuses it before billing)."""
+def output_copies(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
+    """How many outputs a request is billed for (OpenAI's ``n`` choices), each up to the output cap.
+    At least 1; an invalid value counts as 1 (the API refuses it before billing)."""
     copies = 1
-    for name in _OUTPUT_COPIES_FIELDS:
+    for name in endpoint.output_copies_fields:
         value = integral(kwargs.get(name))
         if value is not None and value > copies:
             copies = value
     return copies
 
 
-def output_cap(kwargs: Mapping[str, Any]) -> int | None:
-    found = output_cap_field(kwargs)
+def output_cap(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int | None:
+    found = output_cap_field(kwargs, endpoint)
     return found[1] if found is not None else None
 
 
@@ -326,16 +327,16 @@ class SpendGuard:
         else:
             action(*args)
 
-    def worst_case(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Decimal | None:
-        price = self._prices.lookup(provider, model) if model else None
+    def worst_case(self, endpoint: Endpoint, model: str | None, kwargs: Mapping[str, Any]) -> Decimal | None:
+        price = self._prices.lookup(endpoint.provider, model) if model else None
         if price is None:
             return None
-        tokens_in = estimate_input_tokens(kwargs)
+        tokens_in = estimate_input_tokens(kwargs, endpoint)
         tier = price.for_prompt(tokens_in)
         dearest_input = max(
             r for r in (tier.input, tier.cache_write_5m, tier.cache_write_1h) if r is not None
         )
-        tokens_out = (output_cap(kwargs) or 0) * output_copies(kwargs)
+        tokens_out = (output_cap(kwargs, endpoint) or 0) * output_copies(kwargs, endpoint)
         worst: Decimal = (tokens_in * dearest_input + tokens_out * tier.output) / MTOK
         return worst
 
@@ -349,9 +350,9 @@ class SpendGuard:
         except StoreUnavailable:
             return ledger.budget.on_store_error == "open"
 
-    def reserve(self, provider: str, model: str | None, kwargs: Mapping[str, Any]) -> Held:
+    def reserve(self, endpoint: Endpoint, model: str | None, kwargs: Mapping[str, Any]) -> Held:
         """Reserve the attempt's worst case in every ledger, or raise before anything is sent."""
-        amount = self.worst_case(provider, model, kwargs)
+        amount = self.worst_case(endpoint, model, kwargs)
         if amount is None:
             raise UnpricedBudgetError(model, self.ledgers[0].budget.key)
         entries: list[tuple[BudgetLedger, Reservation | None]] = []

@@ -319,10 +319,11 @@ def test_a_downgrade_reads_its_budgets_off_the_loop(sim: Simulator, telemetry: A
     """``on_exceed="downgrade"`` reads the budget for each cheaper model it tries: that, the
     reservations, the settlement and the scope's closing read all run on the budget worker."""
     from costaware.core.pricing import PriceBook
+    from costaware.providers.anthropic import MESSAGES
     from costaware.spend import SpendGuard
 
     kwargs = {"model": "claude-opus-4-6", "max_tokens": 300, "messages": QUESTION}
-    worst_haiku = SpendGuard([], PriceBook()).worst_case("anthropic", HAIKU, {**kwargs, "model": HAIKU})
+    worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, {**kwargs, "model": HAIKU})
     assert worst_haiku is not None
     store = _ThreadRecordingStore(tmp_path / "budget.db")
     budget = Budget(limit=worst_haiku * Decimal("1.2"), period="day", key="async-downgrade", store=store)

@@ -206,3 +206,47 @@ def test_a_replayed_settlement_is_never_booked_twice(tmp_path: Path) -> None:
     assert store.replay() == 0
     assert store.usage("k", "none") == (Decimal("0.125"), Decimal(0))
     inner.close()
+
+
+def test_the_first_reservation_after_an_outage_sees_its_spend(
+    tmp_path: Path, anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    # Room for about two calls' worst case; three are sent while the store is locked (failing open).
+    path = tmp_path / "budget.db"
+    budget = Budget("0.0006", key="after-outage", store=f"sqlite:///{path}?{OPTIONS}")
+
+    @cost_aware(budget=budget)
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
+
+    ask()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    ask()
+    ask()
+    holder.execute("COMMIT")
+    holder.close()
+    time.sleep(1.1)
+    with pytest.raises(BudgetExceededError):
+        ask()  # the journal is replayed before this reservation: the budget is spent
+    assert sim.requests() == 3
+    assert costaware.budget_status(budget).spent == sum(
+        _cost(s)
+        for s in telemetry.our_spans()
+        if s.name == f"chat {HAIKU}" and "costaware.cost.usd_exact" in s.attributes
+    )
+
+
+def test_a_read_only_redis_replica_is_refused_at_decoration(redis_server: tuple[Any, str]) -> None:
+    import redis
+
+    _, url = redis_server
+    primary = redis.Redis.from_url(url)
+    primary.config_set("replica-read-only", "yes")
+    primary.execute_command("REPLICAOF", "127.0.0.1", "1")  # a replica of nothing: read-only
+    try:
+        with pytest.raises(costaware.ConfigurationError, match="cannot write to the budget store"):
+            cost_aware(budget=Budget(1, key="replica", store=f"{url}?{OPTIONS}"))
+    finally:
+        primary.execute_command("REPLICAOF", "NO", "ONE")
+        primary.close()

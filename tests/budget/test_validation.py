@@ -124,7 +124,7 @@ def test_store_urls_are_parsed(url: str, expected: StoreURL) -> None:
 def test_unreachable_redis_fails_at_open_naming_the_url_without_its_password() -> None:
     started = time.monotonic()
     with pytest.raises(
-        ConfigurationError, match=r"cannot reach the budget store at 'redis://:\*\*\*@127\.0\.0\.1:1/0'"
+        ConfigurationError, match=r"cannot write to the budget store at 'redis://:\*\*\*@127\.0\.0\.1:1/0'"
     ) as failed:
         open_store("redis://:hunter2@127.0.0.1:1/0")
     assert "hunter2" not in str(failed.value)

@@ -13,6 +13,8 @@ import pytest
 
 import costaware
 from costaware import Budget, BudgetExceededError, cost_aware
+from costaware.providers.anthropic import MESSAGES
+from costaware.providers.openai import CHAT
 from costaware.spend import output_cap, output_copies
 
 from helpers import HAIKU, user
@@ -71,11 +73,12 @@ def test_n_choices_streamed_are_booked(openai_client: Any, sim: Any, telemetry: 
 
 
 def test_output_copies_reads_integral_values() -> None:
-    assert output_copies({}) == 1
-    assert output_copies({"n": 16}) == 16
-    assert output_copies({"n": Cap.SHORT}) == 40
-    assert output_copies({"n": 0}) == 1 and output_copies({"n": "3"}) == 1 and output_copies({"n": True}) == 1
-    assert output_copies({"best_of": 5, "n": 2}) == 5
+    assert output_copies({}, CHAT) == 1
+    assert output_copies({"n": 16}, CHAT) == 16
+    assert output_copies({"n": Cap.SHORT}, CHAT) == 40
+    assert output_copies({"n": 0}, CHAT) == 1 and output_copies({"n": "3"}, CHAT) == 1
+    assert output_copies({"n": True}, CHAT) == 1
+    assert output_copies({"n": 4}, MESSAGES) == 1  # Anthropic has no n
 
 
 @pytest.mark.parametrize("cap", [Cap.SHORT, type("MyInt", (int,), {})(40)])
@@ -92,7 +95,7 @@ def test_int_subclass_output_cap_is_kept_under_a_budget(
     assert message.usage.output_tokens <= 40  # the caller's cap, not the 16,384-token budget default
     span = telemetry.span()
     assert span.attributes["gen_ai.request.max_tokens"] == 40
-    assert output_cap({"max_tokens": cap}) == 40
+    assert output_cap({"max_tokens": cap}, MESSAGES) == 40
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
@@ -146,3 +149,15 @@ def test_azure_stream_takes_the_first_nonempty_model_and_id(openai_client: Any, 
     assert attributes["gen_ai.response.model"] == MINI
     assert attributes["gen_ai.response.id"] == chunks[1].id != ""
     assert attributes["costaware.cost.unpriced"] is False
+
+
+def test_an_endpoint_that_declares_no_prompt_fields_counts_every_argument() -> None:
+    # A new adapter that forgets to declare its prompt fields over-estimates; it never undercounts.
+    from dataclasses import replace
+
+    from costaware.spend import estimate_input_tokens
+
+    undeclared = replace(CHAT, prompt_fields=())
+    kwargs = {"model": MINI, "contents": "word " * 3000}
+    assert estimate_input_tokens(kwargs, undeclared) >= 5 * 3000 // 3
+    assert estimate_input_tokens(kwargs, CHAT) < 10  # "contents" is not a chat argument

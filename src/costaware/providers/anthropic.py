@@ -7,8 +7,9 @@ malformed or missing fields (a field that is not a count reads as absent, never 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
+from costaware.core import caching
 from costaware.core.types import CallResult, Usage, integral
 from costaware.providers.base import (
     Endpoint,
@@ -19,6 +20,8 @@ from costaware.providers.base import (
     str_or_none,
     usage_or_none,
 )
+
+PROVIDER: Final = "anthropic"
 
 
 def _read_request(kwargs: Mapping[str, Any]) -> tuple[str | None, int | None, bool]:
@@ -171,14 +174,28 @@ def read_tool_calls(message: Any) -> tuple[tuple[str | None, Any], ...]:
     )
 
 
+def _plan_cache(
+    kwargs: dict[str, Any], model: str | None, tracker: Any, now: float
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """``cache_control`` breakpoints where they pay off (``core/caching``)."""
+    if model is None:
+        return kwargs, []
+    plan = caching.plan_anthropic(kwargs, model=model, tracker=tracker, now=now)
+    planned = caching.apply(kwargs, plan) if plan.breakpoints else kwargs
+    return planned, list(plan.attributes().items())
+
+
 MESSAGES = Endpoint(
-    provider="anthropic",
+    provider=PROVIDER,
     operation="chat",
     read_request=_read_request,
     read_response=read_response,
     new_accumulator=MessageStreamAccumulator,
     read_input=_read_input,
     read_tool_calls=read_tool_calls,
+    prompt_fields=("system", "messages", "tools", "tool_choice"),
+    output_cap_fields=("max_tokens",),
+    plan_cache=_plan_cache,
 )
 
 

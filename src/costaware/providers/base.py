@@ -44,6 +44,16 @@ class Endpoint:
     """kwargs -> the prompt, for opt-in content capture."""
     read_tool_calls: Callable[[Any], tuple[tuple[str | None, Any], ...]] | None = None
     """response -> its tool calls as (name, arguments), for cascade checks."""
+    prompt_fields: tuple[str, ...] = ()
+    """The arguments whose content is billed as input (the budget's worst case estimates their
+    tokens). Empty: every argument counts, an over-estimate that never undercounts a new endpoint."""
+    output_cap_fields: tuple[str, ...] = ()
+    """The arguments that limit output length, the one to set first (an older alias after it)."""
+    output_copies_fields: tuple[str, ...] = ()
+    """Arguments that multiply billed output (OpenAI's ``n``): each copy up to the cap."""
+    plan_cache: Callable[[dict[str, Any], str | None, Any, float], tuple[dict[str, Any], Any]] | None = None
+    """``(kwargs, model, tracker, now) -> (new kwargs, span attributes)``: where prompt-cache
+    breakpoints or keys go for this endpoint (``None``: it has no prompt caching)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ so tokens it reports as written stay in the plain-input part of ``Usage``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
+from costaware.core import caching
 from costaware.core.types import CallResult, Usage, integral
 from costaware.providers.base import (
     Endpoint,
@@ -20,6 +21,8 @@ from costaware.providers.base import (
     str_or_none,
     usage_or_none,
 )
+
+PROVIDER: Final = "openai"
 
 
 def _model_of(kwargs: Mapping[str, Any]) -> str | None:
@@ -241,25 +244,49 @@ def read_responses_tool_calls(response: Any) -> tuple[tuple[str | None, Any], ..
     )
 
 
+def _plan_cache(
+    kwargs: dict[str, Any], model: str | None, tracker: Any, now: float
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """A ``prompt_cache_key`` from the stable prefix (``core/caching``); OpenAI caches by itself."""
+    key = caching.openai_cache_key(kwargs)
+    if key is None:
+        return kwargs, []
+    return caching.apply_openai(kwargs, key), [("costaware.cache.prompt_cache_key", key)]
+
+
 CHAT = Endpoint(
-    "openai",
+    PROVIDER,
     "chat",
     _read_chat_request,
     read_chat_response,
     ChatStreamAccumulator,
     _read_chat_input,
     read_chat_tool_calls,
+    prompt_fields=("messages", "tools", "tool_choice", "response_format"),
+    output_cap_fields=("max_completion_tokens", "max_tokens"),
+    output_copies_fields=("n",),
+    plan_cache=_plan_cache,
 )
 RESPONSES = Endpoint(
-    "openai",
+    PROVIDER,
     "chat",
     _read_responses_request,
     read_responses_response,
     ResponsesStreamAccumulator,
     _read_responses_input,
     read_responses_tool_calls,
+    prompt_fields=("instructions", "input", "tools", "tool_choice", "text"),
+    output_cap_fields=("max_output_tokens",),
+    plan_cache=_plan_cache,
 )
-EMBEDDINGS = Endpoint("openai", "embeddings", _read_embeddings_request, read_embeddings_response, _NoStream)
+EMBEDDINGS = Endpoint(
+    PROVIDER,
+    "embeddings",
+    _read_embeddings_request,
+    read_embeddings_response,
+    _NoStream,
+    prompt_fields=("input",),
+)
 
 
 _RESOURCES = "openai.resources"

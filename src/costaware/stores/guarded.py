@@ -17,6 +17,8 @@
   server may still make it when it resumes), is kept in this process's memory and replayed, in order, as
   soon as the store answers again. Replays go through ``settle`` by reservation id, which every store
   makes idempotent, so a replay that timed out after the store applied it is never counted twice.
+  The replay comes before the operation that finds the store back, so the first reservation after
+  an outage sees the spend made during it.
   The journal holds up to ``journal_limit`` entries (default 100,000); past that the oldest is
   dropped with an error log. It does not survive the process.
 """
@@ -130,6 +132,8 @@ class GuardedStore:
 
     # -- internals ---------------------------------------------------------------------------------
     def _call(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.available and self._journal:
+            self._replay()  # first: a reservation after an outage must see the outage's spend
         if not self.available:
             raise StoreUnavailable(f"budget store {self.name} is unavailable (retrying it later)")
         try:
@@ -209,8 +213,6 @@ class GuardedStore:
             with self._lock:
                 self._outage_logged = False
             log.warning("costaware: budget store %s answers again", self.name)
-        if self._journal:
-            self._replay()
 
     def _after_fork(self) -> None:
         """In a forked child: the journal is the parent's to replay, not the child's."""

@@ -220,7 +220,8 @@ class RedisStore:
         prefix: str = "costaware",
         timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> RedisStore:
-        """Connect and PING; raise :class:`ConfigurationError` naming the URL if Redis is unreachable.
+        """Connect and write a short-lived key; raise :class:`ConfigurationError` naming the URL if
+        Redis is unreachable or read-only (a replica).
 
         Every command waits at most ``timeout`` seconds (connect and socket timeouts) and is not
         retried by redis-py: a failure goes to the store's breaker at once (``stores/guarded.py``)."""
@@ -244,10 +245,11 @@ class RedisStore:
         except (ValueError, TypeError) as error:
             raise ConfigurationError(f"budget store URL {shown!r} is invalid: {error}") from None
         try:
-            client.ping()
+            # A write, not a PING: a read-only replica must fail here, not leave every call unbudgeted.
+            client.set(f"{prefix}:open-check", "1", ex=60)
         except redis.RedisError as error:
             client.close()
-            raise ConfigurationError(f"cannot reach the budget store at {shown!r}: {error}") from None
+            raise ConfigurationError(f"cannot write to the budget store at {shown!r}: {error}") from None
         return cls(client, reservation_ttl=reservation_ttl, prefix=prefix)
 
     def reserve(

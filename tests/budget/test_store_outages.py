@@ -58,7 +58,8 @@ def test_a_hung_redis_costs_one_timeout_then_spend_is_booked_once(
     redis_server: tuple[Any, str], anthropic_client: Any, sim: Any, telemetry: Any
 ) -> None:
     server, url = redis_server
-    budget = Budget(1, period="day", key="hung", store=f"{url}?{OPTIONS}")
+    # A breaker interval (3 s) longer than the five calls take even on a busy machine.
+    budget = Budget(1, period="day", key="hung", store=f"{url}?timeout=250ms&retry_after=3s")
 
     @cost_aware(budget=budget)
     def ask() -> Any:
@@ -77,7 +78,7 @@ def test_a_hung_redis_costs_one_timeout_then_spend_is_booked_once(
     assert store.pending == 6  # type: ignore[attr-defined]
 
     os.kill(server.pid, signal.SIGCONT)
-    time.sleep(1.1)  # the breaker's interval
+    time.sleep(3.1)  # the breaker's interval
     ask()  # the store answers: the journal is replayed first
     assert store.pending == 0  # type: ignore[attr-defined]
     store.replay()  # type: ignore[attr-defined]  # nothing left: replaying again books nothing
@@ -158,7 +159,7 @@ def test_a_locked_sqlite_database_costs_one_timeout(
     tmp_path: Path, anthropic_client: Any, sim: Any, telemetry: Any
 ) -> None:
     path = tmp_path / "budget.db"
-    budget = Budget(1, key="locked", store=f"sqlite:///{path}?{OPTIONS}")
+    budget = Budget(1, key="locked", store=f"sqlite:///{path}?timeout=250ms&retry_after=3s")
 
     @cost_aware(budget=budget)
     def ask() -> Any:
@@ -171,7 +172,7 @@ def test_a_locked_sqlite_database_costs_one_timeout(
     assert 0.2 <= waits[0] < 1.0 and max(waits[1:]) < 0.2
     holder.execute("COMMIT")
     holder.close()
-    time.sleep(1.1)
+    time.sleep(3.1)
     ask()
     status = costaware.budget_status(budget)
     spans = [s for s in telemetry.our_spans() if s.name == f"chat {HAIKU}"]
@@ -250,3 +251,37 @@ def test_a_read_only_redis_replica_is_refused_at_decoration(redis_server: tuple[
     finally:
         primary.execute_command("REPLICAOF", "NO", "ONE")
         primary.close()
+
+
+def test_a_settle_that_fails_part_way_is_replayed_and_booked(
+    redis_server: tuple[Any, str], anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    # The budget's usage hash turns into a string (WRONGTYPE): every script on it fails part-way.
+    # Once an operator deletes the key, the journal's settlements must book: a failed script must
+    # not have left the "settled" marker behind.
+    import redis
+
+    _, url = redis_server
+    budget = Budget(1, key="wrongtype", store=f"{url}?timeout=250ms&retry_after=200ms")
+    usage_key = ledger_for(budget).store.inner._window_keys("wrongtype", "none")[0]  # type: ignore[attr-defined]
+
+    @cost_aware(budget=budget)
+    def ask() -> list[Any]:
+        stream = anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION, stream=True)
+        first = next(stream)
+        time.sleep(0.3)  # past the breaker interval: the settlement is tried against the bad key
+        return [first, *stream]
+
+    raw = redis.Redis.from_url(url)
+    ask()  # settles into the hash
+    raw.delete(usage_key)
+    raw.set(usage_key, "not a hash")
+    ask()
+    ask()
+    raw.delete(usage_key)
+    raw.close()
+    time.sleep(0.3)
+    assert ledger_for(budget).store.replay() == 0  # type: ignore[attr-defined]
+    spans = [s for s in telemetry.our_spans() if s.name == f"chat {HAIKU}"]
+    # The first call's spend went with the deleted key; the two made during the fault are booked.
+    assert costaware.budget_status(budget).spent == _cost(spans[1]) + _cost(spans[2])

@@ -159,10 +159,16 @@ return {1, fmt(spent), fmt(reserved)}
 _SETTLE = (
     _LUA_DECIMALS
     + """
-if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[3]) then return 0 end
-drop_reservation(ARGV[1])
+-- A script that fails part-way keeps its earlier writes: so read everything first (a key of the
+-- wrong type fails here, having changed nothing), then set the settled marker and book the spend
+-- together, and only then drop the reservation. A failed settle can then be replayed; a settle
+-- that booked its spend is never booked again.
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 local spent = parse(redis.call('HGET', KEYS[1], 'spent') or '0')
+redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
 redis.call('HSET', KEYS[1], 'spent', fmt(add(spent, parse(ARGV[2]))))
+drop_reservation(ARGV[1])
 keep_for(ARGV[4])
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))
 return 1

@@ -34,21 +34,10 @@ class Prepared:
     """The request before cache breakpoints were planned (for re-planning on another model)."""
 
 
-def _scoped(scope: Scope | None, name: str) -> Any:
-    for s in scope.chain() if scope is not None else ():
-        value = getattr(s.spec, name)
-        if value is not None:
-            return value
-    return None
-
-
 def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
     """Prompt-cache breakpoints: a scope's ``cache=`` wins, then ``configure(prompt_cache=...)``;
     by default they are placed inside ``@cost_aware`` scopes only (plain instrumentation only observes)."""
-    scoped = _scoped(scope, "cache")
-    if scoped is not None:
-        return bool(scoped)
-    setting = runtime.settings.prompt_cache
+    setting = runtime.setting(scope, "cache")
     return scope is not None if setting is None else bool(setting)
 
 
@@ -57,7 +46,7 @@ def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope
     if target.endpoint.operation != "chat" or (scope is None and not runtime.policies_outside_scopes):
         return prepared  # plain instrumentation: observe only
     _route(runtime, target, prepared, scope)
-    cap = _scoped(scope, "max_output_tokens")
+    cap = runtime.setting(scope, "max_output_tokens")
     if cap is not None:
         prepared.kwargs = _cap_output(target, prepared.kwargs, cap)
         prepared.attributes.append(("costaware.output_cap", cap))
@@ -97,9 +86,7 @@ def _model(kwargs: dict[str, Any]) -> str | None:
 
 
 def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Scope | None) -> None:
-    policy = _scoped(scope, "route")
-    if policy is None:
-        policy = runtime.settings.route
+    policy = runtime.setting(scope, "route")
     if policy is None:
         return
     from costaware import routing_glue

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("costaware")
 
+_CONFIGURED = {"route": "route", "cache": "prompt_cache", "retry": "retries"}
+"""Each scope setting's ``configure()`` counterpart (``max_output_tokens`` has none)."""
+
 NOT_BILLED = Cost(total=Decimal(0), source="not-billed")
 """An HTTP error response: the provider bills nothing for it."""
 
@@ -55,7 +58,7 @@ class Runtime:
         from costaware.routing_glue import Affinity
 
         self.affinity = Affinity()
-        self._no_budget = SpendGuard((), self.prices)
+        self._default_guard = SpendGuard(self._default_ledgers, self.prices)
         # Whether calls outside any scope are routed, cached or budgeted (else they are only observed).
         self.policies_outside_scopes = bool(
             settings.route is not None or settings.prompt_cache or self._default_ledgers
@@ -90,22 +93,24 @@ class Runtime:
             return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))
 
     def guard(self, scope: Scope | None) -> SpendGuard:
-        if scope is None and not self._default_ledgers:
-            return self._no_budget
-        ledgers: list[BudgetLedger] = []
-        modes: list[str | None] = []
-        for s in scope.chain() if scope else ():
-            ledgers.extend(s.ledgers)
-            modes.extend(s.spec.on_exceed for _ in s.ledgers)
-        ledgers.extend(self._default_ledgers)
-        return SpendGuard(ledgers, self.prices, modes)
+        """The budgets of a call in ``scope``: every enclosing scope's, then the configured default."""
+        if scope is None:
+            return self._default_guard
+        ledgers, modes = scope.budgets
+        if not ledgers:
+            return self._default_guard
+        return SpendGuard(ledgers + self._default_ledgers, self.prices, modes)
+
+    def setting(self, scope: Scope | None, name: str) -> Any:
+        """A per-call setting: the innermost scope that sets it wins, then ``configure()``."""
+        value = scope.setting(name) if scope is not None else None
+        if value is not None or name not in _CONFIGURED:
+            return value
+        return getattr(self.settings, _CONFIGURED[name])
 
     def retry_policy(self, scope: Scope | None) -> RetryPolicy | None:
-        for s in scope.chain() if scope else ():
-            if s.spec.retry is not None:
-                return s.spec.retry
-        default: RetryPolicy | None = self.settings.retries
-        return default
+        policy: RetryPolicy | None = self.setting(scope, "retry")
+        return policy
 
     def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
         """The same resource on a copy of its client with ``max_retries=0`` (cached per client)."""

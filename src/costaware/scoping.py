@@ -127,6 +127,14 @@ class ScopeSpec:
         return spec
 
 
+_SCOPED_SETTINGS = ("route", "cache", "max_output_tokens", "retry")
+"""The settings a scope may set for its calls; the innermost scope that sets one wins."""
+
+
+def _inherited(parent: Scope | None, name: str) -> Any:
+    return parent.setting(name) if parent is not None else None
+
+
 def _fields(policy: RetryPolicy) -> dict[str, Any]:
     return {name: getattr(policy, name) for name in policy.__dataclass_fields__}
 
@@ -148,8 +156,25 @@ class Scope:
         if spec.per_call_limit is not None:
             ledgers.append(spend.invocation_ledger(spec.name, self.id, spec.per_call_limit, spec.on_exceed))
         self.ledgers: tuple[BudgetLedger, ...] = tuple(ledgers)
+        """This scope's own budgets."""
+        inherited = parent.budgets if parent is not None else ((), ())
+        self.budgets: tuple[tuple[BudgetLedger, ...], tuple[str | None, ...]] = (
+            self.ledgers + inherited[0],
+            tuple(spec.on_exceed for _ in self.ledgers) + inherited[1],
+        )
+        """Every budget a call here is charged to (innermost first) and each one's ``on_exceed``
+        override: resolved once, since a scope's parents never change."""
+        self._settings = {
+            name: value if (value := getattr(spec, name)) is not None else _inherited(parent, name)
+            for name in _SCOPED_SETTINGS
+        }
         self.remaining: dict[str, float | None] = {}
         """What was left of each budget when the scope ended, by key (for its span)."""
+
+    def setting(self, name: str) -> Any:
+        """The innermost scope's value of ``name`` (``route``, ``cache``, ``max_output_tokens``,
+        ``retry``), or ``None`` when no enclosing scope sets it (``configure()`` then decides)."""
+        return self._settings[name]
 
     @property
     def name(self) -> str:

@@ -113,7 +113,7 @@ def probability(model: dict[str, Any], prompt: str) -> float:
         {f: w for f, w in weights.items() if not is_dense(f)},
         {f: w for f, w in weights.items() if is_dense(f)},
     )
-    return assess(fitted, "anthropic", {"messages": [{"role": "user", "content": prompt}]}).p
+    return assess(fitted, {"messages": [{"role": "user", "content": prompt}]}).p
 
 
 def held_out(rows: list[dict[str, Any]], key: str) -> list[float]:

@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from costaware.providers import PROVIDERS
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="costaware", description="Cost-aware LLM calls, observed.")
@@ -35,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--timezone", default=os.environ.get("COSTAWARE_BUDGET_TIMEZONE", "UTC"))
     explain = commands.add_parser("explain", help="show how route='auto' would route a prompt, and why")
     explain.add_argument("prompt")
-    explain.add_argument("--provider", choices=("anthropic", "openai"), default="anthropic")
+    explain.add_argument("--provider", choices=PROVIDERS, default=PROVIDERS[0])
     explain.add_argument("--model", default=None, help="the model the call would request")
     explain.add_argument("--policy", default="auto", help="auto (default), a tier name or a model id")
     explain.add_argument(

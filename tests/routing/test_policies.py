@@ -49,7 +49,7 @@ def tiers() -> Ladders:
 def test_threshold_follows_its_rule_on_every_labelled_request(tiers: Ladders) -> None:
     policy = Threshold(max_chars={"small": 2000, "medium": 12000}, max_items={"small": 4})
     for ex in ALL:
-        s = signals(ex.provider, ex.kwargs)
+        s = signals(ex.kwargs)
         if s.prompt_chars <= 2000 and s.messages <= 4:
             expected = "small"
         elif s.prompt_chars <= 12000:

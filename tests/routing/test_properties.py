@@ -105,9 +105,9 @@ def test_route_never_raises_and_never_crosses_providers(
 
 
 @settings(max_examples=300, deadline=None)
-@given(provider=st.sampled_from(["anthropic", "openai", "other"]), kwargs=kwargs_strategy | json_values)
-def test_signals_never_raise(provider: str, kwargs: Any) -> None:
-    found = signals(provider, kwargs)
+@given(kwargs=kwargs_strategy | json_values)
+def test_signals_never_raise(kwargs: Any) -> None:
+    found = signals(kwargs)
     assert isinstance(found, Signals)
     assert found.prompt_chars >= 0 and found.estimated_tokens * 4 >= found.prompt_chars
 

@@ -41,7 +41,7 @@ def test_anthropic_counts_system_messages_turns_and_images() -> None:
         "tools": [{"name": "look"}],
         "max_tokens": 300,
     }
-    s = signals("anthropic", kwargs)
+    s = signals(kwargs)
     assert s.prompt_chars == len("Be brief.") + len("What is this?") + len("a cat") + len("And this?")
     assert (s.messages, s.user_turns, s.images, s.files, s.tools, s.max_tokens) == (4, 2, 1, 1, 1, 300)
     assert s.questions == 1  # only the last user message is scanned for the ask
@@ -68,7 +68,7 @@ def test_openai_chat_reads_system_role_tool_calls_and_response_format() -> None:
         },
         "max_completion_tokens": 64,
     }
-    s = signals("openai", kwargs)
+    s = signals(kwargs)
     assert s.prompt_chars == len("Answer in JSON.") + len("Weather?") + len('{"city":"Oslo"}') + len("sunny")
     assert (s.user_turns, s.images, s.max_tokens) == (1, 1, 64)
     assert s.json_requested and s.json_schema and s.json_mentioned
@@ -89,10 +89,10 @@ def test_openai_responses_reads_instructions_and_input_items() -> None:
         "text": {"format": {"type": "json_object"}},
         "max_output_tokens": 2000,
     }
-    s = signals("openai", kwargs)
+    s = signals(kwargs)
     assert (s.messages, s.user_turns, s.images, s.max_tokens) == (3, 1, 1, 2000)
     assert s.review_terms == ("review",) and s.json_requested and not s.json_schema
-    assert signals("openai", {"input": "Why?"}).questions == 1
+    assert signals({"input": "Why?"}).questions == 1
 
 
 @pytest.mark.parametrize(
@@ -105,24 +105,24 @@ def test_openai_responses_reads_instructions_and_input_items() -> None:
     ],
 )
 def test_code_detection(text: str, expected: bool) -> None:
-    assert signals("anthropic", user(text)).has_code is expected
+    assert signals(user(text)).has_code is expected
 
 
 def test_multi_step_language_and_numbered_parts() -> None:
-    assert signals("anthropic", user("Explain step-by-step how TLS works.")).step_language
-    assert signals("anthropic", user("First list the files, then delete the old ones.")).step_language
-    assert not signals("anthropic", user("Then what?")).step_language
-    s = signals("anthropic", user("Answer:\n1. What is X?\n2) Why Y?\n3. How Z?"))
+    assert signals(user("Explain step-by-step how TLS works.")).step_language
+    assert signals(user("First list the files, then delete the old ones.")).step_language
+    assert not signals(user("Then what?")).step_language
+    s = signals(user("Answer:\n1. What is X?\n2) Why Y?\n3. How Z?"))
     assert s.numbered_items == 3 and s.multi_step and s.questions == 3
 
 
 def test_words_match_whole_and_in_groups() -> None:
-    s = signals("anthropic", user("How can we improve the proofreading of our approval flow?"))
+    s = signals(user("How can we improve the proofreading of our approval flow?"))
     assert s.hard_terms == ()  # "improve" is not "prove", "proofreading" is not "proof"
-    s = signals("anthropic", user("Prove the lemma by induction and analyze the trade-offs. Why?"))
+    s = signals(user("Prove the lemma by induction and analyze the trade-offs. Why?"))
     assert s.hard_terms == ("induction", "prove", "theorem", "trade-off")
     assert s.analysis_terms == ("analyze", "why")
-    s = signals("anthropic", user("Please CLASSIFY and Extract; summarise. Review & debug."))
+    s = signals(user("Please CLASSIFY and Extract; summarise. Review & debug."))
     assert (s.simple_terms, s.summary_terms, s.review_terms) == (
         ("classify", "extract"),
         ("summarize",),
@@ -133,14 +133,14 @@ def test_words_match_whole_and_in_groups() -> None:
 def test_words_deep_inside_a_pasted_document_do_not_count() -> None:
     middle = "We must prove the theorem and analyze the architecture."
     doc = document("report", 3000, 1) + "\n\n" + middle + "\n\n" + document("report", 3000, 2)
-    s = signals("anthropic", user("Summarize this.\n\n" + doc + "\n\nThanks, keep it short."))
+    s = signals(user("Summarize this.\n\n" + doc + "\n\nThanks, keep it short."))
     assert s.summary_terms == ("summarize",)
     assert s.hard_terms == () and "analyze" not in s.analysis_terms
 
 
 def test_the_task_in_the_last_paragraph_of_a_long_message_counts() -> None:
     doc = document("contract", 10_000, 3)
-    s = signals("anthropic", user(doc + "\n\nCompare the termination clauses and explain why they differ."))
+    s = signals(user(doc + "\n\nCompare the termination clauses and explain why they differ."))
     assert s.analysis_terms == ("compare", "why")
 
 
@@ -148,7 +148,7 @@ def test_estimated_tokens_agree_with_the_simulator() -> None:
     for example in ALL:
         if example.kwargs.get("tools") or example.provider != "anthropic":
             continue
-        found = signals("anthropic", example.kwargs)
+        found = signals(example.kwargs)
         if found.images:
             continue  # the simulator counts an image block's JSON; we count text only
         sims = prompt_tokens("anthropic", example.kwargs)
@@ -188,13 +188,12 @@ def test_requested_json_reads_every_sdks_format_option() -> None:
     ],
 )
 def test_malformed_arguments_give_signals_not_errors(kwargs: dict[str, Any]) -> None:
-    for provider in ("anthropic", "openai"):
-        assert isinstance(signals(provider, kwargs), Signals)
-    assert signals("anthropic", "not a mapping") == Signals()
+    assert isinstance(signals(kwargs), Signals)
+    assert signals("not a mapping") == Signals()
 
 
 def test_as_pairs_are_numbers_named_like_the_fields() -> None:
-    s = signals("anthropic", user("Compare A and B. Why?"))
+    s = signals(user("Compare A and B. Why?"))
     pairs = dict(s.as_pairs())
     assert list(pairs) == list(Signals._fields)
     assert pairs["analysis_terms"] == 2.0 and pairs["questions"] == 1.0
@@ -212,7 +211,7 @@ def test_scanning_is_bounded_on_huge_and_adversarial_text() -> None:
     ]
     for text in nasty:
         started = time.perf_counter()
-        signals("anthropic", user(text))
+        signals(user(text))
         assert time.perf_counter() - started < 0.05, text[:10]
 
 

@@ -208,14 +208,14 @@ class Assessment:
     features: AbstractSet[str]
 
 
-def assess(model: AutoModel, provider: str, kwargs: Mapping[str, object]) -> Assessment:
+def assess(model: AutoModel, kwargs: Mapping[str, object]) -> Assessment:
     """Score a request's asks (:func:`~costaware.core.routing.features.asks`); the hardest decides.
 
     Of a long message only one end paragraph is scored
     (:func:`~costaware.core.routing.features.ask_text`).
     """
     best: tuple[float, int, set[str]] | None = None
-    for index, parts in enumerate(asks(provider, kwargs)):
+    for index, parts in enumerate(asks(kwargs)):
         found = features(ask_text(parts))
         score = model.score(found)
         if best is None or score > best[0]:
@@ -280,11 +280,11 @@ class AutoClassifier:
 
     def probability(self, text: str) -> float:
         """The probability that ``text``, asked as one user turn, is a hard ask."""
-        return assess(self.model, "anthropic", {"messages": [{"role": "user", "content": text}]}).p
+        return assess(self.model, {"messages": [{"role": "user", "content": text}]}).p
 
     def explain(self, request: RouteRequest) -> tuple[float, int, list[Contribution]]:
         """``(p, which ask decided it, every contribution to that ask's score)``: for explanations."""
-        found = assess(self.model, request.provider, request.kwargs)
+        found = assess(self.model, request.kwargs)
         return found.p, found.ask, self.model.contributions(found.features)
 
     def cut_table(self, ladder: TierLadder) -> tuple[tuple[str, float], ...]:
@@ -315,7 +315,7 @@ class AutoClassifier:
         if request.ladder is None:
             return Choice(None, f"no tier ladder for {request.provider}")
         model = self.model
-        found = assess(model, request.provider, request.kwargs)
+        found = assess(model, request.kwargs)
         if found.ask < 0:
             return Choice(None, "no user text to read: requested model kept")
         p = found.p

@@ -38,7 +38,7 @@ class RouteRequest:
     @property
     def signals(self) -> Signals:
         if self._signals is None:
-            self._signals = read_signals(self.provider, self.kwargs)
+            self._signals = read_signals(self.kwargs)
         return self._signals
 
     @property

@@ -18,7 +18,7 @@ _SHOWN = 8  # features listed for route="auto"
 
 def explain(
     prompt_text: str,
-    provider: str = "anthropic",
+    provider: str | None = None,
     policy: RoutePolicy = "auto",
     *,
     model: str | None = None,
@@ -30,7 +30,8 @@ def explain(
     :func:`~costaware.core.routing.router.route` a call goes through: for ``"auto"`` the probability
     that the ask is hard and the features that moved it most; for other policies the request's signals.
 
-    ``model`` is the requested model (default: the ladder's top tier, what you would use unrouted);
+    ``provider`` defaults to the first of the tier ladders'; ``model`` is the requested model
+    (default: the ladder's top tier, what you would use unrouted);
     ``tier_ladders`` defaults to :func:`~costaware.core.routing.tiers.ladders`; ``allow_upgrade`` as
     ``configure(allow_upgrade=...)`` (default False, as at run time: never above the requested model).
 
@@ -38,10 +39,12 @@ def explain(
     Chosen: small -> claude-haiku-4-5 (requested claude-opus-4-6, policy auto)
     """
     all_ladders = tier_ladders if tier_ladders is not None else ladders()
+    if provider is None:
+        provider = next(iter(all_ladders), "")
     ladder = all_ladders.get(provider)
     requested = model or (ladder.tiers[-1].model if ladder is not None else "unknown-model")
     kwargs: dict[str, object] = {"model": requested, "messages": [{"role": "user", "content": prompt_text}]}
-    found = signals(provider, kwargs)
+    found = signals(kwargs)
     chosen = AutoClassifier() if policy == "auto" else as_policy(policy)
     decision = route(chosen, provider, kwargs, all_ladders, label, allow_upgrade=allow_upgrade)
     lines = [f"Prompt: {found.prompt_chars:,} chars, ~{found.estimated_tokens:,} tokens ({provider})"]

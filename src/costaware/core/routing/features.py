@@ -228,7 +228,7 @@ def _choices(lines: list[str]) -> int:
     return sum(1 for line in lines if _CHOICE.match(line.lstrip()))
 
 
-def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[tuple[str, ...], ...]:
+def asks(kwargs: Mapping[str, object]) -> tuple[tuple[str, ...], ...]:
     """The asks of a request, last first, each as its :func:`ask_parts`: the last user turn, then up
     to :data:`MAX_EARLIER` earlier user turns (the conversation's first, and the one before the last).
     Empty if it has none.
@@ -236,14 +236,14 @@ def asks(provider: str, kwargs: Mapping[str, object]) -> tuple[tuple[str, ...], 
     Reads Anthropic ``messages``, OpenAI Chat ``messages`` and Responses ``input`` (a string or items);
     user turns that carry only tool results are not asks. Never raises on malformed input.
 
-    >>> asks("openai", {"messages": [{"role": "system", "content": "Be brief."},
+    >>> asks({"messages": [{"role": "system", "content": "Be brief."},
     ...                              {"role": "user", "content": "Hi"}]})
     (('Hi',),)
     """
     if not is_mapping(kwargs):
         return ()
     messages = kwargs.get("messages")
-    if messages is None and provider != "anthropic":
+    if messages is None:  # Responses
         messages = kwargs.get("input")
     if isinstance(messages, str):
         return (ask_parts(messages),)

@@ -145,10 +145,10 @@ class _Walk:
     system: str = ""
 
 
-def signals(provider: str, kwargs: Mapping[str, object]) -> Signals:
+def signals(kwargs: Mapping[str, object]) -> Signals:
     """Read the routing signals of one SDK call from its keyword arguments. Never raises on bad input.
 
-    >>> s = signals("anthropic", {"model": "claude-haiku-4-5", "max_tokens": 100,
+    >>> s = signals({"model": "claude-haiku-4-5", "max_tokens": 100,
     ...     "messages": [{"role": "user", "content": "Why is the sky blue? Explain step by step."}]})
     >>> s.questions, s.step_language, s.analysis_terms, s.max_tokens
     (1, True, ('why',), 100)
@@ -156,11 +156,14 @@ def signals(provider: str, kwargs: Mapping[str, object]) -> Signals:
     if not is_mapping(kwargs):
         return Signals()
     walk = _Walk()
-    system = kwargs.get("system") if provider == "anthropic" else kwargs.get("instructions")
+    # Read by shape: Anthropic's ``system``, Responses' ``instructions``; ``messages``, else ``input``.
+    system = kwargs.get("system")
+    if system is None:
+        system = kwargs.get("instructions")
     walk.system = _text_of(system, walk)
     walk.chars += len(walk.system)
     messages = kwargs.get("messages")
-    if messages is None and provider != "anthropic":
+    if messages is None:
         messages = kwargs.get("input")
     if isinstance(messages, str):  # Responses: input="..."
         messages = ({"role": "user", "content": messages},)

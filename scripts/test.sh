@@ -21,5 +21,7 @@ echo "== ruff"
 .venv/bin/ruff check src tests bench examples
 echo "== mypy"
 .venv/bin/mypy
+echo "== import layers"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/python -m pytest -q "$@"

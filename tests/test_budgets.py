@@ -33,7 +33,7 @@ def test_refused_call_sends_nothing(anthropic_client: Any, sim: Any, telemetry: 
     assert sim.requests() == 0
     refusal = caught.value
     assert refusal.limit == Decimal("0.000001") and refusal.spent == 0 and refusal.needed > refusal.limit
-    assert refusal.key.endswith("#" + costaware.last_scope().id)
+    assert refusal.key == costaware.last_scope().name  # per-invocation budgets are keyed by scope name
     span = telemetry.span_named(f"chat {SONNET}")
     assert span.attributes["costaware.budget.refused"] is True
     assert span.attributes["error.type"] == "BudgetExceededError"
@@ -343,3 +343,20 @@ def test_a_failing_store_never_breaks_the_call(
 
     # Kept to replay: its spend, and the release of the reservation it tried to make.
     assert ledger_for(budget).store.pending == 2  # type: ignore[attr-defined]
+
+
+def test_a_refusal_of_an_uncapped_call_says_what_cap_it_assumed(
+    openai_client: Any, sim: Any, telemetry: Any
+) -> None:
+    @cost_aware(budget=0.001)
+    def ask(**cap: Any) -> Any:
+        return openai_client.chat.completions.create(model="gpt-4.1", messages=QUESTION, **cap)
+
+    with pytest.raises(BudgetExceededError) as refused:
+        ask()
+    assert "assumed 16,384 output tokens" in str(refused.value)
+    assert "max_tokens" in str(refused.value)
+    with pytest.raises(BudgetExceededError) as capped:
+        ask(max_completion_tokens=5000)  # the caller's own cap: nothing to explain
+    assert "output tokens (costaware" not in str(capped.value)
+    assert sim.requests() == 0

@@ -22,6 +22,7 @@ def test_demo_prints_per_model_cost_and_exports_the_same_calls() -> None:
             timeout=180,
         )
     assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stdout  # not a terminal: no progress bar redrawn in place
     tables: dict[str, dict[str, tuple[int, Decimal]]] = {}
     current = None
     for line in done.stdout.splitlines():

@@ -78,11 +78,21 @@ def test_report_command_line(anthropic_client: Any, telemetry: Any, tmp_path: Pa
     assert format(spent["triage"] + spent["answer"], "f") in printed
 
 
-def test_report_with_a_bad_store_or_budget(capsys: Any, tmp_path: Path) -> None:
+def test_report_with_a_bad_store_or_budget(
+    anthropic_client: Any, telemetry: Any, capsys: Any, tmp_path: Path
+) -> None:
     assert main(["report", "--store", "redis://127.0.0.1:1/0"]) == 2
     assert "redis://127.0.0.1:1" in capsys.readouterr().err
-    assert main(["report", "--store", f"sqlite:///{tmp_path / 'r.db'}", "--budget", "nolimit"]) == 2
-    assert "KEY=LIMIT" in capsys.readouterr().err
+    typo = tmp_path / "spnd.db"
+    assert main(["report", "--store", f"sqlite:///{typo}"]) == 2  # a typo'd path is not an empty store
+    assert "no budget database at" in capsys.readouterr().err and not typo.exists()
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    spend_some(anthropic_client, url)
+    for bad in ("nolimit", "x=abc/day"):
+        assert main(["report", "--store", url, "--budget", bad]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # refused before any table is printed
+        assert "costaware report:" in captured.err
 
 
 def test_period_starts_on_calendar_boundaries() -> None:

@@ -372,3 +372,36 @@ def test_explain_command_takes_a_quality(capsys: Any) -> None:
     assert "quality must be a number from 0 to 1" in capsys.readouterr().err
     assert main(["explain", "hi", "--policy", "small", "--quality", "0.5"]) == 2
     assert "--quality applies to --policy auto only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("requested", [HAIKU, OPUS])
+@pytest.mark.parametrize("policy", ["auto", "threshold"])
+def test_explain_chooses_what_a_call_sends(
+    anthropic_client: Any, sim: Any, telemetry: Any, capsys: Any, requested: str, policy: str
+) -> None:
+    from costaware.cli import main
+    from costaware.core.routing import Threshold, explain
+
+    prompts = [
+        HARD[0]["content"],
+        "Play some jazz in the kitchen",
+        "Summarise this in one line: the cat sat.",
+    ]
+    route = Threshold() if policy == "threshold" else "auto"
+    for text in prompts:
+        for max_tokens in (64, 4096):
+
+            @cost_aware(route=route)
+            def ask(text: str, max_tokens: int) -> Any:
+                return anthropic_client.messages.create(
+                    model=requested, max_tokens=max_tokens, messages=user(text)
+                )
+
+            sent = ask(text, max_tokens).model
+            if policy == "threshold":  # a policy object: the library's explain(), which the CLI calls
+                out = explain(text, policy=Threshold(), model=requested, max_tokens=max_tokens)
+            else:
+                assert main(["explain", text, "--model", requested, "--max-tokens", str(max_tokens)]) == 0
+                out = capsys.readouterr().out
+            chosen = out.split("Chosen: ")[1].split(" (")[0]
+            assert chosen.endswith(sent), (text, max_tokens, chosen, sent)

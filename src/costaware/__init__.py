@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     from costaware.core.retry import RetryPolicy, retry_testing
     from costaware.core.routing import Auto, AutoClassifier, Cascade, ForceModel, Labels, Threshold
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
-    from costaware.scoping import Scope, cost_aware, current_scope, last_scope, scope
+    from costaware.current import current_scope
+    from costaware.scoping import Scope, cost_aware, last_scope, scope
     from costaware.spend import BudgetStatus, BudgetStoreUnavailableError, UnpricedBudgetError, budget_status
 
 _LAZY = {
@@ -73,7 +74,7 @@ _LAZY = {
     "Usage": "costaware.core.types",
     "Scope": "costaware.scoping",
     "cost_aware": "costaware.scoping",
-    "current_scope": "costaware.scoping",
+    "current_scope": "costaware.current",
     "last_scope": "costaware.scoping",
     "scope": "costaware.scoping",
     "budget_status": "costaware.spend",

@@ -20,6 +20,10 @@ def configure(**settings: Any) -> config.Settings:
     """
     old = config.current_settings()
     new = config.build_settings(old, **settings)
+    if new.budget is not None and new.budget is not old.budget:
+        from costaware.spend import ledger_for
+
+        ledger_for(new.budget)  # opens its store now: an unreachable store fails here, not at a call
     from costaware import patching
 
     config.set_settings(new)

@@ -40,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain.add_argument("--provider", choices=PROVIDERS, default=PROVIDERS[0])
     explain.add_argument("--model", default=None, help="the model the call would request")
     explain.add_argument("--policy", default="auto", help="auto (default), a tier name or a model id")
+    explain.add_argument("--max-tokens", type=int, default=None, help="the call's output cap, if it sets one")
     explain.add_argument(
         "--quality", type=float, default=None, help="route='auto' quality, 0 to 1 (default: the shipped one)"
     )
@@ -79,6 +80,7 @@ def _explain(args: argparse.Namespace) -> int:
             provider=args.provider,
             policy=policy,
             model=args.model,
+            max_tokens=args.max_tokens,
             tier_ladders=ladders(settings.tiers),
             allow_upgrade=settings.allow_upgrade,
         )
@@ -98,6 +100,7 @@ def _report(args: argparse.Namespace) -> int:
         print("costaware report: give --store (or set COSTAWARE_BUDGET_STORE)", file=sys.stderr)
         return 2
     try:
+        _existing(args.store)
         store = open_store(args.store)
         render(
             store,
@@ -111,6 +114,20 @@ def _report(args: argparse.Namespace) -> int:
         print(f"costaware report: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _existing(url: str) -> None:
+    """A report reads a store: a SQLite file that does not exist is a typo, not an empty store."""
+    from costaware.core.budget import parse_store_url
+    from costaware.core.errors import ConfigurationError
+
+    spec = parse_store_url(url)
+    if spec.scheme == "sqlite" and not os.path.exists(spec.location):
+        raise ConfigurationError(f"no budget database at {os.path.abspath(spec.location)!r}")
+    if spec.scheme == "memory":
+        raise ConfigurationError(
+            "memory:// holds nothing outside the process that spent it: give a SQLite or Redis store"
+        )
 
 
 if __name__ == "__main__":

@@ -207,8 +207,6 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
         changes["prices"] = _as_prices(changes["prices"])
         _validate_prices(changes["prices"])
     if changes.get("route") is not None:
-        from costaware.routing_glue import validate_policy
-
         changes["route"] = validate_policy(changes["route"])
     if changes.get("tiers") is not None:
         from costaware.core.routing import ladders
@@ -252,15 +250,25 @@ def _as_prices(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def validate_policy(value: Any) -> Any:
+    """A ``route=`` value checked now (configuration time) against the configured tier ladders:
+    a ``Cascade`` (its ``start`` policy checked too) or a routing policy. Raises ConfigurationError."""
+    from costaware.core.routing import Cascade, as_policy, ladders
+
+    settings = current_settings()
+    tiers = ladders(settings.tiers, prices=_price_book(settings.prices))
+    if isinstance(value, Cascade):
+        as_policy(value.start, tiers)
+        return value
+    return as_policy(value, tiers)
+
+
 def _as_budget(value: Any) -> Any:
+    """A default budget as a :class:`Budget` (its store is opened by ``configure()``, which comes
+    above the budgets' machinery)."""
     from costaware.core.budget import Budget
 
-    budget = value if value is None or isinstance(value, Budget) else Budget(limit=value)
-    if budget is not None:
-        from costaware.spend import ledger_for
-
-        ledger_for(budget)  # opens its store now: an unreachable store fails here, not at a call
-    return budget
+    return value if value is None or isinstance(value, Budget) else Budget(limit=value)
 
 
 def check_fallback(retries: Any, prices: Mapping[str, Any] | None = None) -> None:

@@ -109,6 +109,12 @@ class PassCollector(SpanProcessor):
 
 
 def _progress(done: int, total: int, out: TextIO, width: int = 30) -> None:
+    """A progress bar redrawn in place on a terminal; elsewhere (CI logs, pipes) one line at the end."""
+    if not out.isatty():
+        if done == total:
+            out.write(f"  {done}/{total} calls")
+            out.flush()
+        return
     filled = width * done // total
     out.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} calls")
     out.flush()

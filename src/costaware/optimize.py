@@ -32,6 +32,8 @@ class Prepared:
     cascade: Any = None
     uncached: dict[str, Any] | None = None
     """The request before cache breakpoints were planned (for re-planning on another model)."""
+    default_cap: int | None = None
+    """The output cap given because the call is under a budget and set none (a refusal says so)."""
 
 
 def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
@@ -53,7 +55,8 @@ def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope
     fields = target.endpoint.output_cap_fields
     if fields and runtime.guard(scope) and output_cap(prepared.kwargs, target.endpoint) is None:
         # Under a budget a call needs an output cap, so its worst case is finite.
-        prepared.kwargs = {**prepared.kwargs, fields[0]: runtime.settings.budget_max_output_tokens}
+        prepared.default_cap = runtime.settings.budget_max_output_tokens
+        prepared.kwargs = {**prepared.kwargs, fields[0]: prepared.default_cap}
     if cache_enabled(runtime, scope):
         prepared.uncached = prepared.kwargs
         _plan_cache(runtime, target, prepared)

@@ -21,7 +21,7 @@ from collections.abc import Generator
 from contextvars import ContextVar, Token
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -44,8 +44,10 @@ from costaware.core.types import (
 from costaware.optimize import Prepared, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.runtime import NOT_BILLED, Runtime
-from costaware.scoping import Scope
 from costaware.spend import Held, SpendGuard
+
+if TYPE_CHECKING:
+    from costaware.scoping import Scope
 
 log = logging.getLogger("costaware")
 
@@ -139,6 +141,7 @@ class Call:
         self.sent_model = request.model
         self.requested_model = request.model
         self.cascade: Any = None
+        self.default_cap: int | None = None
         self.cascade_cost = ZERO
         self.escalations = 0
         self._done = False
@@ -314,6 +317,14 @@ class Call:
 
     def refuse(self, refusal: BudgetExceededError) -> None:
         """End the call refused by a budget: nothing was sent."""
+        if self.default_cap is not None and refusal.args and not getattr(refusal, "_cap_noted", False):
+            refusal._cap_noted = True  # type: ignore[attr-defined]
+            refusal.args = (
+                f"{refusal.args[0]}; the call set no output cap, so its worst case assumed "
+                f"{self.default_cap:,} output tokens (costaware's cap for calls under a budget): give "
+                "the call max_tokens, or configure(budget_max_output_tokens=...), to lower it",
+                *refusal.args[1:],
+            )
         if self._claim():
             try:
                 self.runtime.telemetry.count_refusal(self.request, refusal)
@@ -373,6 +384,7 @@ class Call:
             attempts=self.attempts_made,
             extra_attributes=self._extra_attributes(),
             savings=saved,
+            sent=sent,
         )
         telemetry = self.runtime.telemetry
         telemetry.end(self.span, outcome)
@@ -497,6 +509,7 @@ def open_call(
         call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
         call.requested_model = prepared.requested_model
         call.cascade = prepared.cascade
+        call.default_cap = prepared.default_cap
         return call
     except Exception:
         internal_error("starting a call")

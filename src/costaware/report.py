@@ -90,6 +90,7 @@ def render(
     out: TextIO,
 ) -> list[Row]:
     """Print the report; returns its rows (for tests and callers that want the numbers)."""
+    parsed = [parse_budget(text, store, zone) for text in budgets]  # every error before any output
     moment = now or datetime.now(timezone.utc)
     since = period_start(period, moment, zone)
     charges = [c for c in store.charges(since=since) if c.at is None or c.at >= since]
@@ -105,8 +106,7 @@ def render(
     if budgets:
         columns = ("limit", "spent", "reserved", "remaining")
         out.write(f"\n{'budget':<27} {'window':<22} " + " ".join(f"{c:>12}" for c in columns) + "\n")
-        for text in budgets:
-            budget = parse_budget(text, store, zone)
+        for budget in parsed:
             window = budget.window(moment)
             spent, reserved = store.usage(budget.key, window)
             remaining = max(budget.limit - spent - reserved, Decimal(0))

@@ -14,7 +14,6 @@ from costaware.core.routing import (
     Cascade,
     Decision,
     ToolCall,
-    as_policy,
     cheapest_fitting,
     ladders,
     provider_of_model,
@@ -30,20 +29,6 @@ if TYPE_CHECKING:
     from costaware.scoping import Scope
 
 _lock = threading.Lock()
-
-
-def validate_policy(value: Any) -> Any:
-    """A ``route=`` value checked now (configuration time) against the configured tier ladders:
-    a :class:`Cascade` (its ``start`` policy checked too) or a routing policy. Raises ConfigurationError."""
-    from costaware.config import current_settings
-    from costaware.core.pricing import PriceBook
-
-    settings = current_settings()
-    tiers = ladders(settings.tiers, prices=PriceBook(overrides=settings.prices))
-    if isinstance(value, Cascade):
-        as_policy(value.start, tiers)
-        return value
-    return as_policy(value, tiers)
 
 
 def ladders_of(runtime: Runtime) -> Any:

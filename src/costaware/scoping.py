@@ -34,14 +34,14 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
 )
-from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, overload
 
 from opentelemetry import context as otel_context
 
-from costaware.config import check_fallback
+from costaware import current
+from costaware.config import check_fallback, validate_policy
 from costaware.core.budget import Budget, BudgetLedger
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 OnExceed = Literal["raise", "downgrade", "warn"]
 
-_CURRENT: ContextVar[Scope | None] = ContextVar("costaware_scope", default=None)
-_LAST: ContextVar[Scope | None] = ContextVar("costaware_last_scope", default=None)
+_CURRENT = current.CURRENT
+_LAST = current.LAST
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,6 @@ class ScopeSpec:
         ):
             raise ConfigurationError(f"max_output_tokens must be a positive int, not {max_output_tokens!r}")
         if route is not None:
-            from costaware.routing_glue import validate_policy
-
             route = validate_policy(route)
         if on_exceed not in (None, "raise", "downgrade", "warn"):
             raise ConfigurationError(f"on_exceed must be 'raise', 'downgrade' or 'warn', not {on_exceed!r}")
@@ -154,7 +152,7 @@ class Scope:
         if spec.budget is not None:
             ledgers.append(spend.ledger_for(spec.budget))
         if spec.per_call_limit is not None:
-            ledgers.append(spend.invocation_ledger(spec.name, self.id, spec.per_call_limit, spec.on_exceed))
+            ledgers.append(spend.invocation_ledger(spec.name, spec.per_call_limit, spec.on_exceed))
         self.ledgers: tuple[BudgetLedger, ...] = tuple(ledgers)
         """This scope's own budgets."""
         inherited = parent.budgets if parent is not None else ((), ())
@@ -200,11 +198,6 @@ class Scope:
     def __repr__(self) -> str:
         t = self._tracker
         return f"<Scope {self.name!r} calls={t.calls} cost=${t.total_cost}>"
-
-
-def current_scope() -> Scope | None:
-    """The innermost scope of the running code, or ``None`` outside any scope."""
-    return _CURRENT.get()
 
 
 def last_scope() -> Scope | None:

@@ -236,11 +236,14 @@ def budget_status(budget: Budget) -> BudgetStatus:
     return BudgetStatus(budget.key, budget.window(), budget.limit, spent, reserved, ledger.remaining())
 
 
-def invocation_ledger(name: str, invocation: str, limit: Decimal, on_exceed: Any) -> BudgetLedger:
-    """A fresh ledger for ``budget=<number>``: the limit of one invocation."""
+def invocation_ledger(name: str, limit: Decimal, on_exceed: Any) -> BudgetLedger:
+    """A fresh ledger for ``budget=<number>``: the limit of one invocation, in a store of its own.
+
+    Its key is the scope's name: the invocations of one function share it in refusals and metric
+    attributes (a bounded set of series), never their spend (each has its own store)."""
     from costaware.stores.memory import MemoryStore
 
-    budget = Budget(limit=limit, key=f"{name}#{invocation}", on_exceed=on_exceed or "raise")
+    budget = Budget(limit=limit, key=name, on_exceed=on_exceed or "raise")
     return BudgetLedger(budget, MemoryStore())
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -273,6 +273,11 @@ class HelperRequest:
     prepared: Any
     """The :class:`costaware.optimize.Prepared` request: routed, capped and cache-planned."""
     scope: Any
+    open_call: Callable[..., Call | None]
+    """The pipeline's entrance (``costaware.pipeline.open_call``), given by the wrapper: helpers
+    start their call the same way a plain call does."""
+    drive: Callable[..., Any]
+    """The driver of the call's attempts (``costaware.drivers.drive`` or ``drive_async``)."""
 
 
 class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
@@ -287,10 +292,10 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_entered: Any = manager
 
     def _self_start(self) -> Call | None:
-        from costaware.pipeline import open_call
-
         request = self._self_request
-        call = open_call(request.runtime, request.target, request.instance, request.prepared, request.scope)
+        call = request.open_call(
+            request.runtime, request.target, request.instance, request.prepared, request.scope
+        )
         self._self_call = call
         return call
 
@@ -322,8 +327,6 @@ class HelperProxy(_HelperBase):
     """``client.messages.stream(...)`` and friends: the request is sent on ``__enter__``."""
 
     def __enter__(self) -> Any:
-        from costaware.drivers import drive
-
         call = self._self_start()
         if call is None:
             return self.__wrapped__.__enter__()
@@ -333,7 +336,7 @@ class HelperProxy(_HelperBase):
             return manager_for(*args, **kwargs).__enter__()
 
         request = self._self_request
-        helper_stream = drive(call, send, request.args, request.prepared.kwargs)
+        helper_stream = request.drive(call, send, request.args, request.prepared.kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 
@@ -348,8 +351,6 @@ class AsyncHelperProxy(_HelperBase):
     """``async with client.messages.stream(...)``: ``stream()`` is a plain ``def`` returning this."""
 
     async def __aenter__(self) -> Any:
-        from costaware.drivers import drive_async
-
         call = self._self_start()
         if call is None:
             return await self.__wrapped__.__aenter__()
@@ -359,7 +360,7 @@ class AsyncHelperProxy(_HelperBase):
             return await manager_for(*args, **kwargs).__aenter__()
 
         request = self._self_request
-        helper_stream = await drive_async(call, send, request.args, request.prepared.kwargs)
+        helper_stream = await request.drive(call, send, request.args, request.prepared.kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 

@@ -63,7 +63,8 @@ class Telemetry:
 
     def end(self, span: Span, outcome: CallOutcome) -> None:
         self._record_span(span, outcome)
-        self._record_metrics(outcome)
+        if outcome.sent:  # a refused call is counted by costaware.budget.refusals only
+            self._record_metrics(outcome)
 
     def record_budgets(self, outcome: CallOutcome, ledgers: Sequence[Any]) -> None:
         """What a call charged to each budget, and what is left of it (a read of the budget's store)."""
@@ -128,7 +129,7 @@ class Telemetry:
                     "costaware.scope.calls": tracker.calls,
                     "costaware.scope.attempts": tracker.attempts,
                     "costaware.scope.cost.usd": float(tracker.total_cost),
-                    "costaware.scope.cost.usd_exact": str(tracker.total_cost),
+                    "costaware.scope.cost.usd_exact": format(tracker.total_cost, "f"),
                     "costaware.scope.unpriced_calls": tracker.unpriced_calls,
                     "gen_ai.usage.input_tokens": tracker.input_tokens,
                     "gen_ai.usage.output_tokens": tracker.output_tokens,
@@ -168,7 +169,7 @@ class Telemetry:
             attributes["costaware.usage.missing"] = True
         if cost.total is not None:
             attributes["costaware.cost.usd"] = float(cost.total)
-            attributes["costaware.cost.usd_exact"] = str(cost.total)
+            attributes["costaware.cost.usd_exact"] = format(cost.total, "f")  # never "4E-8"
             attributes["costaware.cost.unpriced"] = False
             if cost.priced_model is not None and cost.priced_model != result.response_model:
                 attributes["costaware.cost.priced_model"] = cost.priced_model

@@ -13,11 +13,11 @@ from typing import Any
 
 from costaware import streams
 from costaware.config import internal_error
+from costaware.current import current_scope
 from costaware.drivers import drive, drive_async
 from costaware.optimize import for_model
 from costaware.pipeline import Call, active_call, is_suppressed, open_call, rebind
 from costaware.providers.base import PatchTarget
-from costaware.scoping import current_scope
 
 
 def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
@@ -110,6 +110,7 @@ def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
     retries off, so ``retries=3`` means at most 4 requests.
     """
     proxy_class = streams.AsyncHelperProxy if target.is_async else streams.HelperProxy
+    driver = drive_async if target.is_async else drive
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         runtime = runtime_of()
@@ -127,9 +128,10 @@ def make_helper_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             internal_error("preparing a stream helper")
         manager = make(*args, **prepared.kwargs)
         try:
-            return proxy_class(
-                manager, streams.HelperRequest(runtime, target, instance, make, args, prepared, scope)
+            request = streams.HelperRequest(
+                runtime, target, instance, make, args, prepared, scope, open_call, driver
             )
+            return proxy_class(manager, request)
         except Exception:
             internal_error("wrapping a stream helper")
             return manager

@@ -137,6 +137,9 @@ class CallOutcome:
     extra_attributes: tuple[tuple[str, str | int | float | bool], ...] = field(default=())
     savings: Any = None
     """``costaware.optimize.Savings`` when the call was routed, cached or cascaded."""
+    sent: bool = True
+    """``False`` for a call a budget refused before sending: it has a span and counts as a refusal,
+    never as a call (no duration, no call count, no error rate)."""
 
 
 @dataclass(frozen=True, slots=True)

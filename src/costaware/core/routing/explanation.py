@@ -22,6 +22,7 @@ def explain(
     policy: RoutePolicy = "auto",
     *,
     model: str | None = None,
+    max_tokens: int | None = None,
     label: str | None = None,
     tier_ladders: Mapping[str, TierLadder] | None = None,
     allow_upgrade: bool = False,
@@ -30,7 +31,8 @@ def explain(
     :func:`~costaware.core.routing.router.route` a call goes through: for ``"auto"`` the probability
     that the ask is hard and the features that moved it most; for other policies the request's signals.
 
-    ``provider`` defaults to the first of the tier ladders'; ``model`` is the requested model
+    ``provider`` defaults to the first of the tier ladders'; ``max_tokens`` is the call's output cap
+    (signal-based policies read it); ``model`` is the requested model
     (default: the ladder's top tier, what you would use unrouted);
     ``tier_ladders`` defaults to :func:`~costaware.core.routing.tiers.ladders`; ``allow_upgrade`` as
     ``configure(allow_upgrade=...)`` (default False, as at run time: never above the requested model).
@@ -44,6 +46,8 @@ def explain(
     ladder = all_ladders.get(provider)
     requested = model or (ladder.tiers[-1].model if ladder is not None else "unknown-model")
     kwargs: dict[str, object] = {"model": requested, "messages": [{"role": "user", "content": prompt_text}]}
+    if max_tokens is not None:
+        kwargs["max_tokens"] = max_tokens
     found = signals(kwargs)
     chosen = AutoClassifier() if policy == "auto" else as_policy(policy)
     decision = route(chosen, provider, kwargs, all_ladders, label, allow_upgrade=allow_upgrade)

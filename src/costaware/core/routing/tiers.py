@@ -234,7 +234,7 @@ def _check_priced(prices: PriceBook, provider: str, tier: Tier) -> None:
             )
     raise ConfigurationError(
         f"{where} has no known price, so costaware could neither price nor compare it. Check the "
-        f"spelling, or give it a price override, e.g. PriceBook({{'{provider}:{tier.model}': "
+        f"spelling, or give it a price, e.g. costaware.configure(prices={{'{provider}:{tier.model}': "
         "{'input': 1.0, 'output': 5.0}}) or COSTAWARE_PRICES"
     )
 

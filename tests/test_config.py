@@ -225,3 +225,11 @@ def test_exit_flush_is_bounded_when_the_collector_hangs(timeout: str) -> None:
     bound = float(timeout or 3)
     # The exporter alone would wait 10 s per attempt; the exit flush gives up after `bound` seconds.
     assert exited - last_line < bound + 3.0
+
+
+def test_a_missing_tiers_file_fails_when_the_environment_is_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="COSTAWARE_TIERS"):
+        settings_from_env({"COSTAWARE_TIERS": str(tmp_path / "no-such-tiers.toml")})
+    good = tmp_path / "tiers.json"
+    good.write_text(json.dumps({"anthropic": {"small": "claude-haiku-4-5"}}))
+    assert settings_from_env({"COSTAWARE_TIERS": str(good)}) == {}  # known, valid: no warning either

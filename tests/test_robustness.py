@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 from typing import Any
@@ -177,5 +178,7 @@ def test_content_is_off_by_default_and_opt_in(anthropic_client: Any, telemetry: 
     costaware.configure(capture_content=True)
     message = anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=user("shared prompt"))
     attrs = telemetry.span().attributes
-    assert "shared prompt" in attrs["gen_ai.input.messages"]
+    assert json.loads(attrs["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "shared prompt"}]}
+    ]  # the conventions' shape, as gen_ai.output.messages
     assert message.content[0].text[:20] in attrs["gen_ai.output.messages"]

@@ -105,6 +105,7 @@ _KNOWN_ENV = frozenset(
         "COSTAWARE_ROUTE",
         "COSTAWARE_RAISE_INTERNAL_ERRORS",
         "COSTAWARE_EXIT_FLUSH_TIMEOUT",
+        "COSTAWARE_TIERS",
     }
 )
 _warned_env: set[str] = set()
@@ -151,6 +152,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         found["prompt_cache"] = _flag("COSTAWARE_PROMPT_CACHE", env["COSTAWARE_PROMPT_CACHE"])
     if env.get("COSTAWARE_ROUTE"):
         found["route"] = env["COSTAWARE_ROUTE"]
+    if env.get("COSTAWARE_TIERS"):  # read at the first routed call; a bad file fails here instead
+        from costaware.core.routing import ladders
+
+        try:
+            ladders(environ=env, prices=_price_book(found.get("prices", {})))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"COSTAWARE_TIERS: {exc}") from None
     if "COSTAWARE_RAISE_INTERNAL_ERRORS" in env:
         found["raise_internal_errors"] = _flag(
             "COSTAWARE_RAISE_INTERNAL_ERRORS", env["COSTAWARE_RAISE_INTERNAL_ERRORS"]
@@ -256,8 +264,17 @@ def validate_policy(value: Any) -> Any:
     from costaware.core.routing import Cascade, as_policy, ladders
 
     settings = current_settings()
-    tiers = ladders(settings.tiers, prices=_price_book(settings.prices))
+    book = _price_book(settings.prices)
+    tiers = ladders(settings.tiers, prices=book)
     if isinstance(value, Cascade):
+        from costaware.providers import PROVIDERS
+
+        unpriced = [m for m in value.models or () if not any(book.lookup(p, m) for p in PROVIDERS)]
+        if unpriced:  # its hops would be recorded, and budgeted, at an unknown price
+            raise ConfigurationError(
+                f"Cascade model(s) {unpriced} have no known price; check the spelling, or give a price "
+                "with costaware.configure(prices={...})"
+            )
         as_policy(value.start, tiers)
         return value
     return as_policy(value, tiers)

@@ -56,7 +56,7 @@ class Telemetry:
             if request.server_port is not None:
                 attributes["server.port"] = request.server_port
         if prompt is not None and self.capture_content:
-            attributes["gen_ai.input.messages"] = _content(prompt)
+            attributes["gen_ai.input.messages"] = _content(_with_parts(prompt))
         attributes.update(extra)
         name = f"{request.operation} {request.model}" if request.model else request.operation
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
@@ -279,6 +279,56 @@ class _Points:
             "costaware.model": priced or request.model or "",
         }
         self.cost_key = Sums.key(self.cost)
+
+
+_PART_TYPES = {
+    "text": "text",
+    "input_text": "text",
+    "tool_use": "tool_call",
+    "tool_result": "tool_call_response",
+}
+
+
+def _with_parts(messages: Any) -> Any:
+    """Prompt messages in the GenAI conventions' shape, ``{"role", "parts": [...]}``, as
+    ``gen_ai.output.messages`` already is: a string is one text part; Anthropic / Responses blocks
+    become text, tool-call and tool-call-response parts; other blocks keep their fields."""
+    if not isinstance(messages, (list, tuple)):
+        return messages
+    shaped = []
+    for message in messages:
+        if not isinstance(message, dict):
+            shaped.append(message)
+            continue
+        content = message.get("content")
+        blocks = content if isinstance(content, (list, tuple)) else [content] if content is not None else []
+        parts = [_part(block) for block in blocks]
+        shaped.append({"role": message.get("role"), "parts": parts})
+    return shaped
+
+
+def _part(block: Any) -> Any:
+    if isinstance(block, str):
+        return {"type": "text", "content": block}
+    if not isinstance(block, dict):
+        return {"type": "text", "content": str(block)}
+    kind = _PART_TYPES.get(str(block.get("type")))
+    if kind == "text":
+        return {"type": "text", "content": block.get("text")}
+    if kind == "tool_call":
+        return {
+            "type": "tool_call",
+            "id": block.get("id"),
+            "name": block.get("name"),
+            "arguments": block.get("input"),
+        }
+    if kind == "tool_call_response":
+        return {
+            "type": "tool_call_response",
+            "id": block.get("tool_use_id"),
+            "response": block.get("content"),
+        }
+    return dict(block)
 
 
 def _content(value: Any) -> str:

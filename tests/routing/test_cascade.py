@@ -242,3 +242,12 @@ def test_cascade_check_uses_its_checks_and_accept() -> None:
 def test_bad_cascade_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Cascade(**kwargs)
+
+
+def test_a_cascade_naming_an_unpriced_model_is_refused_at_decoration() -> None:
+    import costaware
+    from costaware import cost_aware
+
+    with pytest.raises(costaware.ConfigurationError, match=r"Cascade model\(s\) \['claude-imaginary-9'\]"):
+        cost_aware(route=Cascade(models=["claude-haiku-4-5", "claude-imaginary-9"]))
+    cost_aware(route=Cascade(models=["claude-haiku-4-5", "claude-sonnet-4-6"]))  # priced: accepted

@@ -179,41 +179,62 @@ def test_entry_point_is_registered_under_our_own_name() -> None:
     assert not costaware.is_instrumented()
 
 
-def test_opentelemetry_instrument_command_instruments_an_unchanged_app(sim: Any, tmp_path: Any) -> None:
+def _opentelemetry_instrument(app: Any, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``opentelemetry-instrument python app.py`` as the README says, with ``env`` added."""
+    import os
     import shutil
 
     command = shutil.which("opentelemetry-instrument") or str(
         __import__("pathlib").Path(sys.executable).parent / "opentelemetry-instrument"
     )
+    full_env = {**os.environ, **env}
+    full_env.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.run(
+        [command, sys.executable, str(app)], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+def _unchanged_app(sim: Any, tmp_path: Any) -> Any:
     app = tmp_path / "app.py"
     app.write_text(
         textwrap.dedent(
             f"""
             import anthropic
-            from opentelemetry import trace
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-            from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-            exporter = InMemorySpanExporter()
-            provider = TracerProvider(); provider.add_span_processor(SimpleSpanProcessor(exporter))
-            trace.set_tracer_provider(provider)
             client = anthropic.Anthropic(base_url="{sim.anthropic_base_url}", api_key="k")
             client.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=[{{"role": "user", "content": "x"}}])
-            print([s.name for s in exporter.get_finished_spans() if s.instrumentation_scope.name == "costaware"])
+            print("done")
             """
         )
     )
-    import os
+    return app
 
-    env = {
-        **os.environ,
-        "OTEL_TRACES_EXPORTER": "none",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-    }
-    env.pop("PYTEST_CURRENT_TEST", None)
-    done = subprocess.run(
-        [command, sys.executable, str(app)], capture_output=True, text=True, env=env, timeout=120
+
+def test_opentelemetry_instrument_command_exports_an_unchanged_app(sim: Any, tmp_path: Any) -> None:
+    # costaware[instrument] brings opentelemetry-distro, which configures the SDK from OTEL_*; the
+    # app has no OpenTelemetry code. The receiver speaks OTLP/HTTP, so the protocol is set to it.
+    from otlp_receiver import OtlpReceiver, attributes
+
+    with OtlpReceiver() as receiver:
+        done = _opentelemetry_instrument(
+            _unchanged_app(sim, tmp_path),
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_SERVICE_NAME="unchanged-app",
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "done"
+        spans = [s for s in receiver.spans if s.name == "chat claude-haiku-4-5"]
+    assert len(spans) == 1
+    assert attributes(spans[0].attributes)["costaware.cost.unpriced"] is False
+    assert "no OpenTelemetry SDK is configured" not in done.stderr
+
+
+def test_opentelemetry_instrument_without_a_distro_says_nothing_is_exported(sim: Any, tmp_path: Any) -> None:
+    # A name matching no installed distro or configurator: as if opentelemetry-distro were missing.
+    done = _opentelemetry_instrument(
+        _unchanged_app(sim, tmp_path), OTEL_PYTHON_DISTRO="none-here", OTEL_PYTHON_CONFIGURATOR="none-here"
     )
     assert done.returncode == 0, done.stderr
-    assert "['chat claude-haiku-4-5']" in done.stdout
+    assert "no OpenTelemetry SDK is configured" in done.stderr
+    assert "costaware[instrument]" in done.stderr

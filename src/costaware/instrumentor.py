@@ -2,10 +2,14 @@
 
 ``opentelemetry-instrument python app.py`` loads it and calls ``instrument()``; the providers that
 ``opentelemetry-instrument`` configured from ``OTEL_*`` are then the global ones costaware uses.
+That configuration is done by a distro (``pip install 'costaware[instrument]'`` brings
+``opentelemetry-distro`` and the OTLP exporters); without one nothing would be exported, so
+costaware says so once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from typing import Any
 
@@ -13,6 +17,15 @@ try:  # present whenever opentelemetry-instrument is, since it ships that comman
     from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - only when used without opentelemetry-instrumentation
     BaseInstrumentor = object
+
+
+log = logging.getLogger("costaware")
+
+
+def _no_sdk_configured() -> bool:
+    from opentelemetry import trace
+
+    return type(trace.get_tracer_provider()).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider")
 
 
 class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -31,6 +44,12 @@ class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 settings[key] = kwargs[key]
         api.configure(**settings)
         api.instrument()
+        if settings.get("tracer_provider") is None and _no_sdk_configured():
+            log.warning(
+                "costaware: instrumented, but no OpenTelemetry SDK is configured, so spans and metrics "
+                "go nowhere; install opentelemetry-distro (pip install 'costaware[instrument]') or "
+                "set up providers in your code"
+            )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from costaware import api

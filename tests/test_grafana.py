@@ -43,13 +43,15 @@ def prometheus_series(telemetry: Any) -> tuple[set[str], set[str]]:
     return series, labels
 
 
-def test_dashboard_queries_match_emitted_metrics(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+def test_dashboard_queries_match_emitted_metrics(
+    anthropic_client: Any, telemetry: Any, sim: Any, tmp_path: Any
+) -> None:
     from costaware import Budget, cost_aware, retry_testing
     from costaware.core.routing import Cascade
 
     @cost_aware(
         route=Cascade(["claude-haiku-4-5", "claude-sonnet-4-6"], accept=lambda text: False),
-        budget=Budget(limit=1, key="dash"),
+        budget=Budget(limit=1, key="dash", store=f"sqlite:///{tmp_path / 'dash.db'}"),  # a store's health
         retries=1,
     )
     def routed() -> Any:

@@ -16,9 +16,15 @@ def configure(**settings: Any) -> config.Settings:
     ```
 
     Fields: ``enabled``, ``capture_content``, ``prices``, ``raise_internal_errors``,
-    ``tracer_provider``, ``meter_provider`` (see :class:`costaware.config.Settings`).
+    ``tracer_provider``, ``meter_provider`` (see :class:`costaware.config.Settings`), and
+    ``prometheus_port``: serve the metrics for Prometheus to scrape (``costaware.prometheus``).
     """
     old = config.current_settings()
+    port = settings.pop("prometheus_port", None)
+    if port is not None:  # a scrape endpoint: its meter provider, unless one is given
+        from costaware import prometheus
+
+        settings.setdefault("meter_provider", prometheus.meter_provider(port))
     new = config.build_settings(old, **settings)
     if new.budget is not None and new.budget is not old.budget:
         from costaware.spend import ledger_for

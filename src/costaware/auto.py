@@ -87,7 +87,13 @@ def setup_otlp_export() -> None:
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(tracer_provider)
         shutdowns.append(tracer_provider.shutdown)
-    if _wants("METRICS") and _provider_is_default(metrics.get_meter_provider()):
+    if os.environ.get("OTEL_METRICS_EXPORTER", "").strip() == "prometheus":
+        if _provider_is_default(metrics.get_meter_provider()):
+            from costaware.prometheus import meter_provider as prometheus_provider
+
+            port = int(os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "9464"))
+            metrics.set_meter_provider(prometheus_provider(port))
+    elif _wants("METRICS") and _provider_is_default(metrics.get_meter_provider()):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader

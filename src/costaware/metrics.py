@@ -218,6 +218,33 @@ class Instruments:
             unit="USD",
             description="What is left of each budget's current window",
         )
+        self.budget_limit = meter.create_gauge(
+            "costaware.budget.limit", unit="USD", description="Each budget's limit per window"
+        )
+        meter.create_observable_counter(
+            "costaware.budget.store.failures",
+            callbacks=[_store_failures],
+            unit="{operation}",
+            description="Budget store operations that failed or were skipped while its breaker was open",
+        )
+        meter.create_observable_gauge(
+            "costaware.budget.store.journal",
+            callbacks=[_store_journals],
+            unit="{operation}",
+            description="Budget store writes kept in this process, waiting for the store to come back",
+        )
+
+
+def _store_failures(options: Any) -> Iterable[Observation]:
+    from costaware.stores.guarded import guarded_stores
+
+    return [Observation(s.failures, {"costaware.budget.store": s.name}) for s in guarded_stores()]
+
+
+def _store_journals(options: Any) -> Iterable[Observation]:
+    from costaware.stores.guarded import guarded_stores
+
+    return [Observation(s.pending, {"costaware.budget.store": s.name}) for s in guarded_stores()]
 
 
 _made: weakref.WeakKeyDictionary[Any, Instruments] = weakref.WeakKeyDictionary()

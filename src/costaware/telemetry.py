@@ -76,6 +76,7 @@ class Telemetry:
             remaining = remaining_or_none(ledger)
             if remaining is not None:
                 self.metrics.budget_remaining.set(remaining, key)
+            self.metrics.budget_limit.set(float(ledger.budget.limit), key)
 
     def count_retry(self, request: CallRequest, error_type: str) -> None:
         self.metrics.retries.add(

@@ -82,7 +82,7 @@ def test_model_without_a_price_gives_a_clear_error() -> None:
         ladders({"anthropic": {"medium": "claude-sonet-4-6"}}, environ=NO_ENV)
     message = str(caught.value)
     assert "'claude-sonet-4-6'" in message and "tier 'medium'" in message
-    assert "no known price" in message and "price override" in message
+    assert "no known price" in message and "costaware.configure(prices=" in message
 
 
 def test_a_price_override_makes_a_private_model_acceptable() -> None:

@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -57,11 +58,21 @@ class StoreUnavailable(Exception):
     """A budget store operation failed, timed out, or was not tried because the breaker is open."""
 
 
+_guarded: weakref.WeakSet[GuardedStore] = weakref.WeakSet()
+
+
+def guarded_stores() -> list[GuardedStore]:
+    """The shared stores this process has open (for the store-health metrics)."""
+    return list(_guarded)
+
+
 class GuardedStore:
     """A :class:`~costaware.core.budget.Store` behind a breaker, with a journal for the writes it
     could not make (see the module's description)."""
 
     blocking = True
+    failures = 0
+    """Operations that failed or were not tried (breaker open) since the store was opened."""
 
     def __init__(
         self,
@@ -82,6 +93,7 @@ class GuardedStore:
         self._journal: deque[tuple[str, Reservation, Charge | None]] = deque()
         self._journal_limit = journal_limit
         self._replaying = threading.Lock()
+        _guarded.add(self)
 
     # -- the Store protocol ------------------------------------------------------------------------
     def reserve(
@@ -135,10 +147,12 @@ class GuardedStore:
         if self.available and self._journal:
             self._replay()  # first: a reservation after an outage must see the outage's spend
         if not self.available:
+            self.failures += 1
             raise StoreUnavailable(f"budget store {self.name} is unavailable (retrying it later)")
         try:
             result = operation(*args, **kwargs)
         except Exception as error:
+            self.failures += 1
             self._trip(error)
             raise StoreUnavailable(f"budget store {self.name} failed: {error}") from error
         self._recovered()

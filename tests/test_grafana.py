@@ -16,7 +16,7 @@ from costaware.sim import Fault
 from helpers import HAIKU, user
 
 LONG = "Shared instructions for every request. " * 600
-DASHBOARD = Path(__file__).parent.parent / "grafana" / "dashboards" / "costaware-overview.json"
+DASHBOARDS = sorted((Path(__file__).parent.parent / "grafana" / "dashboards").glob("*.json"))
 _UNITS = {"s": "seconds", "USD": "USD"}
 
 
@@ -78,7 +78,12 @@ def test_dashboard_queries_match_emitted_metrics(
         anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("error"))
     series, labels = prometheus_series(telemetry)
 
-    dashboard = json.loads(DASHBOARD.read_text())
+    assert len(DASHBOARDS) >= 2
+    for path in DASHBOARDS:
+        _check_dashboard(json.loads(path.read_text()), series, labels)
+
+
+def _check_dashboard(dashboard: dict[str, Any], series: set[str], labels: set[str]) -> None:
     expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     assert expressions
     for expr in expressions:
@@ -87,7 +92,12 @@ def test_dashboard_queries_match_emitted_metrics(
         used = set(re.findall(r"\b((?:costaware|gen_ai)_[A-Za-z0-9_]+)", bare))
         assert used, expr
         assert used <= series, (expr, used - series, sorted(series))
-        grouped = re.findall(r"by \(([^)]*)\)", expr) + re.findall(r"\{([a-z_]+)[!=]", expr)
+        matchers = [
+            name
+            for block in re.findall(r"\{([^}]*)\}", expr)
+            for name in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", block)
+        ]
+        grouped = re.findall(r"by \(([^)]*)\)", expr) + matchers
         for group in grouped:
             names = {n.strip() for n in group.split(",")}
             assert names <= labels, (expr, names - labels)

@@ -126,8 +126,21 @@ def _panel_queries() -> list[tuple[str, str]]:
 
 
 def _grafana_to_promql(expr: str) -> str:
-    """Grafana's built-in variables, as a dashboard showing the last 15 minutes would set them."""
-    return expr.replace("$__range", "15m").replace("$__rate_interval", "1m").replace("$__interval", "15s")
+    """Grafana's variables as a dashboard showing the last 15 minutes, every value selected, sets them."""
+    for variable, value in (("$__range", "15m"), ("$__rate_interval", "1m"), ("$__interval", "15s")):
+        expr = expr.replace(variable, value)
+    return re.sub(r"\$(feature|tenant|model)\b", ".*", expr)
+
+
+def _variable_queries() -> list[tuple[str, str]]:
+    """Each dashboard variable's ``label_values(metric, label)``, as the PromQL Grafana runs for it."""
+    found = []
+    for path in DASHBOARDS:
+        for variable in json.loads(path.read_text())["templating"]["list"]:
+            match = re.fullmatch(r"label_values\((\w+), (\w+)\)", variable.get("definition", ""))
+            if match:
+                found.append((f"{path.name}: ${variable['name']}", f"group by ({match[2]}) ({match[1]})"))
+    return found
 
 
 def _alert_rules() -> list[dict[str, Any]]:
@@ -163,8 +176,12 @@ def test_every_panel_and_alert_returns_data_and_series_stay_bounded(
     )
     time.sleep(2.5)
 
+    assert len(DASHBOARDS) >= 2 and _variable_queries()
     for title, expr in _panel_queries():
         assert prometheus.query(_grafana_to_promql(expr)), f"panel {title!r} shows no data: {expr}"
+    for title, expr in _variable_queries():
+        values = {next(iter(r["metric"].values()), "") for r in prometheus.query(expr)}
+        assert values - {""}, f"variable {title} has no values"
     for rule in _alert_rules():
         prometheus.query(rule["expr"])  # a valid expression (it fires only on a bad day)
         assert prometheus.query(rule["annotations"]["query"]), f"{rule['alert']}: its quantity has no data"

@@ -385,6 +385,8 @@ class Call:
             extra_attributes=self._extra_attributes(),
             savings=saved,
             sent=sent,
+            feature=self.scope.spec.feature if self.scope is not None else None,
+            tenant=self.scope.spec.tenant if self.scope is not None else None,
         )
         telemetry = self.runtime.telemetry
         telemetry.end(self.span, outcome)

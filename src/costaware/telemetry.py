@@ -200,10 +200,17 @@ class Telemetry:
 
     def _record_metrics(self, outcome: CallOutcome) -> None:
         request, result, cost = outcome.request, outcome.result, outcome.cost
-        points = self._points(request, result.response_model, outcome.error_type, cost.priced_model)
+        points = self._points(
+            request,
+            result.response_model,
+            outcome.error_type,
+            cost.priced_model,
+            outcome.feature,
+            outcome.tenant,
+        )
         record, context = self.metrics.pending.record, get_current()
         record(self.metrics.duration, outcome.duration_s, points.duration, context)
-        self.metrics.calls.add_to(1, points.duration_key)
+        self.metrics.calls.add_to(1, points.calls_key)
         if outcome.time_to_first_chunk_s is not None:
             record(self.metrics.first_chunk, outcome.time_to_first_chunk_s, points.base, context)
         usage = result.usage
@@ -224,15 +231,30 @@ class Telemetry:
             self.metrics.unpriced.add(1, points.base)
 
     def _points(
-        self, request: CallRequest, response_model: str | None, error_type: str | None, priced: str | None
+        self,
+        request: CallRequest,
+        response_model: str | None,
+        error_type: str | None,
+        priced: str | None,
+        feature: str | None = None,
+        tenant: str | None = None,
     ) -> _Points:
         """The attribute sets of one call's metric points, built once per series and then reused."""
-        key = (request.provider, request.operation, request.model, response_model, error_type, priced)
+        key = (
+            request.provider,
+            request.operation,
+            request.model,
+            response_model,
+            error_type,
+            priced,
+            feature,
+            tenant,
+        )
         points = self._series.get(key)
         if points is None:
             if len(self._series) >= _SERIES_LIMIT:
                 self._series = {}
-            points = self._series[key] = _Points(request, response_model, error_type, priced)
+            points = self._series[key] = _Points(request, response_model, error_type, priced, feature, tenant)
         return points
 
     def _record_savings(self, saved: Any, attributes: Mapping[str, Any]) -> None:
@@ -254,10 +276,16 @@ class _Points:
     """The attribute sets of the metric points of calls in one series. Never mutated: the SDK copies
     what it keeps, and ``Sums`` keys are tuples."""
 
-    __slots__ = ("base", "cost", "cost_key", "duration", "duration_key", "input", "output")
+    __slots__ = ("base", "calls_key", "cost", "cost_key", "duration", "input", "output")
 
     def __init__(
-        self, request: CallRequest, response_model: str | None, error_type: str | None, priced: str | None
+        self,
+        request: CallRequest,
+        response_model: str | None,
+        error_type: str | None,
+        priced: str | None,
+        feature: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         base: dict[str, Any] = {
             "gen_ai.operation.name": request.operation,
@@ -270,7 +298,10 @@ class _Points:
         # server.address stays on spans: on every metric point it would multiply series for no gain.
         self.base = base
         self.duration = base if error_type is None else {**base, "error.type": error_type}
-        self.duration_key = Sums.key(self.duration)
+        # Attribution (a scope's feature= and tenant=) labels the call and cost counters only, not
+        # the histograms, whose series are each a dozen buckets.
+        attribution = {"costaware.feature": feature or "", "costaware.tenant": tenant or ""}
+        self.calls_key = Sums.key({**self.duration, **attribution})
         self.input = {**base, "gen_ai.token.type": "input"}
         self.output = {**base, "gen_ai.token.type": "output"}
         self.cost = {
@@ -278,6 +309,7 @@ class _Points:
             "gen_ai.operation.name": request.operation,
             "gen_ai.request.model": request.model or "",
             "costaware.model": priced or request.model or "",
+            **attribution,
         }
         self.cost_key = Sums.key(self.cost)
 

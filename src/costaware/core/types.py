@@ -140,6 +140,9 @@ class CallOutcome:
     sent: bool = True
     """``False`` for a call a budget refused before sending: it has a span and counts as a refusal,
     never as a call (no duration, no call count, no error rate)."""
+    feature: str | None = None
+    tenant: str | None = None
+    """The attribution of the call's innermost scope (labels on the cost and call counters)."""
 
 
 @dataclass(frozen=True, slots=True)

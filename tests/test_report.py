@@ -61,7 +61,11 @@ def test_report_groups_spend_and_shows_remaining(
     assert rows["answer"].spend == spent["answer"] and rows["answer"].calls == 1
     text = out.getvalue()
     remaining = Decimal(5) - spent["triage"] - spent["answer"]
-    assert format(remaining, "f") in text
+    (budget_line,) = [line for line in text.splitlines() if line.startswith("support-bot")]
+    limit, spent_shown, reserved, left = (Decimal(v) for v in budget_line.split()[2:])
+    assert (limit, spent_shown, reserved, left) == (5, spent["triage"] + spent["answer"], 0, remaining)
+    # One number of decimals per column, exact: the amounts line up.
+    assert len({len(v) - v.index(".") for v in budget_line.split()[2:]}) == 1
 
     by_model = {r.group: r.spend for r in render(store, by="model", out=io.StringIO())}
     assert by_model == {HAIKU: spent["triage"], SONNET: spent["answer"]}
@@ -74,8 +78,8 @@ def test_report_command_line(anthropic_client: Any, telemetry: Any, tmp_path: Pa
     spent = spend_some(anthropic_client, url)
     assert main(["report", "--store", url, "--by", "provider", "--period", "month"]) == 0
     printed = capsys.readouterr().out
-    assert "anthropic" in printed
-    assert format(spent["triage"] + spent["answer"], "f") in printed
+    (line,) = [line for line in printed.splitlines() if line.startswith("anthropic")]
+    assert Decimal(line.split()[-1]) == spent["triage"] + spent["answer"]
 
 
 def test_report_with_a_bad_store_or_budget(

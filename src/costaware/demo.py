@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
+from costaware.core.types import money_column
+
 QUESTIONS = (
     "Where is my order #4417? It was due on Monday.",
     "How do I reset my password if I no longer have the recovery email?",
@@ -177,18 +179,19 @@ def _print_table(totals: Totals, out: TextIO) -> None:
         f"{'output':>7} {'cost USD (exact)':>18}"
     )
     out.write(header + "\n" + "-" * len(header) + "\n")
-    grand = Decimal(0)
-    for (provider, model), row in sorted(totals.by_model.items()):
-        cost = format(row.cost, "f") + ("*" if row.unpriced else "")  # exact, never rounded
+    rows = sorted(totals.by_model.items())
+    grand = sum((row.cost for _, row in rows), Decimal(0))
+    *costs, shown_grand = money_column([row.cost for _, row in rows] + [grand])  # exact, one width
+    for ((provider, model), row), shown in zip(rows, costs, strict=True):
+        cost = shown + ("*" if row.unpriced else "")
         out.write(
             f"{provider:<10} {model:<22} {row.calls:>5} {row.input_tokens:>8} {row.cache_read:>8} "
             f"{row.cache_write:>8} {row.output_tokens:>7} {cost:>18}\n"
         )
-        grand += row.cost
     out.write(
         "-" * len(header)
         + "\n"
-        + f"{'total':<33} {'':>5} {'':>8} {'':>8} {'':>8} {'':>7} {format(grand, 'f'):>18}\n"
+        + f"{'total':<33} {'':>5} {'':>8} {'':>8} {'':>8} {'':>7} {shown_grand:>18}\n"
     )
     if any(row.unpriced for row in totals.by_model.values()):
         out.write("* some calls of this model are unpriced (no known price)\n")
@@ -207,8 +210,9 @@ def _run_pass(title: str, calls: list[Callable[[], Any]], out: TextIO) -> float:
 def _print_comparison(before: Totals, after: Totals, out: TextIO) -> None:
     baseline, actual = before.total, after.total
     cut = (1 - actual / baseline) * 100 if baseline else Decimal(0)
+    shown_baseline, shown_actual = money_column([baseline, actual])
     out.write(
-        f"\nas written: ${format(baseline, 'f')}   with costaware: ${format(actual, 'f')}   "
+        f"\nas written: ${shown_baseline}   with costaware: ${shown_actual}   "
         f"({cut:.1f}% less)\n"
         "  against the requested models with no caching at all, routing saved "
         f"${after.savings['routing']:.6f}, prompt caching ${after.savings['prompt_cache']:.6f}, "

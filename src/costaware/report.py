@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from costaware.core.budget import Budget, Charge, Store
 from costaware.core.errors import ConfigurationError
+from costaware.core.types import money_column
 
 Period = Literal["day", "week", "month"]
 GroupBy = Literal["budget", "feature", "tenant", "model", "provider"]
@@ -98,22 +99,24 @@ def render(
     out.write(f"spend since {since.isoformat()} ({period}, {zone}), by {by}\n")
     width = max([len(r.group) for r in rows] + [len(by)])
     out.write(f"{by:<{width}}  {'calls':>6}  {'spend USD':>16}\n")
-    total = Decimal(0)
-    for row in rows:
-        out.write(f"{row.group:<{width}}  {row.calls:>6}  {format(row.spend, 'f'):>16}\n")
-        total += row.spend
-    out.write(f"{'total':<{width}}  {len(charges):>6}  {format(total, 'f'):>16}\n")
+    total = sum((row.spend for row in rows), Decimal(0))
+    *shown, shown_total = money_column([row.spend for row in rows] + [total])
+    for row, spend in zip(rows, shown, strict=True):
+        out.write(f"{row.group:<{width}}  {row.calls:>6}  {spend:>16}\n")
+    out.write(f"{'total':<{width}}  {len(charges):>6}  {shown_total:>16}\n")
     if budgets:
         columns = ("limit", "spent", "reserved", "remaining")
         out.write(f"\n{'budget':<27} {'window':<22} " + " ".join(f"{c:>12}" for c in columns) + "\n")
+        lines = []
         for budget in parsed:
             window = budget.window(moment)
             spent, reserved = store.usage(budget.key, window)
             remaining = max(budget.limit - spent - reserved, Decimal(0))
-            out.write(
-                f"{budget.key:<27} {window:<22} {format(budget.limit, 'f'):>12} {format(spent, 'f'):>12} "
-                f"{format(reserved, 'f'):>12} {format(remaining, 'f'):>12}\n"
-            )
+            lines.append((budget.key, window, [budget.limit, spent, reserved, remaining]))
+        amounts = money_column([amount for *_, four in lines for amount in four])
+        for index, (key, window, _) in enumerate(lines):
+            cells = " ".join(f"{a:>12}" for a in amounts[4 * index : 4 * index + 4])
+            out.write(f"{key:<27} {window:<22} {cells}\n")
     return rows
 
 

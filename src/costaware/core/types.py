@@ -6,6 +6,7 @@ Pure: no SDK, no OpenTelemetry, no I/O. Every type here is a frozen dataclass.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -14,6 +15,17 @@ Provider = Literal["anthropic", "openai"]
 Operation = Literal["chat", "embeddings"]
 
 ZERO = Decimal(0)
+
+
+def money_column(amounts: Sequence[Decimal]) -> list[str]:
+    """Exact amounts printed with one number of decimals for the whole column (the most any of them
+    needs), so a table lines up and nothing is rounded.
+
+    >>> money_column([Decimal("0.000259"), Decimal("1.5"), Decimal("4E-8")])
+    ['0.00025900', '1.50000000', '0.00000004']
+    """
+    places = max([-a.as_tuple().exponent for a in amounts if a.is_finite()] + [2])  # type: ignore[operator]
+    return [format(a, f".{places}f") for a in amounts]
 
 
 def integral(value: Any) -> int | None:

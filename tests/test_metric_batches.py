@@ -68,7 +68,7 @@ def _ask(client: Any, text: str = "What is a budget?") -> Any:
 def test_a_reader_gets_points_still_queued(anthropic_client: Any, telemetry: Telemetry) -> None:
     message = _ask(anthropic_client)
     queued = instruments_for(config.current_settings().meter_provider).pending
-    assert len(queued) == 3  # duration, input and output tokens: fewer than a batch, so still queued
+    assert len(queued) == 4  # duration, input and output tokens, cost: fewer than a batch, still queued
     assert telemetry.histogram_count(DURATION) == 1
     assert telemetry.histogram_sum(TOKENS, gen_ai__token__type="output") == message.usage.output_tokens
     assert len(queued) == 0
@@ -78,10 +78,10 @@ def test_a_reader_gets_points_still_queued(anthropic_client: Any, telemetry: Tel
 
 def test_a_full_batch_is_recorded_without_a_reader(anthropic_client: Any, telemetry: Telemetry) -> None:
     queued = instruments_for(config.current_settings().meter_provider).pending
-    calls = BATCH_POINTS // 3
+    calls = BATCH_POINTS // 4  # 4 points a call
     for _ in range(calls - 1):
         _ask(anthropic_client)
-    assert len(queued) == BATCH_POINTS - 3
+    assert len(queued) == BATCH_POINTS - 4
     _ask(anthropic_client)
     assert len(queued) == 0
     assert telemetry.histogram_count(DURATION) == calls

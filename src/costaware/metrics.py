@@ -22,6 +22,7 @@ from costaware.config import internal_error
 
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 ... 81.92
+CALL_COST_BUCKETS = tuple(float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 3))  # $0.000001 ... $3
 
 COST_METRIC = "costaware.cost"
 UNPRICED_METRIC = "costaware.calls.unpriced"
@@ -133,7 +134,8 @@ class Batched:
 
 
 BATCH_POINTS = 48
-"""Histogram points queued before they are recorded: 16 plain calls (3 points each)."""
+"""Histogram points queued before they are recorded: 12 plain priced calls (4 points each: duration,
+input and output tokens, cost)."""
 
 
 class Instruments:
@@ -161,6 +163,12 @@ class Instruments:
         )
         self.cost = Sums(
             meter, COST_METRIC, unit="USD", description="Cost of LLM calls in US dollars (priced calls only)"
+        )
+        self.call_cost = meter.create_histogram(
+            "costaware.call.cost",
+            unit="USD",
+            description="Cost of each priced LLM call (its exemplars link a costly call to its trace)",
+            explicit_bucket_boundaries_advisory=CALL_COST_BUCKETS,
         )
         self.calls = Sums(
             meter, CALLS_METRIC, unit="{call}", description="LLM calls made", before=self.pending.flush

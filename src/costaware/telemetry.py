@@ -219,6 +219,7 @@ class Telemetry:
             if request.operation != "embeddings":
                 record(self.metrics.tokens, usage.output_tokens, points.output, context)
         if cost.total is not None:
+            record(self.metrics.call_cost, float(cost.total), points.base, context)
             if cost.total:
                 self.metrics.cost.add_to(float(cost.total), points.cost_key)
             saved = outcome.savings

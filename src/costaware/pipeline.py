@@ -63,7 +63,6 @@ NOT_SENT = Cost(total=ZERO, source="not-sent")
 _CLAIM_LOCK = threading.Lock()
 """Makes a call's ending happen once when a stream's reader and its finaliser race."""
 
-_NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
 
 Step = tuple[str, Any]
 """``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("reserve", kwargs)`` -> the
@@ -99,13 +98,14 @@ def _plus(cost: Cost, overhead: Decimal) -> Cost:
     )
 
 
-def _was_sent(error: BaseException) -> bool:
-    """Whether a failed attempt's request may have reached the provider (and so may be billed)."""
+def _was_sent(error: BaseException, not_sent: frozenset[str]) -> bool:
+    """Whether a failed attempt's request may have reached the provider (and so may be billed);
+    ``not_sent``: the endpoint's exception names that say it never left."""
     if http_status(error) is not None:
         return True
     cause: BaseException | None = error
     while cause is not None:
-        if type(cause).__name__ in _NOT_SENT:
+        if type(cause).__name__ in not_sent:
             return False
         cause = cause.__cause__
     return True
@@ -248,7 +248,7 @@ class Call:
         if held is None:
             return
         try:
-            if not _was_sent(error):
+            if not _was_sent(error, self.target.endpoint.not_sent_errors):
                 self.guard.release(held)
                 return
             cost = NOT_BILLED if http_status(error) is not None else UNPRICED
@@ -503,7 +503,7 @@ def open_call(
     """Open a call, or ``None`` if that fails (the caller then sends the request uninstrumented)."""
     try:
         kwargs = prepared.kwargs
-        request = request_of(target, kwargs, getattr(instance, "_client", None))
+        request = request_of(target, kwargs, target.endpoint.client_of(instance))
         prompt = None
         if runtime.telemetry.capture_content and target.endpoint.read_input is not None:
             prompt = target.endpoint.read_input(kwargs)

@@ -113,12 +113,13 @@ class Runtime:
         return policy
 
     def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
-        """The same resource on a copy of its client with ``max_retries=0`` (cached per client)."""
-        client = instance._client
+        """The same resource on a copy of its client with the SDK's retries off (cached per client)."""
+        endpoint = target.endpoint
+        client = endpoint.client_of(instance)
         with self._lock:
             copy = self._no_retry_clients.get(client)
             if copy is None:
-                copy = client.with_options(max_retries=0)
+                copy = endpoint.without_retries(client)
                 self._no_retry_clients[client] = copy
         return attrgetter(target.resource_path)(copy)
 

@@ -53,7 +53,7 @@ def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope
         prepared.kwargs = _cap_output(target, prepared.kwargs, cap)
         prepared.attributes.append(("costaware.output_cap", cap))
     fields = target.endpoint.output_cap_fields
-    if fields and runtime.guard(scope) and output_cap(prepared.kwargs, target.endpoint) is None:
+    if fields and runtime.budgeted(scope) and output_cap(prepared.kwargs, target.endpoint) is None:
         # Under a budget a call needs an output cap, so its worst case is finite.
         prepared.default_cap = runtime.settings.budget_max_output_tokens
         prepared.kwargs = {**prepared.kwargs, fields[0]: prepared.default_cap}

@@ -92,6 +92,10 @@ class Runtime:
             internal_error("preparing a call")
             return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))
 
+    def budgeted(self, scope: Scope | None) -> bool:
+        """Whether a call in ``scope`` is under any budget (without building its :class:`SpendGuard`)."""
+        return bool(self._default_ledgers or (scope is not None and scope.budgets[0]))
+
     def guard(self, scope: Scope | None) -> SpendGuard:
         """The budgets of a call in ``scope``: every enclosing scope's, then the configured default."""
         if scope is None:

@@ -71,8 +71,6 @@ class GuardedStore:
     could not make (see the module's description)."""
 
     blocking = True
-    failures = 0
-    """Operations that failed or were not tried (breaker open) since the store was opened."""
 
     def __init__(
         self,
@@ -93,6 +91,8 @@ class GuardedStore:
         self._journal: deque[tuple[str, Reservation, Charge | None]] = deque()
         self._journal_limit = journal_limit
         self._replaying = threading.Lock()
+        self.failures = 0
+        """Operations that failed or were not tried (breaker open) since the store was opened."""
         _guarded.add(self)
 
     # -- the Store protocol ------------------------------------------------------------------------
@@ -164,13 +164,17 @@ class GuardedStore:
             self.replay()
             return
         try:
-            if kind == "settle":
-                assert charge is not None
-                self._call(self.inner.settle, reservation, charge)
-            else:
-                self._call(self.inner.release, reservation)
+            self._call(self._apply, kind, reservation, charge)
         except StoreUnavailable:
             self._journal_add(kind, reservation, charge)
+
+    def _apply(self, kind: str, reservation: Reservation, charge: Charge | None) -> None:
+        """One journal entry's write, on the inner store: a settlement or a release."""
+        if kind == "settle":
+            assert charge is not None
+            self.inner.settle(reservation, charge)
+        else:
+            self.inner.release(reservation)
 
     def _journal_add(self, kind: str, reservation: Reservation, charge: Charge | None) -> None:
         with self._lock:
@@ -193,11 +197,7 @@ class GuardedStore:
             while self._journal:
                 kind, reservation, charge = self._journal[0]
                 try:
-                    if kind == "settle":
-                        assert charge is not None
-                        self.inner.settle(reservation, charge)
-                    else:
-                        self.inner.release(reservation)
+                    self._apply(kind, reservation, charge)
                 except Exception as error:
                     self._trip(error)
                     return

@@ -20,6 +20,8 @@ PUBLIC = {
     "RetryPolicy", "retry_testing",
     # routing
     "Auto", "AutoClassifier", "Cascade", "Threshold", "Labels", "ForceModel",
+    # response cache
+    "ResponseCache",
     # records
     "Cost", "CostRecord", "CostTracker", "Usage",
 }  # fmt: skip

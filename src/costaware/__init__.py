@@ -29,6 +29,7 @@ __all__ = [
     "CostTracker",
     "ForceModel",
     "Labels",
+    "ResponseCache",
     "RetryPolicy",
     "Scope",
     "Threshold",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from costaware.core.routing import Auto, AutoClassifier, Cascade, ForceModel, Labels, Threshold
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
     from costaware.current import current_scope
+    from costaware.response_cache import ResponseCache
     from costaware.scoping import Scope, cost_aware, last_scope, scope
     from costaware.spend import BudgetStatus, BudgetStoreUnavailableError, UnpricedBudgetError, budget_status
 
@@ -72,6 +74,7 @@ _LAZY = {
     "CostRecord": "costaware.core.types",
     "CostTracker": "costaware.core.types",
     "Usage": "costaware.core.types",
+    "ResponseCache": "costaware.response_cache",
     "Scope": "costaware.scoping",
     "cost_aware": "costaware.scoping",
     "current_scope": "costaware.current",

@@ -72,6 +72,8 @@ class Settings:
     """A routing policy for every call outside a scope that sets its own (``None``: no routing)."""
     tiers: Any = None
     """Tier ladders overriding the defaults, e.g. ``{"anthropic": {"small": "claude-haiku-4-5"}}``."""
+    response_cache: Any = None
+    """A :class:`costaware.ResponseCache` for every call outside a scope that sets its own."""
     allow_upgrade: bool = False
     """Let routing choose a dearer tier than the model the code requested (cascades escalate
     regardless). Off by default: routing is there to cut the bill, the requested model is its ceiling."""
@@ -211,6 +213,9 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
         raise ConfigurationError("raise_internal_errors must be True, False or None")
     if changes.get("prompt_cache") not in (None, True, False):
         raise ConfigurationError("prompt_cache must be True, False or None")
+    cache = changes.get("response_cache")
+    if cache is not None and not getattr(cache, "is_response_cache", False):
+        raise ConfigurationError(f"response_cache must be a costaware.ResponseCache or None, not {cache!r}")
     if "prices" in changes:
         changes["prices"] = _as_prices(changes["prices"])
         _validate_prices(changes["prices"])

@@ -6,7 +6,7 @@ similarity. Three come with costaware, and :func:`embedder_of` accepts any of th
 - ``"wordllama"`` (:class:`WordLlamaEmbedder`): a static 256-d model whose weights ship inside the
   ``wordllama`` wheel (``pip install 'costaware[semantic]'``); it runs in-process, ~70-140 µs per
   question, and never touches the network;
-- ``"openai"`` or ``"openai:<model>"`` (:class:`OpenAIEmbedder`): the embeddings endpoint, called
+- ``"openai"`` or ``"openai:<model>"`` (:class:`ProviderEmbedder`): the embeddings endpoint, called
   through the application's own (instrumented) client, so the call is traced and priced like any other;
 - any callable ``text -> sequence of floats`` (:class:`CallableEmbedder`), normalised here.
 
@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from costaware.core.errors import ConfigurationError
 
-__all__ = ["CallableEmbedder", "Embedder", "OpenAIEmbedder", "WordLlamaEmbedder", "embedder_of"]
+__all__ = ["CallableEmbedder", "Embedder", "ProviderEmbedder", "WordLlamaEmbedder", "embedder_of"]
 
 
 @runtime_checkable
@@ -110,14 +110,20 @@ class CallableEmbedder:
         return f"CallableEmbedder({self.fn!r})"
 
 
-class OpenAIEmbedder:
-    """The OpenAI embeddings endpoint, through ``client`` (the application's own, so the call is
-    instrumented, traced and priced); ``None``: an ``openai.OpenAI()`` made at first use."""
+class ProviderEmbedder:
+    """A provider's embeddings endpoint (``"openai"`` or ``"openai:<model>"``), called through
+    ``client`` (the application's own, so the call is instrumented, traced and priced); ``None``: a
+    client made from the environment at first use."""
 
-    def __init__(self, client: Any = None, model: str = "text-embedding-3-small") -> None:
-        if not model:
-            raise ConfigurationError("an OpenAI embedder needs a model name")
-        self.model = model
+    def __init__(self, provider: str, client: Any = None, model: str | None = None) -> None:
+        from costaware.providers import ADAPTERS
+
+        adapter = next((a for a in ADAPTERS if provider == a.PROVIDER and hasattr(a, "embed")), None)
+        if adapter is None:
+            raise ConfigurationError(f"no embeddings endpoint is known for {provider!r}")
+        self.provider = provider
+        self.model = model or adapter.EMBEDDING_MODEL
+        self._adapter = adapter
         self._client = client
         self._lock = threading.Lock()
 
@@ -127,20 +133,19 @@ class OpenAIEmbedder:
             with self._lock:
                 if self._client is None:
                     try:
-                        import openai
+                        self._client = self._adapter.new_client()
                     except ImportError as exc:
                         raise ConfigurationError(
-                            "the 'openai' embedder needs the openai package: pip install 'costaware[openai]'"
+                            f"the {self.provider!r} embedder needs its SDK: "
+                            f"pip install 'costaware[{self.provider}]'"
                         ) from exc
-                    self._client = openai.OpenAI()
         return self._client
 
     def embed(self, text: str) -> Any:
-        response = self.client.embeddings.create(model=self.model, input=text)
-        return _unit(response.data[0].embedding, f"OpenAI {self.model}")
+        return _unit(self._adapter.embed(self.client, self.model, text), f"{self.provider} {self.model}")
 
     def __repr__(self) -> str:
-        return f"OpenAIEmbedder(model={self.model!r})"
+        return f"ProviderEmbedder({self.provider!r}, model={self.model!r})"
 
 
 def embedder_of(spec: Any) -> Embedder:
@@ -148,18 +153,21 @@ def embedder_of(spec: Any) -> Embedder:
     an ``embed`` method, or a callable; anything else raises :class:`ConfigurationError`.
 
     >>> embedder_of("openai:text-embedding-3-large")
-    OpenAIEmbedder(model='text-embedding-3-large')
+    ProviderEmbedder('openai', model='text-embedding-3-large')
     >>> embedder_of("word2vec")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     costaware.core.errors.ConfigurationError: unknown embedder 'word2vec': use 'wordllama', ...
     """
     if isinstance(spec, str):
-        name, _, model = spec.partition(":")
+        name, colon, model = spec.partition(":")
         if spec == "wordllama":
             return WordLlamaEmbedder()
-        if name == "openai" and (model or not _):
-            return OpenAIEmbedder(model=model) if model else OpenAIEmbedder()
+        from costaware.providers import ADAPTERS
+
+        known = any(name == a.PROVIDER and hasattr(a, "embed") for a in ADAPTERS)
+        if known and (model or not colon):
+            return ProviderEmbedder(name, model=model or None)
     elif isinstance(spec, type):
         pass  # a class, not an instance: almost surely a forgotten "()"
     elif isinstance(spec, Embedder):

@@ -213,13 +213,31 @@ class Instruments:
             meter,
             "costaware.savings",
             unit="USD",
-            description="Money saved, by technique (routing, prompt_cache)",
+            description="Money saved, by technique (routing, prompt_cache, response_cache)",
         )
         self.overhead = Sums(
             meter,
             "costaware.savings.overhead",
             unit="USD",
             description="Money spent by costaware's techniques: cache writes not read, rejected answers",
+        )
+        self.cache_lookups = Sums(
+            meter,
+            "costaware.response_cache.lookups",
+            unit="{call}",
+            description="Response cache lookups, by result (exact_hit, semantic_hit, miss, skipped, error)",
+        )
+        self.cache_rejections = Sums(
+            meter,
+            "costaware.response_cache.rejections",
+            unit="{candidate}",
+            description="Semantic candidates close enough in meaning that the paraphrase check turned down",
+        )
+        self.cache_evictions = Sums(
+            meter,
+            "costaware.response_cache.evictions",
+            unit="{entry}",
+            description="Response cache entries evicted to keep the store within its size limit",
         )
         self.budget_remaining = meter.create_gauge(
             "costaware.budget.remaining",

@@ -117,6 +117,8 @@ class Savings:
     routing: Decimal = Decimal(0)
     cache: Decimal = Decimal(0)
     cascade_overhead: Decimal = Decimal(0)
+    response_cache: Decimal = Decimal(0)
+    """A response-cache hit: what the stored answer cost when it was made (the call cost nothing)."""
 
 
 def savings(

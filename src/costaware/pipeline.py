@@ -14,6 +14,7 @@ The attempt loop is one generator (:meth:`Call.attempts`) that the sync and asyn
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from costaware import streams
+from costaware import response_cache, streams
 from costaware.config import internal_error
 from costaware.core.budget import Charge
 from costaware.core.errors import BudgetExceededError
@@ -41,7 +42,7 @@ from costaware.core.types import (
     CostRecord,
     StreamEnd,
 )
-from costaware.optimize import Prepared, savings
+from costaware.optimize import Prepared, Savings, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.runtime import NOT_BILLED, Runtime
 from costaware.spend import Held, SpendGuard
@@ -144,6 +145,12 @@ class Call:
         self.default_cap: int | None = None
         self.cascade_cost = ZERO
         self.escalations = 0
+        self.cache_plan: response_cache.Plan | None = None
+        """The response cache's keys for this call, when its answer is to be stored."""
+        self.cache_lookup: response_cache.Lookup | None = None
+        self._cached_model: Any = None
+        self._answer: dict[str, Any] | None = None
+        self._answer_stream: Any = None
         self._done = False
 
     # -- context -----------------------------------------------------------------------------
@@ -288,6 +295,121 @@ class Call:
             return wrapped
         return rebind(wrapped, self.runtime.without_sdk_retries(self.target, instance))
 
+    # -- response cache ----------------------------------------------------------------------
+    def consult_cache(self, kwargs: dict[str, Any]) -> response_cache.Hit | None:
+        """The response cache's answer to this request, if it has one (and the keys to store the
+        answer under when it has not)."""
+        try:
+            plan = self._cache_plan(kwargs)
+            if plan is None:
+                return None
+            return self._looked_up(plan, response_cache.look_up(plan))
+        except Exception:
+            internal_error("looking up the response cache")
+            return None
+
+    async def consult_cache_async(self, kwargs: dict[str, Any]) -> response_cache.Hit | None:
+        """:meth:`consult_cache` from async code: a store or embedder that does I/O is asked from a
+        worker thread, not the event loop."""
+        try:
+            plan = self._cache_plan(kwargs)
+            if plan is None:
+                return None
+            if plan.cache.local:
+                lookup = response_cache.look_up(plan)
+            else:
+                import asyncio
+
+                lookup = await asyncio.to_thread(response_cache.look_up, plan)
+            return self._looked_up(plan, lookup)
+        except Exception:
+            internal_error("looking up the response cache")
+            return None
+
+    def _cache_plan(self, kwargs: dict[str, Any]) -> response_cache.Plan | None:
+        cache = self.runtime.setting(self.scope, "response_cache")
+        if cache is None:
+            return None
+        arguments, tenant = _invocation_of(self.scope, cache)
+        try:
+            namespace = cache.namespace_for(arguments, tenant)
+        except Exception as exc:  # the caller's namespace function failed: no cache, rather than a wrong one
+            log.warning("costaware: the response cache's namespace function raised %r; not caching", exc)
+            self.cache_lookup = response_cache.Lookup("skipped", skipped="namespace_error")
+            return None
+        target = self.target
+        family = f"{target.endpoint.provider}.{target.resource_path}"
+        plan = response_cache.plan(cache, target.endpoint, family, kwargs, namespace)
+        if isinstance(plan, response_cache.Lookup):
+            self.cache_lookup = plan
+            return None
+        self._cached_model = kwargs.get("model")
+        return plan
+
+    def _looked_up(
+        self, plan: response_cache.Plan, lookup: response_cache.Lookup
+    ) -> response_cache.Hit | None:
+        self.cache_lookup = lookup
+        if lookup.hit is None:
+            self.cache_plan = plan
+        return lookup.hit
+
+    def replay(
+        self, hit: response_cache.Hit, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Answer from the cache: ``send`` (the SDK's method on a replaying client) gets the stored
+        answer as its HTTP response, so the caller receives the SDK's own objects."""
+        body = self.target.endpoint.replay_body(hit.final, self.request.stream, kwargs)  # type: ignore[misc]
+        token = response_cache.REPLAY.set(body)
+        tokens = self.activate()
+        try:
+            return send(*args, **kwargs)
+        finally:
+            self.deactivate(tokens)
+            response_cache.REPLAY.reset(token)
+
+    async def replay_async(
+        self, hit: response_cache.Hit, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        body = self.target.endpoint.replay_body(hit.final, self.request.stream, kwargs)  # type: ignore[misc]
+        token = response_cache.REPLAY.set(body)
+        tokens = self.activate()
+        try:
+            return await send(*args, **kwargs)
+        finally:
+            self.deactivate(tokens)
+            response_cache.REPLAY.reset(token)
+
+    def replayer(self, wrapped: Any, instance: Any) -> Any:
+        """The SDK's method bound to a copy of the caller's client that answers from the cache."""
+        return rebind(wrapped, self.runtime.replaying(self.target, instance))
+
+    def keep_answer(self, value: Any) -> None:
+        """Note a whole answer (a non-streamed response) for the response cache."""
+        if self.cache_plan is not None and self.target.endpoint.final_of is not None:
+            try:
+                self._answer = self.target.endpoint.final_of(value)
+            except Exception:
+                internal_error("reading an answer for the response cache")
+
+    def _store_answer(
+        self, error: BaseException | None, cost: Cost, stream_end: StreamEnd | None
+    ) -> int | None:
+        """Keep this call's answer in the response cache: only a whole answer (a stream read to its
+        end), from the model the request was keyed on (not a fallback or a cascade's later hop)."""
+        plan = self.cache_plan
+        if plan is None or error is not None or self.escalations or self.sent_model != self._cached_model:
+            return None
+        answer = self._answer
+        if answer is None and self._answer_stream is not None and stream_end == "completed":
+            answer = self._answer_stream.final()
+        if answer is None:
+            return None
+        if self.target.is_async and not plan.cache.local:
+            response_cache.store_later(plan, answer, cost.total)
+            return 0
+        return response_cache.store(plan, answer, cost.total)
+
     # -- endings -----------------------------------------------------------------------------
     def _claim(self) -> bool:
         with _CLAIM_LOCK:  # held for two lines: one lock for all calls costs less than one per call
@@ -368,10 +490,17 @@ class Call:
         if self.scope is not None and sent:
             self._record_in_scope(result, total_cost)
         saved = None
-        if sent and (self.requested_model != cost.priced_model or overhead or _has_cache(result)):
+        lookup = self.cache_lookup
+        if lookup is not None and lookup.hit is not None:
+            saved = Savings(baseline=lookup.hit.cost or ZERO, response_cache=lookup.hit.cost or ZERO)
+        elif sent and (self.requested_model != cost.priced_model or overhead or _has_cache(result)):
             saved = savings(
                 self.runtime, self.request.provider, self.requested_model, result.usage, cost, overhead
             )
+        if self.cache_plan is not None and lookup is not None:
+            evicted = self._store_answer(error, total_cost, stream_end)
+            if evicted is not None:
+                lookup = dataclasses.replace(lookup, stored=True, evicted=evicted)
         first = self.first_chunk_at
         outcome = CallOutcome(
             request=self.request,
@@ -387,6 +516,7 @@ class Call:
             sent=sent,
             feature=self.scope.spec.feature if self.scope is not None else None,
             tenant=self.scope.spec.tenant if self.scope is not None else None,
+            response_cache=lookup,
         )
         telemetry = self.runtime.telemetry
         telemetry.end(self.span, outcome)
@@ -453,6 +583,7 @@ class Call:
                     parsed = None
                 self._finish_parsed(parsed)
                 return value
+            self.keep_answer(value)
             self.finish(self.target.endpoint.read_response(value, self.runtime.telemetry.capture_content))
         except Exception:
             internal_error("reading a response")
@@ -489,12 +620,46 @@ class Call:
         if parsed is None:  # a body the SDK cannot parse: no usage, the call is unpriced
             self.finish(CallResult())
         else:
+            self.keep_answer(parsed)
             self.finish(self.target.endpoint.read_response(parsed, self.runtime.telemetry.capture_content))
 
     def attach_stream(self, stream: Any) -> Any:
         self.stream_attached = True
         self.accumulator = self.target.endpoint.new_accumulator(self.runtime.telemetry.capture_content)
+        if self.cache_plan is not None and self.target.endpoint.new_final_accumulator is not None:
+            self._answer_stream = self.target.endpoint.new_final_accumulator()
+            self.accumulator = _BothAccumulators(self.accumulator, self._answer_stream)
         return streams.wrap_stream(stream, self)
+
+
+class _BothAccumulators:
+    """Feeds a stream's events to the usage accumulator and to the response cache's answer builder."""
+
+    __slots__ = ("_answer", "_usage")
+
+    def __init__(self, usage: StreamAccumulator, answer: Any) -> None:
+        self._usage, self._answer = usage, answer
+
+    def add(self, event: Any) -> None:
+        self._usage.add(event)
+        self._answer.add(event)
+
+    def result(self) -> CallResult:
+        return self._usage.result()
+
+
+def _invocation_of(scope: Scope | None, cache: Any) -> tuple[Any, str | None]:
+    """The arguments of the invocation whose scope set ``cache`` (for a namespace callable) and the
+    nearest tenant."""
+    arguments = None
+    tenant = None
+    while scope is not None:
+        if arguments is None and scope.spec.response_cache is cache:
+            arguments = scope.arguments
+        if tenant is None:
+            tenant = scope.spec.tenant
+        scope = scope.parent
+    return arguments, tenant
 
 
 def open_call(

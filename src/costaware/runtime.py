@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("costaware")
 
-_CONFIGURED = {"route": "route", "cache": "prompt_cache", "retry": "retries"}
+_CONFIGURED = {
+    "route": "route",
+    "cache": "prompt_cache",
+    "retry": "retries",
+    "response_cache": "response_cache",
+}
 """Each scope setting's ``configure()`` counterpart (``max_output_tokens`` has none)."""
 
 NOT_BILLED = Cost(total=Decimal(0), source="not-billed")
@@ -54,6 +59,7 @@ class Runtime:
 
             self._default_ledgers = (ledger_for(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._replay_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.cache_tracker = ReuseTracker()
         from costaware.routing_glue import Affinity
 
@@ -61,7 +67,10 @@ class Runtime:
         self._default_guard = SpendGuard(self._default_ledgers, self.prices)
         # Whether calls outside any scope are routed, cached or budgeted (else they are only observed).
         self.policies_outside_scopes = bool(
-            settings.route is not None or settings.prompt_cache or self._default_ledgers
+            settings.route is not None
+            or settings.prompt_cache
+            or self._default_ledgers
+            or settings.response_cache is not None
         )
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -125,6 +134,20 @@ class Runtime:
             if copy is None:
                 copy = endpoint.without_retries(client)
                 self._no_retry_clients[client] = copy
+        return attrgetter(target.resource_path)(copy)
+
+    def replaying(self, target: PatchTarget, instance: Any) -> Any:
+        """The same resource on a copy of its client that answers every request from the response
+        cache's replay transport (and never retries): cached per client."""
+        endpoint = target.endpoint
+        client = endpoint.client_of(instance)
+        with self._lock:
+            copy = self._replay_clients.get(client)
+            if copy is None:
+                from costaware.response_cache import serve
+
+                copy = endpoint.with_transport(client, serve, target.is_async)
+                self._replay_clients[client] = copy
         return attrgetter(target.resource_path)(copy)
 
     def price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:

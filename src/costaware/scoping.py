@@ -27,7 +27,7 @@ import functools
 import inspect
 import threading
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -75,6 +75,8 @@ class ScopeSpec:
     """Place prompt-cache breakpoints for this scope's calls (``None``: on inside scopes)."""
     max_output_tokens: int | None = None
     """Cap every call's output length in this scope (the smaller of this and the caller's own)."""
+    response_cache: Any = None
+    """``cache=ResponseCache(...)``: answer repeated requests from this cache."""
 
     @classmethod
     def build(
@@ -88,11 +90,16 @@ class ScopeSpec:
         on_exceed: OnExceed | None = None,
         fallback: str | None = None,
         route: Any = None,
-        cache: bool | None = None,
+        cache: Any = None,
         max_output_tokens: int | None = None,
     ) -> ScopeSpec:
+        response_cache = None
+        if getattr(cache, "is_response_cache", False):
+            response_cache, cache = cache, None  # prompt-cache breakpoints stay on (the default)
         if cache not in (None, True, False):
-            raise ConfigurationError(f"cache must be True, False or None, not {cache!r}")
+            raise ConfigurationError(
+                f"cache must be True, False, None or a costaware.ResponseCache, not {cache!r}"
+            )
         if max_output_tokens is not None and (
             isinstance(max_output_tokens, bool)
             or not isinstance(max_output_tokens, int)
@@ -117,7 +124,19 @@ class ScopeSpec:
         for label, value in (("feature", feature), ("tenant", tenant)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"{label} must be a non-empty string")
-        spec = cls(name, shared, per_call, retry, feature, tenant, on_exceed, route, cache, max_output_tokens)
+        spec = cls(
+            name,
+            shared,
+            per_call,
+            retry,
+            feature,
+            tenant,
+            on_exceed,
+            route,
+            cache,
+            max_output_tokens,
+            response_cache,
+        )
         if shared is not None:
             from costaware import spend
 
@@ -125,7 +144,7 @@ class ScopeSpec:
         return spec
 
 
-_SCOPED_SETTINGS = ("route", "cache", "max_output_tokens", "retry")
+_SCOPED_SETTINGS = ("route", "cache", "max_output_tokens", "retry", "response_cache")
 """The settings a scope may set for its calls; the innermost scope that sets one wins."""
 
 
@@ -140,11 +159,16 @@ def _fields(policy: RetryPolicy) -> dict[str, Any]:
 class Scope:
     """One invocation of a ``@cost_aware`` function (or one ``with costaware.scope(...)`` block)."""
 
-    def __init__(self, spec: ScopeSpec, parent: Scope | None) -> None:
+    def __init__(
+        self, spec: ScopeSpec, parent: Scope | None, arguments: Mapping[str, Any] | None = None
+    ) -> None:
         from costaware import spend
 
         self.spec = spec
         self.parent = parent
+        self.arguments = arguments
+        """The decorated function's arguments by name, kept only for a response cache whose
+        namespace is a callable of them."""
         self.id = uuid.uuid4().hex[:16]
         self._tracker = CostTracker()
         self._lock = threading.Lock()
@@ -210,8 +234,8 @@ def last_scope() -> Scope | None:
 
 
 @contextmanager
-def _opened(spec: ScopeSpec) -> Iterator[Scope]:
-    with _entered(spec) as scope:
+def _opened(spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> Iterator[Scope]:
+    with _entered(spec, arguments) as scope:
         try:
             yield scope
         finally:
@@ -222,9 +246,9 @@ def _opened(spec: ScopeSpec) -> Iterator[Scope]:
 
 
 @asynccontextmanager
-async def _opened_async(spec: ScopeSpec) -> AsyncIterator[Scope]:
+async def _opened_async(spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> AsyncIterator[Scope]:
     """:func:`_opened` for a coroutine: its budgets are read off the event loop when it ends."""
-    with _entered(spec) as scope:
+    with _entered(spec, arguments) as scope:
         try:
             yield scope
         finally:
@@ -235,13 +259,13 @@ async def _opened_async(spec: ScopeSpec) -> AsyncIterator[Scope]:
 
 
 @contextmanager
-def _entered(spec: ScopeSpec) -> Iterator[Scope]:
+def _entered(spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> Iterator[Scope]:
     """A new scope, current (and its span open) inside the block; its budgets are read before the
     block ends, by the caller."""
     from costaware import patching
 
     patching.ensure_instrumented()
-    scope = Scope(spec, _CURRENT.get())
+    scope = Scope(spec, _CURRENT.get(), arguments)
     runtime = patching.current_runtime()
     if runtime is not None and otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY):
         runtime = runtime.silent()  # no span, the budgets as usual
@@ -260,6 +284,22 @@ def _null() -> Iterator[None]:
     yield
 
 
+def _arguments_if_needed(spec: ScopeSpec, function: Any, args: Any, kwargs: Any) -> Mapping[str, Any] | None:
+    if callable(getattr(spec.response_cache, "namespace", None)):
+        return _arguments_of(function, args, kwargs)
+    return None
+
+
+def _arguments_of(function: Any, args: Any, kwargs: Any) -> Mapping[str, Any] | None:
+    """A call's arguments by name, defaults included (for a response cache's namespace callable)."""
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None  # the call itself raises the same TypeError
+    bound.apply_defaults()
+    return bound.arguments
+
+
 class ScopeOptions(TypedDict, total=False):
     """The settings ``@cost_aware`` and ``costaware.scope()`` take (see :func:`cost_aware`)."""
 
@@ -270,7 +310,7 @@ class ScopeOptions(TypedDict, total=False):
     on_exceed: OnExceed | None
     fallback: str | None
     route: Any
-    cache: bool | None
+    cache: Any
     max_output_tokens: int | None
 
 
@@ -321,7 +361,8 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
     calls). ``fallback``: a model to switch to on persistent overload. ``feature`` / ``tenant``:
     attribution for spend reports. ``on_exceed``: ``"raise"`` (default), ``"downgrade"`` or ``"warn"``.
     ``route``: ``"auto"``, a policy object, a ``Cascade`` or a callable choosing the model. ``cache``:
-    place prompt-cache breakpoints (default on inside scopes). ``max_output_tokens``: cap output length.
+    place prompt-cache breakpoints (default on inside scopes), or a :class:`costaware.ResponseCache`
+    to answer repeated requests from it (breakpoints stay on). ``max_output_tokens``: cap output length.
     ``name``: the scope's name (default: the function's qualified name).
     Bad arguments raise :class:`ConfigurationError` here, at decoration time.
     """
@@ -351,14 +392,14 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
 
             @wrapt.decorator
             async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-                async with _opened_async(spec):
+                async with _opened_async(spec, _arguments_if_needed(spec, wrapped, args, kwargs)):
                     return await wrapped(*args, **kwargs)
 
             return async_wrapper(function)
 
         @wrapt.decorator
         def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            with _opened(spec):
+            with _opened(spec, _arguments_if_needed(spec, wrapped, args, kwargs)):
                 return wrapped(*args, **kwargs)
 
         return wrapper(function)
@@ -374,7 +415,7 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
 
 def _scoped_generator(spec: ScopeSpec, function: Any, args: Any, kwargs: Any) -> Generator[Any, Any, Any]:
     context = contextvars.copy_context()
-    opened = _opened(spec)
+    opened = _opened(spec, _arguments_if_needed(spec, function, args, kwargs))
     context.run(opened.__enter__)
     failure: BaseException | None = None
     try:
@@ -431,7 +472,7 @@ async def _scoped_async_generator(
     spec: ScopeSpec, function: Any, args: Any, kwargs: Any
 ) -> AsyncGenerator[Any, Any]:
     context = contextvars.copy_context()
-    opened = _opened_async(spec)
+    opened = _opened_async(spec, _arguments_if_needed(spec, function, args, kwargs))
     await _InContext(context, opened.__aenter__())
     failure: BaseException | None = None
     try:

@@ -330,12 +330,27 @@ class HelperProxy(_HelperBase):
         call = self._self_start()
         if call is None:
             return self.__wrapped__.__enter__()
+        request = self._self_request
+        hit = call.consult_cache(request.prepared.kwargs)
+        if hit is not None:
+            replay_make = call.replayer(request.make, request.instance)
+
+            def replay(*args: Any, **kwargs: Any) -> Any:
+                self._self_entered = replay_make(*args, **kwargs)
+                return self._self_entered.__enter__()
+
+            try:
+                helper_stream = call.replay(hit, replay, request.args, request.prepared.kwargs)
+            except Exception:
+                internal_error("answering from the response cache")
+            else:
+                _attach_to_helper_stream(call, helper_stream)
+                return helper_stream
         manager_for = self._self_send()
 
         def send(*args: Any, **kwargs: Any) -> Any:
             return manager_for(*args, **kwargs).__enter__()
 
-        request = self._self_request
         helper_stream = request.drive(call, send, request.args, request.prepared.kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
@@ -347,6 +362,14 @@ class HelperProxy(_HelperBase):
             self._self_end()
 
 
+def _discard(manager: Any) -> None:
+    """Close the request an async helper's manager prepared at ``stream()`` time (a coroutine it
+    holds) when the answer comes from the cache instead, so it is never left un-awaited."""
+    for value in list(getattr(manager, "__dict__", {}).values()):
+        if inspect.iscoroutine(value):
+            value.close()
+
+
 class AsyncHelperProxy(_HelperBase):
     """``async with client.messages.stream(...)``: ``stream()`` is a plain ``def`` returning this."""
 
@@ -354,12 +377,28 @@ class AsyncHelperProxy(_HelperBase):
         call = self._self_start()
         if call is None:
             return await self.__wrapped__.__aenter__()
+        request = self._self_request
+        hit = await call.consult_cache_async(request.prepared.kwargs)
+        if hit is not None:
+            replay_make = call.replayer(request.make, request.instance)
+
+            async def replay(*args: Any, **kwargs: Any) -> Any:
+                _discard(self.__wrapped__)
+                self._self_entered = replay_make(*args, **kwargs)
+                return await self._self_entered.__aenter__()
+
+            try:
+                helper_stream = await call.replay_async(hit, replay, request.args, request.prepared.kwargs)
+            except Exception:
+                internal_error("answering from the response cache")
+            else:
+                _attach_to_helper_stream(call, helper_stream)
+                return helper_stream
         manager_for = self._self_send()
 
         async def send(*args: Any, **kwargs: Any) -> Any:
             return await manager_for(*args, **kwargs).__aenter__()
 
-        request = self._self_request
         helper_stream = await request.drive(call, send, request.args, request.prepared.kwargs)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream

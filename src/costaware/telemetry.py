@@ -192,6 +192,10 @@ class Telemetry:
             attributes["costaware.savings.routing_usd"] = float(saved.routing)
             attributes["costaware.savings.prompt_cache_usd"] = float(saved.cache)
             attributes["costaware.savings.cascade_overhead_usd"] = float(saved.cascade_overhead)
+            if saved.response_cache:
+                attributes["costaware.savings.response_cache_usd"] = float(saved.response_cache)
+        if outcome.response_cache is not None:
+            attributes.update(_cache_attributes(outcome.response_cache))
         if outcome.error_type is not None:
             attributes["error.type"] = outcome.error_type
             span.set_status(Status(StatusCode.ERROR, outcome.error_type))
@@ -230,6 +234,17 @@ class Telemetry:
                 self._record_savings(saved, points.cost)
         elif usage is not None:
             self.metrics.unpriced.add(1, points.base)
+        if outcome.response_cache is not None:
+            self._record_cache(outcome.response_cache, points.base)
+
+    def _record_cache(self, lookup: Any, attributes: Mapping[str, Any]) -> None:
+        metrics = self.metrics
+        metrics.cache_lookups.add(1, {**attributes, "costaware.response_cache.result": lookup.result})
+        for reason in lookup.rejected:
+            check = reason.split(":", 1)[0][:40]  # the check's name, not the values it compared
+            metrics.cache_rejections.add(1, {**attributes, "costaware.response_cache.check": check})
+        if lookup.evicted:
+            metrics.cache_evictions.add(lookup.evicted, attributes)
 
     def _points(
         self,
@@ -260,13 +275,43 @@ class Telemetry:
 
     def _record_savings(self, saved: Any, attributes: Mapping[str, Any]) -> None:
         overhead = saved.cascade_overhead
-        for technique, amount in (("routing", saved.routing), ("prompt_cache", saved.cache)):
+        for technique, amount in (
+            ("routing", saved.routing),
+            ("prompt_cache", saved.cache),
+            ("response_cache", saved.response_cache),
+        ):
             if amount > 0:
                 self.metrics.savings.add(float(amount), {**attributes, "costaware.technique": technique})
             elif amount < 0:
                 self.metrics.overhead.add(float(-amount), {**attributes, "costaware.technique": technique})
         if overhead > 0:
             self.metrics.overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
+
+
+def _cache_attributes(lookup: Any) -> dict[str, Any]:
+    """The span attributes of a call's response-cache lookup."""
+    attributes: dict[str, Any] = {"costaware.response_cache.result": lookup.result}
+    if lookup.key is not None:
+        attributes["costaware.response_cache.key"] = lookup.key
+    if lookup.skipped is not None:
+        attributes["costaware.response_cache.skipped"] = lookup.skipped
+    hit = lookup.hit
+    if hit is not None:
+        attributes["costaware.response_cache.layer"] = hit.layer
+        attributes["costaware.response_cache.age_s"] = hit.age_s
+        if hit.cost is not None:
+            attributes["costaware.response_cache.saved_usd"] = float(hit.cost)
+        if hit.similarity is not None:
+            attributes["costaware.response_cache.similarity"] = hit.similarity
+        if hit.verdict is not None:
+            attributes["costaware.response_cache.verdict"] = hit.verdict
+    elif lookup.best_similarity is not None:
+        attributes["costaware.response_cache.similarity"] = lookup.best_similarity
+    if lookup.rejected:
+        attributes["costaware.response_cache.rejected"] = list(lookup.rejected)
+    if lookup.stored:
+        attributes["costaware.response_cache.stored"] = True
+    return attributes
 
 
 _SERIES_LIMIT = 1024

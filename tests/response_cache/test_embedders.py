@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
 from costaware.core.errors import ConfigurationError
-from costaware.embedders import CallableEmbedder, Embedder, OpenAIEmbedder, WordLlamaEmbedder, embedder_of
+from costaware.embedders import CallableEmbedder, Embedder, ProviderEmbedder, WordLlamaEmbedder, embedder_of
 
 SRC = Path(__file__).parents[2] / "src"
 
@@ -78,25 +78,24 @@ def test_a_callable_without_direction_is_an_error() -> None:
         CallableEmbedder(lambda text: [0.0, 0.0]).embed("x")
 
 
-def test_openai_embeds_through_the_given_client() -> None:
-    calls = []
-
-    def create(**kwargs):
-        calls.append(kwargs)
-        return SimpleNamespace(data=[SimpleNamespace(embedding=[0.0, 2.0])])
-
-    client = SimpleNamespace(embeddings=SimpleNamespace(create=create))
-    vector = OpenAIEmbedder(client, model="text-embedding-3-large").embed("hello")
-    assert np.allclose(vector, [0.0, 1.0])
-    assert calls == [{"model": "text-embedding-3-large", "input": "hello"}]
+def test_openai_embeds_through_the_given_client_and_the_call_is_priced(
+    openai_client: Any, telemetry: Any, sim: Any
+) -> None:
+    vector = ProviderEmbedder("openai", openai_client, model="text-embedding-3-large").embed("hello there")
+    assert vector.dtype == np.float32 and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+    assert sim.requests(path="/v1/embeddings") == 1
+    span = telemetry.span()
+    assert span.attributes["gen_ai.operation.name"] == "embeddings"
+    assert span.attributes["gen_ai.request.model"] == "text-embedding-3-large"
+    assert span.attributes["costaware.cost.unpriced"] is False
 
 
 @pytest.mark.parametrize(
     ("spec", "kind"),
     [
         ("wordllama", WordLlamaEmbedder),
-        ("openai", OpenAIEmbedder),
-        ("openai:text-embedding-3-large", OpenAIEmbedder),
+        ("openai", ProviderEmbedder),
+        ("openai:text-embedding-3-large", ProviderEmbedder),
     ],
 )
 def test_names_are_turned_into_embedders(spec: str, kind: type) -> None:

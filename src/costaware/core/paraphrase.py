@@ -43,7 +43,7 @@ from functools import lru_cache
 
 __all__ = ["DEFAULT_STRICTNESS", "ParaphraseRule", "Verdict"]
 
-DEFAULT_STRICTNESS = 0.5
+DEFAULT_STRICTNESS = 0.3
 """The default of :attr:`ParaphraseRule.strictness` (see ``bench/semantic_cache.md`` for its curve)."""
 
 SAME = "same question"

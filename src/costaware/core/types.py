@@ -155,6 +155,8 @@ class CallOutcome:
     feature: str | None = None
     tenant: str | None = None
     """The attribution of the call's innermost scope (labels on the cost and call counters)."""
+    response_cache: Any = None
+    """``costaware.response_cache.Lookup`` when a response cache applied to the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +209,38 @@ class CostTracker:
     @property
     def output_tokens(self) -> int:
         return sum(r.usage.output_tokens for r in self.records if r.usage is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheParts:
+    """What a request's answer depends on, split for a response cache's two layers.
+
+    The exact layer keys on ``context`` and ``question`` together; the semantic layer partitions by
+    ``context`` alone and compares ``question`` wordings inside a partition. ``context`` therefore
+    determines everything but the wording of the last user turn: where that wording sits in the
+    request is a placeholder in it.
+
+    >>> parts = CacheParts(context='{"model":"m"}', question="hi")
+    >>> parts.cacheable, parts.copies
+    (True, 1)
+    """
+
+    context: str
+    """Canonical JSON (sorted keys, no whitespace) of everything that changes the answer except the
+    last user turn's text: model, system prompt, tools, output format, sampling, earlier turns."""
+    question: str | None
+    """The last turn's plain text when it is a user turn made only of text, else ``None`` (then only
+    an exact match on ``context`` may answer)."""
+    blockers: tuple[str, ...] = ()
+    """Why the request should not be cached unless the user opts in: ``"tool_results"``, ``"images"``,
+    ``"n>1"``, ``"conversation"`` (server-side state that changes between calls); ``"unreadable"`` (a
+    value that cannot be read without consuming it, or has no faithful form) is never safe to cache."""
+    temperature: float | None = None
+    """The request's sampling temperature, ``None`` when it sets none (the caller applies its limit)."""
+    copies: int = 1
+    """How many answers one call returns (OpenAI's ``n``)."""
+
+    @property
+    def cacheable(self) -> bool:
+        """No blocker at all (a caller with opt-ins checks ``blockers`` itself)."""
+        return not self.blockers

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from costaware.core import caching
 from costaware.core.types import CallResult, Usage, integral
+from costaware.providers import anthropic_replay
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
@@ -196,6 +197,10 @@ MESSAGES = Endpoint(
     prompt_fields=("system", "messages", "tools", "tool_choice"),
     output_cap_fields=("max_tokens",),
     plan_cache=_plan_cache,
+    cache_parts=anthropic_replay.cache_parts,
+    final_of=anthropic_replay.final_of,
+    new_final_accumulator=anthropic_replay.MessageFinalAccumulator,
+    replay_body=anthropic_replay.replay_body,
 )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from costaware.core.types import CallRequest, CallResult, Operation, Provider, Usage
+from costaware.core.types import CacheParts, CallRequest, CallResult, Operation, Provider, Usage
 
 log = logging.getLogger("costaware")
 
@@ -26,6 +26,35 @@ class StreamAccumulator(Protocol):
     def add(self, event: Any) -> None: ...
 
     def result(self) -> CallResult: ...
+
+
+class FinalAccumulator(Protocol):
+    """Rebuilds a stream's response, as the dict a non-streamed call would have returned."""
+
+    def add(self, event: Any) -> None: ...
+
+    def final(self) -> dict[str, Any] | None:
+        """The response's wire dict, or ``None`` when the stream did not complete (or was garbled)."""
+        ...
+
+
+def with_served_transport(client: Any, respond: Callable[[Any, Any], Any], is_async: bool) -> Any:
+    """A copy of a Stainless-generated client (both SDKs) whose HTTP client answers every request with
+    ``respond(http, request)`` and never retries; ``http`` is the HTTP library the SDK itself uses
+    (``httpx``, or ``httpx2`` in newer SDKs), so the SDK accepts the client and parses its answers."""
+    import importlib
+
+    base = next(c for c in type(client._client).__mro__ if c.__name__ in ("Client", "AsyncClient"))
+    http = importlib.import_module(base.__module__.split(".")[0])
+    if is_async:
+
+        async def handle(request: Any) -> Any:
+            return respond(http, request)
+
+        http_client = http.AsyncClient(transport=http.MockTransport(handle))
+    else:
+        http_client = http.Client(transport=http.MockTransport(lambda request: respond(http, request)))
+    return client.with_options(http_client=http_client, max_retries=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +91,23 @@ class Endpoint:
     not_sent_errors: frozenset[str] = frozenset({"ConnectError", "ConnectTimeout"})
     """Exception class names (in an error's ``__cause__`` chain) meaning the request never left: the
     SDK's HTTP client (httpx) could not connect, so nothing can have been billed."""
+    with_transport: Callable[[Any, Callable[[Any, Any], Any], bool], Any] = with_served_transport
+    """``(client, respond, is_async)`` -> a copy of the client whose requests ``respond(http, request)``
+    answers (the response cache replays stored answers through the SDK's own parsing this way)."""
+    cache_parts: Callable[[Mapping[str, Any]], CacheParts] | None = None
+    """kwargs -> what the answer depends on, split for the response cache's exact and semantic
+    layers (``None``: this endpoint's answers are never cached). Pure; never consumes an argument."""
+    final_of: Callable[[Any], dict[str, Any] | None] | None = None
+    """A non-streamed response (``create`` or ``parse``) -> its wire dict, the answer to store
+    (``None``: not a response of this endpoint). What ``.parse()`` derived is left out: the SDK
+    derives it again when the answer is replayed."""
+    new_final_accumulator: Callable[[], FinalAccumulator] | None = None
+    """-> a fresh accumulator that rebuilds the same wire dict from one stream's raw events (the
+    objects ``new_accumulator``'s accumulator gets)."""
+    replay_body: Callable[[Mapping[str, Any], bool, Mapping[str, Any]], tuple[str, bytes]] | None = None
+    """``(stored dict, stream, kwargs) -> (content type, HTTP body)`` that the SDK parses back into
+    the stored response, every token count zero: JSON, or the event stream the API would send for
+    it (``kwargs`` says e.g. whether a chat stream ends with a usage chunk)."""
 
 
 @dataclass(frozen=True, slots=True)

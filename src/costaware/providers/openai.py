@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from costaware.core import caching
 from costaware.core.types import CallResult, Usage, integral
+from costaware.providers import openai_replay, responses_replay
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
@@ -266,6 +267,10 @@ CHAT = Endpoint(
     output_cap_fields=("max_completion_tokens", "max_tokens"),
     output_copies_fields=("n",),
     plan_cache=_plan_cache,
+    cache_parts=openai_replay.cache_parts,
+    final_of=openai_replay.final_of,
+    new_final_accumulator=openai_replay.ChatFinalAccumulator,
+    replay_body=openai_replay.replay_body,
 )
 RESPONSES = Endpoint(
     PROVIDER,
@@ -278,6 +283,10 @@ RESPONSES = Endpoint(
     prompt_fields=("instructions", "input", "tools", "tool_choice", "text"),
     output_cap_fields=("max_output_tokens",),
     plan_cache=_plan_cache,
+    cache_parts=responses_replay.cache_parts,
+    final_of=responses_replay.final_of,
+    new_final_accumulator=responses_replay.ResponseFinalAccumulator,
+    replay_body=responses_replay.replay_body,
 )
 EMBEDDINGS = Endpoint(
     PROVIDER,
@@ -303,3 +312,20 @@ def targets() -> list[PatchTarget]:
         *resource_targets("openai", responses, "Responses", "responses", RESPONSES),
         *resource_targets("openai", embeddings, "Embeddings", "embeddings", EMBEDDINGS, _CREATE_ONLY),
     ]
+
+
+EMBEDDING_MODEL: Final = "text-embedding-3-small"
+"""The embeddings model the response cache's ``embedder="openai"`` uses when none is named."""
+
+
+def new_client() -> Any:
+    """A client made from the environment (``OPENAI_API_KEY``...), for an embedder given none."""
+    import openai
+
+    return openai.OpenAI()
+
+
+def embed(client: Any, model: str, text: str) -> Any:
+    """One text's embedding from the embeddings endpoint, through ``client`` (the application's own,
+    patched: the call is traced and priced like any other)."""
+    return client.embeddings.create(model=model, input=text).data[0].embedding

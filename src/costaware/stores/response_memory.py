@@ -199,6 +199,11 @@ class MemoryResponseStore:
     # -- the ResponseStore protocol ------------------------------------------------------------
 
     @property
+    def path(self) -> str | None:
+        """The SQLite file the store writes through to, or ``None`` (this process only)."""
+        return self._path
+
+    @property
     def evictions(self) -> int:
         """Entries evicted for size by this store object since it was opened."""
         return self._evictions

@@ -1,0 +1,446 @@
+"""The response cache inside a call: hits answered by the real SDKs from the cache, keys that never mix
+answers up, streams, budgets, telemetry and savings, through the real clients against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import costaware
+from costaware import cost_aware
+
+from helpers import HAIKU, SONNET, anthropic_cost, user
+
+MESSAGES = "/v1/messages"
+CHAT = "/v1/chat/completions"
+RESPONSES = "/v1/responses"
+
+
+def ask(client: Any, text: str, *, model: str = HAIKU, **extra: Any) -> Any:
+    return client.messages.create(model=model, max_tokens=100, messages=user(text), **extra)
+
+
+def test_a_repeated_request_is_answered_from_the_cache_as_the_sdks_own_message(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def faq(question: str) -> Any:
+        return ask(anthropic_client, question)
+
+    first = faq("What are your opening hours?")
+    started = time.perf_counter()
+    second = faq("What are your opening hours?")
+    elapsed = time.perf_counter() - started
+
+    assert sim.requests(path=MESSAGES) == 1
+    assert type(second) is type(first)
+    assert second.content[0].text == first.content[0].text
+    assert second.model == first.model and second.stop_reason == first.stop_reason
+    assert (second.usage.input_tokens, second.usage.output_tokens) == (0, 0)
+    assert elapsed < 0.05  # no request: a few SDK steps
+
+    miss, hit = telemetry.call_spans()
+    assert miss.attributes["costaware.response_cache.result"] == "miss"
+    assert miss.attributes["costaware.response_cache.stored"] is True
+    paid = anthropic_cost(HAIKU, first.usage)
+    assert hit.attributes["costaware.response_cache.result"] == "exact_hit"
+    assert hit.attributes["costaware.response_cache.layer"] == "exact"
+    assert hit.attributes["costaware.response_cache.saved_usd"] == float(paid)
+    assert hit.attributes["costaware.cost.usd"] == 0.0
+    assert hit.attributes["costaware.response_cache.age_s"] >= 0
+    assert telemetry.counter_value("costaware.savings", costaware__technique="response_cache") == float(paid)
+    assert (
+        telemetry.counter_value(
+            "costaware.response_cache.lookups", costaware__response_cache__result="exact_hit"
+        )
+        == 1
+    )
+    assert costaware.last_scope().tracker.total_cost == 0
+
+
+@pytest.mark.parametrize("change", ["model", "system", "tools", "earlier_turns", "stop_sequences", "tenant"])
+def test_no_answer_crosses_a_model_system_prompt_tools_earlier_turns_sampling_or_tenant(
+    anthropic_client: Any, telemetry: Any, sim: Any, change: str
+) -> None:
+    cache = costaware.ResponseCache(semantic=True, namespace=lambda tenant, **_: tenant)
+    base: dict[str, Any] = {"model": HAIKU, "max_tokens": 100, "messages": user("What is the refund policy?")}
+    other = dict(base)
+    if change == "model":
+        other["model"] = SONNET
+    elif change == "system":
+        other["system"] = "You answer for the billing team."
+    elif change == "tools":
+        other["tools"] = [{"name": "lookup", "description": "Look up", "input_schema": {"type": "object"}}]
+    elif change == "earlier_turns":
+        other["messages"] = [
+            {"role": "user", "content": "I bought a phone."},
+            {"role": "assistant", "content": "Noted."},
+            *base["messages"],
+        ]
+    elif change == "stop_sequences":
+        other["stop_sequences"] = ["END"]
+
+    @cost_aware(cache=cache)
+    def faq(request: dict[str, Any], tenant: str) -> Any:
+        return anthropic_client.messages.create(**request)
+
+    faq(base, tenant="acme")
+    faq(other, tenant="globex" if change == "tenant" else "acme")
+    assert sim.requests(path=MESSAGES) == 2
+    assert telemetry.call_spans()[1].attributes["costaware.response_cache.result"] == "miss"
+    faq(base, tenant="acme")  # the first request is still served from the cache
+    assert sim.requests(path=MESSAGES) == 2
+
+
+def test_prompt_cache_breakpoints_do_not_change_the_key(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    """costaware's planner adds cache_control markers once a prefix is reused: the same request
+    with and without them is the same request."""
+    cache = costaware.ResponseCache()
+    system = "Policy handbook. " * 400
+
+    @cost_aware(cache=cache)
+    def faq(question: str) -> Any:
+        return anthropic_client.messages.create(
+            model=HAIKU, max_tokens=50, system=system, messages=user(question)
+        )
+
+    for _ in range(3):
+        faq("Can I return an opened item?")
+    assert sim.requests(path=MESSAGES) == 1
+
+
+def test_a_paraphrase_hits_the_semantic_layer_and_a_lookalike_does_not(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache(semantic=True)
+
+    @cost_aware(cache=cache)
+    def faq(question: str) -> Any:
+        return ask(anthropic_client, question)
+
+    first = faq("How do I reset my password?")
+    again = faq("How can I reset my password?")
+    assert sim.requests(path=MESSAGES) == 1
+    assert again.content[0].text == first.content[0].text
+    hit = telemetry.call_spans()[1].attributes
+    assert hit["costaware.response_cache.result"] == "semantic_hit"
+    assert hit["costaware.response_cache.similarity"] >= cache.rule.min_similarity
+
+    faq("What is the fastest route from England to Scotland?")
+    faq("What is the fastest route from Scotland to England?")
+    faq("Can I get a refund after 30 days?")
+    faq("Can I get a refund after 60 days?")
+    assert sim.requests(path=MESSAGES) == 5
+    spans = telemetry.call_spans()
+    assert spans[3].attributes["costaware.response_cache.result"] == "miss"
+    assert spans[5].attributes["costaware.response_cache.result"] == "miss"
+
+
+def test_a_streamed_request_is_answered_with_a_real_stream_and_helpers_replay(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+    question = "Explain our shipping options."
+
+    @cost_aware(cache=cache)
+    def plain() -> Any:
+        return ask(anthropic_client, question)
+
+    @cost_aware(cache=cache)
+    def streamed() -> list[Any]:
+        return list(ask(anthropic_client, question, stream=True))
+
+    @cost_aware(cache=cache)
+    def helper() -> tuple[list[str], Any]:
+        with anthropic_client.messages.stream(model=HAIKU, max_tokens=100, messages=user(question)) as stream:
+            return list(stream.text_stream), stream.get_final_message()
+
+    original = plain()
+    events = streamed()
+    texts, final = helper()
+    assert sim.requests(path=MESSAGES) == 1
+    kinds = [event.type for event in events]
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert {"content_block_start", "content_block_delta", "content_block_stop", "message_delta"} <= set(kinds)
+    text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+    assert text == original.content[0].text == "".join(texts) == final.content[0].text
+    assert final.usage.output_tokens == 0
+    for span in telemetry.call_spans()[1:]:
+        assert span.attributes["costaware.response_cache.result"] == "exact_hit"
+        assert span.attributes["costaware.stream.end"] in ("completed", "closed")
+
+
+def test_a_stream_read_to_the_end_is_stored_and_an_abandoned_one_is_not(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def read_some(question: str, events: int | None) -> None:
+        stream = ask(anthropic_client, question, stream=True)
+        for index, _ in enumerate(stream):
+            if events is not None and index + 1 >= events:
+                stream.close()
+                break
+
+    read_some("Tell me about the warranty.", 2)
+    read_some("Tell me about the warranty.", None)
+    assert sim.requests(path=MESSAGES) == 2  # the closed stream left nothing to serve
+    read_some("Tell me about the warranty.", None)
+    assert sim.requests(path=MESSAGES) == 2
+
+
+def test_openai_chat_and_responses_hits_are_real_sdk_objects_and_streams(
+    openai_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+    messages = user("Summarise the return policy in one line.")
+
+    @cost_aware(cache=cache)
+    def chat(**extra: Any) -> Any:
+        return openai_client.chat.completions.create(model="gpt-4o-mini", messages=messages, **extra)
+
+    @cost_aware(cache=cache)
+    def respond(**extra: Any) -> Any:
+        return openai_client.responses.create(model="gpt-4o-mini", input="Name our three plans.", **extra)
+
+    first = chat()
+    again = chat()
+    chunks = list(chat(stream=True, stream_options={"include_usage": True}))
+    assert sim.requests(path=CHAT) == 1
+    assert type(again) is type(first) and again.choices[0].message.content == first.choices[0].message.content
+    assert again.usage.prompt_tokens == again.usage.completion_tokens == 0
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == first.choices[0].message.content
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 0
+
+    response = respond()
+    replayed = respond()
+    events = list(respond(stream=True))
+    assert sim.requests(path=RESPONSES) == 1
+    assert replayed.output_text == response.output_text
+    assert events[-1].type == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == response.output_text
+
+    @cost_aware(cache=cache)
+    def chat_helper() -> Any:
+        with openai_client.chat.completions.stream(model="gpt-4o-mini", messages=messages) as stream:
+            return stream.get_final_completion()
+
+    assert chat_helper().choices[0].message.content == first.choices[0].message.content
+    assert sim.requests(path=CHAT) == 1
+
+
+def test_requests_that_should_not_be_cached_are_not_unless_allowed(
+    openai_client: Any, telemetry: Any, sim: Any
+) -> None:
+    strict = costaware.ResponseCache()
+    loose = costaware.ResponseCache(allow=["n>1", "temperature"])
+
+    def call(cache: Any, **extra: Any) -> Any:
+        @cost_aware(cache=cache)
+        def run() -> Any:
+            return openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=user("Pick a name."), **extra
+            )
+
+        return run()
+
+    for extra in ({"temperature": 1.2}, {"n": 3}):
+        call(strict, **extra)
+        call(strict, **extra)
+        assert telemetry.call_spans()[-1].attributes["costaware.response_cache.result"] == "skipped"
+    assert sim.requests(path=CHAT) == 4
+    call(loose, n=3)
+    again = call(loose, n=3)
+    assert sim.requests(path=CHAT) == 5
+    assert len(again.choices) == 3
+
+
+def test_a_hit_is_served_under_an_exhausted_budget_and_reserves_nothing(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def fill() -> Any:
+        return ask(anthropic_client, "Where is my order?")
+
+    @cost_aware(cache=cache, budget=0)
+    def broke() -> Any:
+        return ask(anthropic_client, "Where is my order?")
+
+    first = fill()
+    assert broke().content[0].text == first.content[0].text
+    with pytest.raises(costaware.BudgetExceededError), costaware.scope("other", budget=0):
+        ask(anthropic_client, "Something never asked before")
+    assert sim.requests(path=MESSAGES) == 1
+
+
+def test_an_unreachable_store_is_a_miss_with_one_warning(
+    anthropic_client: Any, telemetry: Any, sim: Any, caplog: Any
+) -> None:
+    from helpers import start_redis_server
+
+    server, url = start_redis_server()
+    cache = costaware.ResponseCache(store=url + "?timeout=0.1")
+    server.terminate()
+    server.wait()
+
+    @cost_aware(cache=cache)
+    def faq() -> Any:
+        return ask(anthropic_client, "Do you ship abroad?")
+
+    with caplog.at_level(logging.WARNING, logger="costaware"):
+        started = time.perf_counter()
+        answers = [faq() for _ in range(3)]
+        elapsed = time.perf_counter() - started
+    assert all(a.content[0].text == answers[0].content[0].text for a in answers)
+    assert sim.requests(path=MESSAGES) == 3
+    assert elapsed < 1.5  # one timeout, then the store is skipped for a while
+    warnings = [r for r in caplog.records if "response cache store" in r.getMessage()]
+    assert len(warnings) == 1
+    assert telemetry.call_spans()[0].attributes["costaware.response_cache.result"] == "error"
+
+
+def test_a_corrupt_entry_is_a_miss(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    from costaware.stores.responses import Entry
+
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def faq() -> Any:
+        return ask(anthropic_client, "Is there a student discount?")
+
+    faq()
+    key = telemetry.call_spans()[0].attributes["costaware.response_cache.key"]
+    entry = cache.store.get(key)
+    assert entry is not None
+    cache.store.put(Entry(**{**{f: getattr(entry, f) for f in entry.__slots__}, "payload": b"{not json"}))
+    faq()
+    assert sim.requests(path=MESSAGES) == 2
+    assert telemetry.call_spans()[1].attributes["costaware.response_cache.result"] == "miss"
+
+
+def test_ttl_and_invalidation(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    cache = costaware.ResponseCache(ttl=0.3, namespace=lambda team, **_: team)
+
+    @cost_aware(cache=cache)
+    def faq(team: str) -> Any:
+        return ask(anthropic_client, "What is the on-call rota?")
+
+    faq("red")
+    faq("red")
+    assert sim.requests(path=MESSAGES) == 1
+    time.sleep(0.35)
+    faq("red")
+    assert sim.requests(path=MESSAGES) == 2
+    faq("blue")
+    assert cache.invalidate(namespace="red") == 1
+    faq("red")
+    faq("blue")
+    assert sim.requests(path=MESSAGES) == 4
+
+
+def test_configure_turns_the_cache_on_for_every_call(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    costaware.configure(response_cache=costaware.ResponseCache())
+    ask(anthropic_client, "Global question?")
+    ask(anthropic_client, "Global question?")
+    assert sim.requests(path=MESSAGES) == 1
+    with pytest.raises(costaware.ConfigurationError):
+        costaware.configure(response_cache="yes")
+
+
+def test_bad_settings_are_refused_at_construction() -> None:
+    for bad in (
+        {"ttl": "soon"},
+        {"ttl": -1},
+        {"max_entries": 0},
+        {"allow": ["everything"]},
+        {"store": "ftp://x"},
+        {"namespace": 3},
+        {"strictness": "high"},
+        {"embedder": 42, "semantic": True},
+    ):
+        with pytest.raises(costaware.ConfigurationError):
+            costaware.ResponseCache(**bad)
+
+
+async def test_async_hits_streams_and_helpers(async_anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    cache = costaware.ResponseCache(semantic=True)
+
+    @cost_aware(cache=cache)
+    async def faq(question: str, stream: bool = False) -> Any:
+        reply = await async_anthropic_client.messages.create(
+            model=HAIKU, max_tokens=100, messages=user(question), stream=stream
+        )
+        if stream:
+            return [event async for event in reply]
+        return reply
+
+    @cost_aware(cache=cache)
+    async def helper(question: str) -> Any:
+        async with async_anthropic_client.messages.stream(
+            model=HAIKU, max_tokens=100, messages=user(question)
+        ) as s:
+            return await s.get_final_message()
+
+    first = await faq("How do I change my billing address?")
+    results = await asyncio.gather(*(faq("How do I change my billing address?") for _ in range(5)))
+    events = await faq("How do I change my billing address?", stream=True)
+    final = await helper("How can I change my billing address?")
+    assert sim.requests(path=MESSAGES) == 1
+    assert all(r.content[0].text == first.content[0].text for r in results)
+    assert events[-1].type == "message_stop"
+    assert final.content[0].text == first.content[0].text
+
+
+def test_redis_store_is_shared_between_caches(
+    anthropic_client: Any, telemetry: Any, sim: Any, redis_url: Any
+) -> None:
+    url = f"{redis_url}?prefix=costaware:rc:test-{time.time_ns()}"
+    first, second = (
+        costaware.ResponseCache(store=url, semantic=True),
+        costaware.ResponseCache(store=url, semantic=True),
+    )
+
+    @cost_aware(cache=first)
+    def one() -> Any:
+        return ask(anthropic_client, "How long does delivery take?")
+
+    @cost_aware(cache=second)
+    def two() -> Any:
+        return ask(anthropic_client, "How long does the delivery take?")
+
+    answer = one()
+    assert two().content[0].text == answer.content[0].text
+    assert sim.requests(path=MESSAGES) == 1
+
+
+def test_the_hit_costs_nothing_in_scopes_and_the_span_is_a_real_call_span(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def faq() -> Any:
+        return ask(anthropic_client, "What's your phone number?")
+
+    first = faq()
+    paid = costaware.last_scope().tracker.total_cost
+    assert paid == anthropic_cost(HAIKU, first.usage) > Decimal(0)
+    faq()
+    assert costaware.last_scope().tracker.total_cost == 0
+    assert costaware.last_scope().tracker.calls == 1
+    span = telemetry.call_spans()[1]
+    assert span.attributes["gen_ai.response.model"] == first.model
+    assert span.attributes["gen_ai.usage.input_tokens"] == 0

@@ -2,7 +2,9 @@
 
 ``python prometheus_app.py PORT ANTHROPIC_URL OPENAI_URL STORE_PATH``: serves /metrics on PORT, runs a
 first workload, prints ``ready``; then for each line read from stdin runs the second workload (more
-refusals, retries, a budget store failure) and prints ``done <refusals so far>``.
+refusals, retries, a budget store failure) and prints ``done <refusals so far>``. Both workloads use the
+response cache: exact and semantic hits, a paraphrase check's rejection, an eviction, a skipped request
+and a failing store.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import anthropic
 import openai
 
 import costaware
-from costaware import Budget, BudgetExceededError, Cascade, cost_aware
+from costaware import Budget, BudgetExceededError, Cascade, ResponseCache, cost_aware
+from costaware.stores.response_memory import MemoryResponseStore
 
 port, anthropic_url, openai_url, store_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 costaware.configure(prometheus_port=int(port), raise_internal_errors=True)
@@ -55,6 +58,54 @@ def cascaded() -> Any:
     )
 
 
+class UnreachableStore(MemoryResponseStore):
+    """A response store that is down: every lookup is an ``error`` (a miss for the caller)."""
+
+    def get(self, key: str) -> Any:
+        raise ConnectionError("the response store is unreachable")
+
+
+# One entry: the third distinct question evicts the first. Sonnet, so that cached calls stay out of
+# the test's count of Haiku calls.
+answers = ResponseCache(max_entries=1)
+paraphrases = ResponseCache(semantic=True)
+broken = ResponseCache(store=UnreachableStore())
+
+
+def _ask(question: str, **extra: Any) -> Any:
+    return claude.messages.create(
+        model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": question}], **extra
+    )
+
+
+@cost_aware(cache=answers, feature="answers")
+def answered(question: str, **extra: Any) -> Any:
+    return _ask(question, **extra)
+
+
+@cost_aware(cache=paraphrases, feature="paraphrases")
+def paraphrased(question: str) -> Any:
+    return _ask(question)
+
+
+@cost_aware(cache=broken, feature="broken-cache")
+def uncached(question: str) -> Any:
+    return _ask(question)
+
+
+def cached_workload() -> None:
+    """Every result of a lookup, a rejection and an eviction, the same series in every pass."""
+    answered("What is the capital of France?")
+    answered("What is the capital of France?")  # an exact hit
+    answered("What is the capital of Spain?")  # evicts France (one entry)
+    answered("Pick a name.", temperature=1.0)  # too hot: skipped
+    paraphrased("How do I reset my password?")
+    paraphrased("How can I reset my password?")  # a semantic hit
+    paraphrased("Can I get a refund after 30 days?")
+    paraphrased("Can I get a refund after 60 days?")  # first pass: rejected (numbers differ)
+    uncached("Do you ship abroad?")  # the store fails: an error
+
+
 def workload(invocations: int) -> None:
     global refusals
     for _ in range(invocations):
@@ -86,6 +137,7 @@ def workload(invocations: int) -> None:
             extra_headers={"x-sim-fault": f"status=400;times=1;key=bad-{refusals}"},
         )
     cascaded()
+    cached_workload()
 
 
 def store_outage() -> None:

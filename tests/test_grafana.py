@@ -76,6 +76,7 @@ def test_dashboard_queries_match_emitted_metrics(
     sim.add_fault(Fault(status=500, times=1))
     with pytest.raises(anthropic.InternalServerError):
         anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("error"))
+    _use_the_response_cache(anthropic_client)
     series, labels = prometheus_series(telemetry)
 
     assert len(DASHBOARDS) >= 2
@@ -83,8 +84,29 @@ def test_dashboard_queries_match_emitted_metrics(
         _check_dashboard(json.loads(path.read_text()), series, labels)
 
 
+def _use_the_response_cache(client: Any) -> None:
+    """Every response-cache series: hits of both layers, a rejection, an eviction, savings."""
+    from costaware import cost_aware
+
+    @cost_aware(cache=costaware.ResponseCache(semantic=True, max_entries=2))
+    def ask(question: str) -> Any:
+        return client.messages.create(model=HAIKU, max_tokens=20, messages=user(question))
+
+    for question in (
+        "What is the capital of France?",
+        "What is the capital of France?",  # exact hit
+        "How can I reset my password?",
+        "How do I reset my password?",  # semantic hit
+        "Can I get a refund after 30 days?",  # evicts France (two entries)
+        "Can I get a refund after 60 days?",  # a paraphrase check rejects the 30-day answer
+    ):
+        ask(question)
+
+
 def _check_dashboard(dashboard: dict[str, Any], series: set[str], labels: set[str]) -> None:
-    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    rows = [panel for panel in dashboard["panels"] if panel["type"] == "row"]
+    assert all(not row.get("targets") for row in rows)
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", ())]
     assert expressions
     for expr in expressions:
         # Metric names are what is left once the label groupings and matchers are taken out.

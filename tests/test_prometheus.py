@@ -214,6 +214,8 @@ def test_panel_queries_name_only_exported_metrics() -> None:
         "costaware_budget_store_failures_total", "costaware_budget_store_journal",
         "gen_ai_client_token_usage_sum", "gen_ai_client_operation_duration_seconds_bucket",
         "gen_ai_client_operation_time_to_first_chunk_seconds_bucket", "costaware_call_cost_USD_bucket",
+        "costaware_response_cache_lookups_total", "costaware_response_cache_rejections_total",
+        "costaware_response_cache_evictions_total",
     }  # fmt: skip
     exprs = [expr for _, expr in _panel_queries()] + [r["expr"] for r in _alert_rules()]
     metric = r"\b(?:costaware|gen_ai)_[a-zA-Z_]*?(?:_total|_USD|_bucket|_sum|_count|_journal)\b"

@@ -33,6 +33,17 @@ QUESTIONS = (
     "Please summarise the warranty terms for the X200 headphones in three bullet points.",
 )
 
+REPEATS = (
+    (0, "Where is my order #4417? It was due on Monday."),  # asked again word for word
+    (1, "How can I reset my password if I no longer have the recovery email?"),  # reworded
+    (3, "What's your refund policy for opened electronics?"),
+    (5, "Do you ship to Norway and how long does shipping take?"),
+    (0, "Where is my order #4418? It was due on Monday."),  # looks alike, asks something else
+    (3, "What is your refund policy for unopened electronics?"),
+)
+"""Support traffic repeats itself: questions asked again, in the same or other words, and a few that
+only look like earlier ones (another order number, the opposite condition)."""
+
 SUPPORT_POLICY = (
     "You are the support assistant of Northwind Outfitters. Follow the policy below exactly. "
     + " ".join(
@@ -62,6 +73,7 @@ class Totals:
     by_model: dict[tuple[str, str], ModelTotals] = field(default_factory=lambda: defaultdict(ModelTotals))
     savings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     calls: int = 0
+    cache_results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
     def total(self) -> Decimal:
@@ -76,7 +88,11 @@ class Totals:
         row = self.by_model[key]
         row.calls += 1
         self.calls += 1
-        for technique in ("routing", "prompt_cache", "cascade_overhead"):
+        result = attrs.get("costaware.response_cache.result")
+        if isinstance(result, str):
+            self.cache_results[result] += 1
+            self.cache_results["rejected"] += len(attrs.get("costaware.response_cache.rejected", ()))  # type: ignore[arg-type]
+        for technique in ("routing", "prompt_cache", "cascade_overhead", "response_cache"):
             self.savings[technique] += float(attrs.get(f"costaware.savings.{technique}_usd", 0.0))  # type: ignore[arg-type]
         row.errors += "error.type" in attrs
         row.input_tokens += int(attrs.get("gen_ai.usage.input_tokens", 0))  # type: ignore[arg-type]
@@ -156,6 +172,20 @@ def _workload(anthropic_client: Any, openai_client: Any, run: str) -> Iterator[C
             input=question,
             max_output_tokens=200,
         )
+    for i, question in REPEATS:
+        yield partial(
+            anthropic_client.messages.create,
+            model="claude-sonnet-4-6" if i % 3 else "claude-opus-4-6",
+            max_tokens=300,
+            system=system,
+            messages=[{"role": "user", "content": question}],
+        )
+    yield partial(
+        openai_client.chat.completions.create,
+        model="gpt-4.1",
+        messages=[openai_system, {"role": "user", "content": QUESTIONS[2]}],
+        max_tokens=300,
+    )
     yield partial(openai_client.embeddings.create, model="text-embedding-3-small", input=list(QUESTIONS))
 
 
@@ -218,10 +248,24 @@ def _print_comparison(before: Totals, after: Totals, out: TextIO) -> None:
         f"${after.savings['routing']:.6f}, prompt caching ${after.savings['prompt_cache']:.6f}, "
         f"cascade overhead ${after.savings['cascade_overhead']:.6f}\n"
     )
+    results = after.cache_results
+    hits = results["exact_hit"] + results["semantic_hit"]
+    out.write(
+        f"  the response cache answered {hits} repeated questions at no cost ({results['exact_hit']} word "
+        f"for word, {results['semantic_hit']} reworded) and saved ${after.savings['response_cache']:.6f}; "
+        f"it turned down {results['rejected']} lookalike(s) that ask something else\n"
+    )
+
+
+def _semantic_available() -> bool:
+    """The semantic layer needs the ``semantic`` extra (in ``all``); else the demo caches exact repeats."""
+    import importlib.util
+
+    return importlib.util.find_spec("wordllama") is not None and importlib.util.find_spec("numpy") is not None
 
 
 def run(out: TextIO = sys.stdout) -> tuple[Totals, Totals]:
-    """Run the demo app twice, as written and inside ``@cost_aware(route="auto")``; print and
+    """Run the demo app twice, as written and inside ``@cost_aware(route="auto", cache=...)``; print and
     return the per-model totals of each pass."""
     import anthropic
     import openai
@@ -249,9 +293,12 @@ def run(out: TextIO = sys.stdout) -> tuple[Totals, Totals]:
         calls = list(_workload(anthropic_client, openai_client, "plain"))
         _run_pass("1/2 the app as written (observed only):", calls, out)
         collector.current = after = Totals()
-        with costaware.scope("demo-app", route="auto"):
+        cache = costaware.ResponseCache(semantic=_semantic_available())
+        with costaware.scope("demo-app", route="auto", cache=cache):
             calls = list(_workload(anthropic_client, openai_client, "routed"))
-            elapsed = _run_pass('2/2 the same app inside @cost_aware(route="auto"):', calls, out)
+            elapsed = _run_pass(
+                '2/2 the same app inside @cost_aware(route="auto", cache=ResponseCache(...)):', calls, out
+            )
         out.write(
             f"  {len(calls)} calls per pass, {elapsed:.1f} s; {sim.requests()} HTTP requests reached the "
             "simulator in all (the extra ones are the SDKs' retries of injected faults)\n"

@@ -15,9 +15,11 @@ numpy, wordllama and openai are imported on first use, never by ``import costawa
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from costaware.core.errors import ConfigurationError
@@ -44,6 +46,22 @@ def _unit(values: Any, source: str) -> Any:
     return vector / np.float32(norm)
 
 
+@contextlib.contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would make every
+    application without its own logging setup print INFO records (each HTTP request of the SDKs):
+    the root logger's handlers and level are put back as they were."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
 class WordLlamaEmbedder:
     """WordLlama's 256-d model, loaded once (thread-safe) from the package's own folder, offline.
 
@@ -54,24 +72,33 @@ class WordLlamaEmbedder:
 
     dimensions = 256
 
+    local = True
+    """Runs in-process: no I/O per embedding."""
+
     def __init__(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("wordllama") is None or importlib.util.find_spec("numpy") is None:
+            raise ConfigurationError(
+                "the 'wordllama' embedder needs the wordllama package: pip install 'costaware[semantic]'"
+            )
         self._model: Any = None
         self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Load the model now (about half a second), so the first question does not wait for it."""
+        self._load()
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                try:
+                with _logging_left_alone():
                     import wordllama
-                except ImportError as exc:
-                    raise ConfigurationError(
-                        "the 'wordllama' embedder needs the wordllama package:"
-                        " pip install 'costaware[semantic]'"
-                    ) from exc
-                folder = os.path.dirname(os.path.abspath(wordllama.__file__))
-                self._model = wordllama.WordLlama.load(
-                    cache_dir=folder, disable_download=True, dim=self.dimensions
-                )
+
+                    folder = os.path.dirname(os.path.abspath(wordllama.__file__))
+                    self._model = wordllama.WordLlama.load(
+                        cache_dir=folder, disable_download=True, dim=self.dimensions
+                    )
             return self._model
 
     def embed(self, text: str) -> Any:

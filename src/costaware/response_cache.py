@@ -145,6 +145,11 @@ class ResponseCache:
             from costaware.embedders import embedder_of
 
             self.embedder = embedder_of(embedder)
+            warm = getattr(self.embedder, "warm", None)
+            if warm is not None:  # load a local model in the background, not in the first call's path
+                threading.Thread(
+                    target=_quietly, args=(warm,), name="costaware-embedder", daemon=True
+                ).start()
         if isinstance(store, str):
             self.store_url = store
             self.store: ResponseStore = open_response_store(store, max_entries=max_entries)
@@ -185,6 +190,13 @@ class ResponseCache:
         if isinstance(namespace, str):
             return namespace
         return tenant or ""
+
+
+def _quietly(action: Callable[[], Any]) -> None:
+    try:
+        action()
+    except Exception as exc:  # the first lookup loads it again and fails there, as a miss
+        log.warning("costaware: could not load the response cache's embedder: %r", exc)
 
 
 # -- one call's use of the cache --------------------------------------------------------------------
@@ -399,8 +411,8 @@ class _StoreGuard:
             warn, self._warned = not self._warned, True
         if warn:
             log.warning(
-                "costaware: the response cache store %s failed (%s: %s); calls go to the provider "
-                "(cache misses) until it is back",
+                "costaware: the response cache store %s (or its embedder) failed (%s: %s); calls go to "
+                "the provider (cache misses) until it is back",
                 self._name,
                 type(error).__name__,
                 error,

@@ -444,3 +444,40 @@ def test_the_hit_costs_nothing_in_scopes_and_the_span_is_a_real_call_span(
     span = telemetry.call_spans()[1]
     assert span.attributes["gen_ai.response.model"] == first.model
     assert span.attributes["gen_ai.usage.input_tokens"] == 0
+
+
+def test_loading_the_local_embedder_leaves_the_applications_logging_alone() -> None:
+    """wordllama calls logging.basicConfig(level=INFO) when imported: an application without its own
+    logging setup would start printing every SDK request."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, costaware\n"
+        "cache = costaware.ResponseCache(semantic=True)\n"
+        "cache.embedder.warm()\n"
+        "root = logging.getLogger()\n"
+        "print(len(root.handlers), root.level)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["0", str(logging.WARNING)]
+
+
+def test_threads_share_one_cache_without_mixing_answers(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = costaware.ResponseCache(semantic=True, namespace=lambda tenant, **_: tenant)
+
+    @cost_aware(cache=cache)
+    def faq(question: str, tenant: str) -> str:
+        return str(ask(anthropic_client, f"{question} (for {tenant})").content[0].text)
+
+    questions = [f"What is the status of ticket {n}?" for n in range(6)]
+    jobs = [(q, t) for q in questions for t in ("acme", "globex")] * 4
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda job: faq(*job), jobs))
+    expected = {}
+    for (question, tenant), answer in zip(jobs, answers, strict=True):
+        assert expected.setdefault((question, tenant), answer) == answer
+    assert len(set(expected.values())) == len(expected)  # the simulator answers each prompt differently
+    assert 12 <= sim.requests(path=MESSAGES) < len(jobs)  # racing first askers may each go through

@@ -72,15 +72,21 @@ paraphrases = ResponseCache(semantic=True)
 broken = ResponseCache(store=UnreachableStore())
 
 
-def _ask(question: str, **extra: Any) -> Any:
+def _ask(question: str) -> Any:
     return claude.messages.create(
-        model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": question}], **extra
+        model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": question}]
     )
 
 
 @cost_aware(cache=answers, feature="answers")
-def answered(question: str, **extra: Any) -> Any:
-    return _ask(question, **extra)
+def answered(question: str) -> Any:
+    return _ask(question)
+
+
+@cost_aware(cache=answers, feature="answers")
+def hot() -> Any:
+    # A temperature above the cache's max_temperature: not cached (skipped).
+    return gpt.chat.completions.create(model="gpt-4.1", messages=QUESTION, temperature=1.2)
 
 
 @cost_aware(cache=paraphrases, feature="paraphrases")
@@ -98,7 +104,7 @@ def cached_workload() -> None:
     answered("What is the capital of France?")
     answered("What is the capital of France?")  # an exact hit
     answered("What is the capital of Spain?")  # evicts France (one entry)
-    answered("Pick a name.", temperature=1.0)  # too hot: skipped
+    hot()  # skipped
     paraphrased("How do I reset my password?")
     paraphrased("How can I reset my password?")  # a semantic hit
     paraphrased("Can I get a refund after 30 days?")

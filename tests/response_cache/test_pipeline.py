@@ -463,7 +463,9 @@ def test_loading_the_local_embedder_leaves_the_applications_logging_alone() -> N
     assert output.split() == ["0", str(logging.WARNING)]
 
 
-def test_threads_share_one_cache_without_mixing_answers(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
+def test_threads_share_one_cache_without_mixing_answers(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     cache = costaware.ResponseCache(semantic=True, namespace=lambda tenant, **_: tenant)
@@ -481,3 +483,61 @@ def test_threads_share_one_cache_without_mixing_answers(anthropic_client: Any, t
         assert expected.setdefault((question, tenant), answer) == answer
     assert len(set(expected.values())) == len(expected)  # the simulator answers each prompt differently
     assert 12 <= sim.requests(path=MESSAGES) < len(jobs)  # racing first askers may each go through
+
+
+def test_raw_responses_and_structured_outputs_are_answered_from_the_cache(
+    anthropic_client: Any, openai_client: Any, telemetry: Any, sim: Any
+) -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        answer: str
+
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def raw() -> Any:
+        return anthropic_client.messages.with_raw_response.create(
+            model=HAIKU, max_tokens=100, messages=user("Raw hours?")
+        )
+
+    @cost_aware(cache=cache)
+    def parsed() -> Any:
+        return openai_client.chat.completions.parse(
+            model="gpt-4o-mini",
+            messages=user("Reply in JSON: what is our name?"),
+            response_format=Answer,
+            extra_headers={"x-sim-difficulty": "0.1"},  # a judged request: the simulator answers in JSON
+        )
+
+    first, again = raw(), raw()
+    assert sim.requests(path=MESSAGES) == 1
+    assert again.headers.get("x-costaware-cache") == "hit"
+    assert again.parse().content[0].text == first.parse().content[0].text
+    one, two = parsed(), parsed()
+    assert sim.requests(path=CHAT) == 1
+    assert type(two.choices[0].message.parsed) is Answer
+    assert two.choices[0].message.parsed == one.choices[0].message.parsed
+
+
+async def test_async_calls_use_a_shared_store_off_the_event_loop(
+    async_anthropic_client: Any, telemetry: Any, sim: Any, redis_url: Any
+) -> None:
+    cache = costaware.ResponseCache(store=f"{redis_url}?prefix=costaware:rc:async-{time.time_ns()}")
+    assert not cache.local
+
+    @cost_aware(cache=cache)
+    async def faq() -> Any:
+        return await async_anthropic_client.messages.create(
+            model=HAIKU, max_tokens=100, messages=user("Do you have a loyalty programme?")
+        )
+
+    first = await faq()
+    key = telemetry.call_spans()[0].attributes["costaware.response_cache.key"]
+    for _ in range(100):  # the answer is written by a worker thread after the call returned
+        if cache.store.get(key) is not None:
+            break
+        await asyncio.sleep(0.02)
+    again = await faq()
+    assert again.content[0].text == first.content[0].text
+    assert sim.requests(path=MESSAGES) == 1

@@ -67,7 +67,6 @@ def start_redis_server() -> tuple[Any, str]:
     import shutil
     import socket
     import subprocess
-    import time
 
     binary = shutil.which("redis-server")
     if binary is None:
@@ -79,15 +78,24 @@ def start_redis_server() -> tuple[Any, str]:
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
+    wait_until_listening(server, port)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def wait_until_listening(server: Any, port: int) -> None:
+    """Wait (up to 10 s) until the server process ``server`` accepts connections on ``port``."""
+    import socket
+    import time
+
     deadline = time.monotonic() + 10
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, f"redis://127.0.0.1:{port}/0"
+            return
         except OSError:
             if time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError("redis-server did not start") from None
+                raise RuntimeError("the server did not start") from None
             time.sleep(0.05)
 
 

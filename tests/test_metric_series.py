@@ -1,6 +1,7 @@
 """Metric series stay bounded and count what they say: a per-invocation budget adds no series per
-invocation, its refusals accumulate in one series, and refused calls (never sent) are neither calls
-nor errors."""
+invocation, its refusals accumulate in one series, refused calls (never sent) are neither calls
+nor errors, and the response cache adds a series per lookup result and per paraphrase check, not per
+question."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from costaware import BudgetExceededError, cost_aware
+from costaware import BudgetExceededError, ResponseCache, cost_aware
 
 from helpers import HAIKU, user
 
@@ -62,3 +63,25 @@ def test_refused_calls_are_not_calls_nor_errors(anthropic_client: Any, sim: Any,
     refused_spans = [s for s in telemetry.our_spans() if s.attributes.get("costaware.budget.refused")]
     assert len(refused_spans) == 3  # each refusal still has its span, with error.type
     assert all(s.attributes["error.type"] == "BudgetExceededError" for s in refused_spans)
+
+
+def test_response_cache_series_are_per_result_and_check_not_per_question(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    @cost_aware(cache=ResponseCache(semantic=True, max_entries=5))
+    def ask(question: str) -> Any:
+        return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=user(question))
+
+    for days in range(10, 130, 10):  # twelve lookalikes, each asked twice
+        ask(f"Can I get a refund after {days} days?")
+        ask(f"Can I get a refund after {days} days?")
+
+    lookups = telemetry.points("costaware.response_cache.lookups")
+    counts = {p.attributes["costaware.response_cache.result"]: p.value for p in lookups}
+    assert counts == {"miss": 12, "exact_hit": 12}
+    # Each new number is turned down by the same check: labelled by its name, not the numbers compared.
+    (rejections,) = telemetry.points("costaware.response_cache.rejections")
+    assert rejections.attributes["costaware.response_cache.check"] == "numbers differ"
+    assert rejections.value >= 11
+    (evictions,) = telemetry.points("costaware.response_cache.evictions")
+    assert evictions.value == 12 - 5

@@ -201,6 +201,16 @@ def test_every_panel_and_alert_returns_data_and_series_stay_bounded(
     assert 2 * INVOCATIONS_PER_PASS <= sent < 2 * INVOCATIONS_PER_PASS + 20
     # The store outage of the second pass is on the store-health series.
     assert prometheus.value("sum(costaware_budget_store_failures_total)") >= 1
+    # The response cache: a series per lookup result, rejections by the check's name, what hits saved.
+    by_result = "sum by (costaware_response_cache_result) (costaware_response_cache_lookups_total)"
+    results = {s["metric"]["costaware_response_cache_result"] for s in prometheus.query(by_result)}
+    assert results == {"exact_hit", "semantic_hit", "miss", "skipped", "error"}
+    by_check = "sum by (costaware_response_cache_check) (costaware_response_cache_rejections_total)"
+    checks = {s["metric"]["costaware_response_cache_check"] for s in prometheus.query(by_check)}
+    assert checks == {"numbers differ"}
+    assert prometheus.value("sum(costaware_response_cache_evictions_total)") >= 1
+    saved = 'sum(costaware_savings_USD_total{costaware_technique="response_cache"})'
+    assert prometheus.value(saved) > 0
 
 
 def test_panel_queries_name_only_exported_metrics() -> None:

@@ -22,7 +22,7 @@ from costaware.core.errors import ConfigurationError
 from costaware.stores.response_redis import RedisResponseStore
 from costaware.stores.responses import Entry, open_response_store
 
-from helpers import start_redis_server
+from helpers import start_redis_server, wait_until_listening
 
 DIM = 256
 
@@ -379,16 +379,8 @@ def _restart_on(url: str, args: list[str]) -> subprocess.Popen[bytes]:
     """The same redis-server command again (same port), once it accepts connections."""
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     server = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.05)
+    wait_until_listening(server, port)
+    return server
 
 
 def test_an_unreachable_server_is_a_configuration_error_at_open() -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from costaware.core.errors import BudgetExceededError, ConfigurationError
@@ -164,19 +164,26 @@ class StoreURL:
     max_charges: int = 10_000
 
 
-def parse_store_url(url: str) -> StoreURL:
-    """Validate a store URL without touching the store. Raises :class:`ConfigurationError`.
-
-    SQLite paths follow SQLAlchemy's convention: ``sqlite:///budget.db`` is relative to the working
-    directory, ``sqlite:////var/lib/app/budget.db`` (four slashes) is absolute.
-    """
+def split_store_url(url: str, what: str) -> tuple[SplitResult, dict[str, str], str]:
+    """``url`` split, its query options, and its text with any password hidden (for messages);
+    a malformed URL (or port) raises :class:`ConfigurationError` naming ``what`` it was for."""
     shown = redact_url(url)
     try:
         parts = urlsplit(url)
         options = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as error:
-        raise ConfigurationError(f"budget store URL {shown!r} is malformed: {error}") from None
+        raise ConfigurationError(f"{what} URL {shown!r} is malformed: {error}") from None
+    return parts, options, shown
+
+
+def parse_store_url(url: str) -> StoreURL:
+    """Validate a store URL without touching the store. Raises :class:`ConfigurationError`.
+
+    SQLite paths follow SQLAlchemy's convention: ``sqlite:///budget.db`` is relative to the working
+    directory, ``sqlite:////var/lib/app/budget.db`` (four slashes) is absolute.
+    """
+    parts, options, shown = split_store_url(url, "budget store")
     scheme = parts.scheme.lower()
     ttl = DEFAULT_RESERVATION_TTL
     if "reservation_ttl" in options:

@@ -58,9 +58,9 @@ import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
-from costaware.core.budget import _duration, redact_url
+from costaware.core.budget import _duration, redact_url, split_store_url
 from costaware.core.errors import ConfigurationError
 from costaware.stores import _forksafe
 from costaware.stores.responses import Entry
@@ -429,13 +429,7 @@ class RedisResponseStore:
 
 def _parse_url(url: str) -> tuple[str, str, float]:
     """``(url for redis-py, prefix, timeout)``; raises :class:`ConfigurationError`."""
-    shown = redact_url(url)
-    try:
-        parts = urlsplit(url)
-        options = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError as error:
-        raise ConfigurationError(f"response store URL {shown!r} is malformed: {error}") from None
+    parts, options, shown = split_store_url(url, "response store")
     if parts.scheme.lower() not in ("redis", "rediss") or not parts.hostname:
         raise ConfigurationError(f"response store URL {shown!r}: write redis://host:port/db")
     prefix = options.pop("prefix", DEFAULT_PREFIX)

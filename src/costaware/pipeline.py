@@ -328,7 +328,7 @@ class Call:
 
     def _cache_plan(self, kwargs: dict[str, Any]) -> response_cache.Plan | None:
         cache = self.runtime.setting(self.scope, "response_cache")
-        if cache is None:
+        if cache is None or self.target.endpoint.cache_parts is None:  # e.g. embeddings: never cached
             return None
         arguments, tenant = _invocation_of(self.scope, cache)
         try:
@@ -498,7 +498,7 @@ class Call:
                 self.runtime, self.request.provider, self.requested_model, result.usage, cost, overhead
             )
         if self.cache_plan is not None and lookup is not None:
-            evicted = self._store_answer(error, total_cost, stream_end)
+            evicted = self._store_answer(error, cost, stream_end)  # what the answer itself cost
             if evicted is not None:
                 lookup = dataclasses.replace(lookup, stored=True, evicted=evicted)
         first = self.first_chunk_at

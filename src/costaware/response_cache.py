@@ -239,7 +239,8 @@ class Lookup:
     key: str | None = None
     hit: Hit | None = None
     skipped: str | None = None
-    """Why the request was not cached (a blocker, or ``"not_cacheable"``)."""
+    """Why the request was not cached: a blocker (``"tool_results"``, ``"images"``, ``"n>1"``,
+    ``"temperature"``...) or ``"namespace_error"``."""
     rejected: tuple[str, ...] = ()
     """Semantic candidates above the similarity threshold that the paraphrase rule turned down: why."""
     best_similarity: float | None = None
@@ -260,10 +261,7 @@ def plan(
     cache: ResponseCache, endpoint: Any, family: str, kwargs: Mapping[str, Any], namespace: str
 ) -> Plan | Lookup:
     """The keys of a request, or a ``skipped`` :class:`Lookup` when it is not to be cached."""
-    read = getattr(endpoint, "cache_parts", None)
-    if read is None:
-        return Lookup("skipped", skipped="not_cacheable")
-    parts = read(kwargs)
+    parts = endpoint.cache_parts(kwargs)
     blockers = [b for b in parts.blockers if b not in cache.allow]
     too_hot = parts.temperature is not None and parts.temperature > cache.max_temperature
     if too_hot and "temperature" not in cache.allow:

@@ -243,6 +243,8 @@ class Lookup:
     ``"temperature"``...) or ``"namespace_error"``."""
     rejected: tuple[str, ...] = ()
     """Semantic candidates above the similarity threshold that the paraphrase rule turned down: why."""
+    checks: tuple[str, ...] = ()
+    """The check that turned each of them down (``"numbers differ"``...): bounded, for metrics."""
     best_similarity: float | None = None
     stored: bool = False
     evicted: int = 0
@@ -295,10 +297,12 @@ def look_up(plan_: Plan, now: float | None = None) -> Lookup:
         return Lookup("error", key=plan_.key)
     guard.succeeded()
     rejected: list[str] = []
+    checks: list[str] = []
     for similarity, candidate in found:
         verdict = cache.rule.decide(similarity, candidate.question, plan_.question)
         if not verdict.same:
             rejected.append(verdict.reason)
+            checks.append(verdict.check)
             continue
         hit = _hit_of(candidate, "semantic", now, similarity, verdict.reason)
         if hit is None:
@@ -307,9 +311,9 @@ def look_up(plan_: Plan, now: float | None = None) -> Lookup:
             cache.store.touch(candidate.key)
         except Exception as exc:
             guard.failed(exc)
-        return Lookup("semantic_hit", key=plan_.key, hit=hit, rejected=tuple(rejected))
+        return Lookup("semantic_hit", key=plan_.key, hit=hit, rejected=tuple(rejected), checks=tuple(checks))
     best = found[0][0] if found else None
-    return Lookup("miss", key=plan_.key, rejected=tuple(rejected), best_similarity=best)
+    return Lookup("miss", key=plan_.key, rejected=tuple(rejected), checks=tuple(checks), best_similarity=best)
 
 
 def _hit_of(

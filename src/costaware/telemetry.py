@@ -240,8 +240,7 @@ class Telemetry:
     def _record_cache(self, lookup: Any, attributes: Mapping[str, Any]) -> None:
         metrics = self.metrics
         metrics.cache_lookups.add(1, {**attributes, "costaware.response_cache.result": lookup.result})
-        for reason in lookup.rejected:
-            check = reason.split(":", 1)[0][:40]  # the check's name, not the values it compared
+        for check in lookup.checks:
             metrics.cache_rejections.add(1, {**attributes, "costaware.response_cache.check": check})
         if lookup.evicted:
             metrics.cache_evictions.add(lookup.evicted, attributes)

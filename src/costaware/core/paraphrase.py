@@ -127,6 +127,16 @@ class Verdict:
     reason: str
     """``"same question"``, or what differs, e.g. ``"numbers differ: 3 vs 4"``."""
 
+    @property
+    def check(self) -> str:
+        """The check that decided, without the values it compared (a bounded metric label).
+
+        >>> Verdict(False, "numbers differ: 3 vs 4").check, Verdict(False, "similarity 0.5 below 0.8").check
+        ('numbers differ', 'similarity')
+        """
+        head = self.reason.partition(":")[0]
+        return head.split(" ", 1)[0] if head == self.reason else head
+
 
 @dataclass(frozen=True, slots=True)
 class _Text:
@@ -199,7 +209,7 @@ class ParaphraseRule:
         """Whether ``asked`` may be answered with the answer stored for ``stored``.
 
         >>> ParaphraseRule().decide(0.5, "What is a credit score?", "What is credit score?")
-        Verdict(same=False, reason='similarity 0.500 below 0.825')
+        Verdict(same=False, reason='similarity 0.500 below 0.775')
         """
         if similarity < self.min_similarity:
             return Verdict(False, f"similarity {similarity:.3f} below {self.min_similarity}")

@@ -61,6 +61,9 @@ _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 NOT_SENT = Cost(total=ZERO, source="not-sent")
 """A call refused before sending: it cost nothing."""
 
+FROM_CACHE = Cost(total=ZERO, source="response-cache")
+"""A call answered by the response cache: it cost nothing."""
+
 _CLAIM_LOCK = threading.Lock()
 """Makes a call's ending happen once when a stream's reader and its finaliser race."""
 
@@ -525,6 +528,9 @@ class Call:
 
     def _settled_cost(self, result: CallResult, error: BaseException | None, sent: bool) -> Cost:
         """The last attempt's cost, settled in the budgets (an unknown cost is charged its reservation)."""
+        lookup = self.cache_lookup
+        if lookup is not None and lookup.hit is not None and error is None:
+            return FROM_CACHE  # nothing was sent, whatever the stored answer's usage says
         cost = NOT_SENT if not sent else self.runtime.price(self.request, result, error)
         if self.held is not None:
             self.guard.settle(self.held, cost, self._charge())

@@ -54,6 +54,7 @@ def test_a_repeated_request_is_answered_from_the_cache_as_the_sdks_own_message(
     assert hit.attributes["costaware.response_cache.layer"] == "exact"
     assert hit.attributes["costaware.response_cache.saved_usd"] == float(paid)
     assert hit.attributes["costaware.cost.usd"] == 0.0
+    assert hit.attributes["costaware.cost.source"] == "response-cache"
     assert hit.attributes["costaware.response_cache.age_s"] >= 0
     assert telemetry.counter_value("costaware.savings", costaware__technique="response_cache") == float(paid)
     assert (
@@ -541,3 +542,62 @@ async def test_async_calls_use_a_shared_store_off_the_event_loop(
     again = await faq()
     assert again.content[0].text == first.content[0].text
     assert sim.requests(path=MESSAGES) == 1
+
+
+def test_the_responses_stream_helper_and_async_openai_replay_from_the_cache(
+    openai_client: Any, async_openai_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def plain() -> Any:
+        return openai_client.responses.create(model="gpt-4o-mini", input="List our support hours.")
+
+    @cost_aware(cache=cache)
+    def helper() -> tuple[list[str], Any]:
+        with openai_client.responses.stream(model="gpt-4o-mini", input="List our support hours.") as stream:
+            kinds = [event.type for event in stream]
+            return kinds, stream.get_final_response()
+
+    @cost_aware(cache=cache)
+    async def async_chat() -> Any:
+        stream = await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=user("List our support hours."), stream=True
+        )
+        return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    original = plain()
+    kinds, final = helper()
+    assert sim.requests(path=RESPONSES) == 1
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds and "response.output_item.done" in kinds
+    assert final.output_text == original.output_text
+    assert final.usage.input_tokens == final.usage.output_tokens == 0
+
+    first = asyncio.run(async_chat())
+    again = asyncio.run(async_chat())
+    assert again == first
+    assert sim.requests(path=CHAT) == 1
+
+
+def test_a_hit_costs_zero_even_when_the_stored_answer_has_no_usage(
+    openai_client: Any, telemetry: Any, sim: Any
+) -> None:
+    """A chat stream without include_usage carries no usage; its answer replayed is still a $0 call,
+    never an unpriced one."""
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def chat(stream: bool) -> Any:
+        reply = openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=user("Which plan includes phone support?"), stream=stream
+        )
+        return "".join(c.choices[0].delta.content or "" for c in reply if c.choices) if stream else reply
+
+    streamed = chat(True)
+    again = chat(False)
+    assert again.choices[0].message.content == streamed
+    assert sim.requests(path=CHAT) == 1
+    hit = telemetry.call_spans()[1].attributes
+    assert hit["costaware.response_cache.result"] == "exact_hit"
+    assert hit["costaware.cost.unpriced"] is False and hit["costaware.cost.usd"] == 0.0

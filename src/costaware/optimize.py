@@ -34,6 +34,8 @@ class Prepared:
     """The request before cache breakpoints were planned (for re-planning on another model)."""
     default_cap: int | None = None
     """The output cap given because the call is under a budget and set none (a refusal says so)."""
+    decision: Any = None
+    """The routing decision (``costaware.core.routing.Decision``), counted when the call ends."""
 
 
 def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:

@@ -148,6 +148,9 @@ class Call:
         self.default_cap: int | None = None
         self.cascade_cost = ZERO
         self.escalations = 0
+        self.route: Any = None
+        self.retried: list[str] = []
+        self.cascade_checks: list[tuple[str, bool]] = []
         self.cache_plan: response_cache.Plan | None = None
         """The response cache's keys for this call, when its answer is to be stored."""
         self.cache_lookup: response_cache.Lookup | None = None
@@ -278,7 +281,7 @@ class Call:
             }
             if delay is not None:
                 attributes["costaware.retry.delay_s"] = delay
-                self.runtime.telemetry.count_retry(self.request, failure.error_type)
+                self.retried.append(failure.error_type)
             self.span.add_event("costaware.attempt_failed", attributes)
         except Exception:
             internal_error("recording an attempt")
@@ -452,10 +455,9 @@ class Call:
             )
         if self._claim():
             try:
-                self.runtime.telemetry.count_refusal(self.request, refusal)
                 self.span.set_attribute("costaware.budget.refused", True)
                 self.span.set_attribute("costaware.budget.key", refusal.key)
-                self._complete(CallResult(), refusal, None, sent=False)
+                self._complete(CallResult(), refusal, None, sent=False, refused_by=refusal.key)
             except Exception:
                 internal_error("recording a refused call")
 
@@ -483,7 +485,12 @@ class Call:
         )
 
     def _complete(
-        self, result: CallResult, error: BaseException | None, stream_end: StreamEnd | None, sent: bool = True
+        self,
+        result: CallResult,
+        error: BaseException | None,
+        stream_end: StreamEnd | None,
+        sent: bool = True,
+        refused_by: str | None = None,
     ) -> None:
         """Price the call, settle its budget, record it in its scopes, then hand it to telemetry."""
         end = time.perf_counter()
@@ -520,6 +527,10 @@ class Call:
             feature=self.scope.spec.feature if self.scope is not None else None,
             tenant=self.scope.spec.tenant if self.scope is not None else None,
             response_cache=lookup,
+            route=self.route,
+            retried=tuple(self.retried),
+            cascade_checks=tuple(self.cascade_checks),
+            refused_by=refused_by,
         )
         telemetry = self.runtime.telemetry
         telemetry.end(self.span, outcome)
@@ -681,6 +692,7 @@ def open_call(
         span = runtime.telemetry.start(request, prompt, prepared.attributes)
         call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
         call.requested_model = prepared.requested_model
+        call.route = prepared.decision
         call.cascade = prepared.cascade
         call.default_cap = prepared.default_cap
         return call

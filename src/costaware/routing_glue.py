@@ -59,7 +59,7 @@ def apply_route(
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
-    runtime.telemetry.count_route(provider, decision)
+    prepared.decision = decision
 
 
 def _cascade_start(
@@ -193,7 +193,7 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
             current, hops=hops, ladder=ladders_of(call.runtime).get(call.request.provider)
         )
     )
-    call.runtime.telemetry.count_cascade(call.request.provider, current, escalated=following is not None)
+    call.cascade_checks.append((current, following is not None))
     if following is None:
         call.runtime.affinity.remember(call.request.provider, kwargs, current)
         call.span.add_event(

@@ -62,9 +62,21 @@ class Telemetry:
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
     def end(self, span: Span, outcome: CallOutcome) -> None:
+        """Everything about a finished call, from its outcome alone: the span, then the metrics."""
         self._record_span(span, outcome)
-        if outcome.sent:  # a refused call is counted by costaware.budget.refusals only
+        request = outcome.request
+        if outcome.route is not None:
+            self._count_route(request.provider, outcome.route)
+        for error_type in outcome.retried:
+            self._count_retry(request, error_type)
+        for model, escalated in outcome.cascade_checks:
+            self._count_cascade(request.provider, model, escalated=escalated)
+        if outcome.sent:
             self._record_metrics(outcome)
+        elif outcome.refused_by is not None:  # a refused call is counted by costaware.budget.refusals only
+            self.metrics.refusals.add(
+                1, {"costaware.budget.key": outcome.refused_by, "gen_ai.request.model": request.model or ""}
+            )
 
     def record_budgets(self, outcome: CallOutcome, ledgers: Sequence[Any]) -> None:
         """What a call charged to each budget, and what is left of it (a read of the budget's store)."""
@@ -78,7 +90,7 @@ class Telemetry:
                 self.metrics.budget_remaining.set(remaining, key)
             self.metrics.budget_limit.set(float(ledger.budget.limit), key)
 
-    def count_retry(self, request: CallRequest, error_type: str) -> None:
+    def _count_retry(self, request: CallRequest, error_type: str) -> None:
         self.metrics.retries.add(
             1,
             {
@@ -88,7 +100,7 @@ class Telemetry:
             },
         )
 
-    def count_route(self, provider: str, decision: Any) -> None:
+    def _count_route(self, provider: str, decision: Any) -> None:
         self.metrics.routes.add(
             1,
             {
@@ -99,7 +111,7 @@ class Telemetry:
             },
         )
 
-    def count_cascade(self, provider: str, model: str, *, escalated: bool) -> None:
+    def _count_cascade(self, provider: str, model: str, *, escalated: bool) -> None:
         self.metrics.cascade.add(
             1,
             {
@@ -107,11 +119,6 @@ class Telemetry:
                 "costaware.model": model,
                 "costaware.cascade.escalated": escalated,
             },
-        )
-
-    def count_refusal(self, request: CallRequest, refusal: Any) -> None:
-        self.metrics.refusals.add(
-            1, {"costaware.budget.key": refusal.key, "gen_ai.request.model": request.model or ""}
         )
 
     @contextmanager

@@ -157,6 +157,14 @@ class CallOutcome:
     """The attribution of the call's innermost scope (labels on the cost and call counters)."""
     response_cache: Any = None
     """``costaware.response_cache.Lookup`` when a response cache applied to the call."""
+    route: Any = None
+    """The routing decision (``costaware.core.routing.Decision``) when a policy routed the call."""
+    retried: tuple[str, ...] = ()
+    """The error type of each failed attempt that was retried."""
+    cascade_checks: tuple[tuple[str, bool], ...] = ()
+    """Each cascade answer checked: (model, whether it was escalated)."""
+    refused_by: str | None = None
+    """The key of the budget that refused the call before it was sent."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,9 +63,8 @@ def main() -> int:
             sys.setprofile(None)
     costaware.uninstrument()
     modules = {name.rsplit(".", 1)[0] for name in counts}
-    print(
-        f"{sum(counts.values())} costaware function calls in {len(modules)} modules, {switches} module switches"
-    )
+    total = sum(counts.values())
+    print(f"{total} costaware function calls in {len(modules)} modules, {switches} module switches")
     shown = counts.most_common() if "--all" in sys.argv else counts.most_common(25)
     for name, count in shown:
         print(f"{count:>5}  {name}")

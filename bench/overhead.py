@@ -7,7 +7,7 @@ One command, from the repository root, with the project's environment active::
 
 The first run creates ``bench/.venv-bench`` (costaware editable + OpenLLMetry's instrumentors, with
 anthropic, openai and opentelemetry-api/-sdk pinned to this interpreter's versions); every
-configuration then runs on that venv's interpreter, so all three share the same packages.
+configuration then runs on that venv's interpreter, so all of them share the same packages.
 
 How: one simulator (``costaware.sim``) serves from this process. For each case and round, one FRESH
 Python process per configuration sets up the same OpenTelemetry SDK (a global TracerProvider with
@@ -16,14 +16,18 @@ instruments (or not), warms up, and waits. This process then has them make their
 blocks (20 calls of one configuration, then 20 of the next, rotating the order), so load from other
 programs on the machine falls on every configuration alike; only one of them runs at a time. Each
 call is timed with ``time.perf_counter_ns`` (and ``time.thread_time_ns`` for its CPU time). Every
-instrumented process must produce exactly one span per call, the raw one none (which also proves the
-anthropic SDK's own tracing is off), or the run fails.
+instrumented process must produce exactly one CLIENT span per call (and, with policies, one INTERNAL
+scope span), the raw one none (which also proves the anthropic SDK's own tracing is off), or the run
+fails.
 
 The costaware source is copied at start and the children import that copy, so edits made to the work
 tree while the benchmark runs cannot mix two versions into one result.
 
 Configurations: ``raw`` (nothing instrumented), ``costaware`` (``costaware.instrument``),
-``openllmetry`` (``AnthropicInstrumentor`` + ``OpenAIInstrumentor``). Cases: anthropic
+``costaware-policies`` (the same, and every call made inside ``@cost_aware(budget=..., retries=2,
+route="auto", cache=True)``: a budget reserved and settled, retries armed, a routing decision and
+prompt-cache breakpoints on every call), ``openllmetry`` (``AnthropicInstrumentor`` +
+``OpenAIInstrumentor``). Cases: anthropic
 ``messages.create``; the same with ``stream=True`` read to the end; openai ``chat.completions.create``;
 the same streamed with ``stream_options={"include_usage": True}``. Content capture is off in all
 (``TRACELOOP_TRACE_CONTENT=false``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false``) and so
@@ -83,7 +87,19 @@ OPENAI_MODEL = "gpt-4o-mini"
 MAX_TOKENS = 200
 PROMPT = "Tell me about budgets."  # the simulator answers it with 183 tokens: ~40 stream events
 
-TARGET_RATIO = 0.5  # costaware's median overhead at most half of OpenLLMetry's
+TARGET_RATIO = 0.5  # costaware's median overhead at most half of OpenLLMetry's (policies too)
+POLICIES = "costaware-policies"
+# Every call of the policies configuration: a per-invocation budget no call comes near (so nothing is
+# refused or downgraded), retries armed, route="auto", prompt-cache breakpoints. No ResponseCache: it
+# would answer the benchmark's identical requests itself and there would be no call left to measure.
+POLICY_OPTIONS: dict[str, Any] = {"budget": 1000, "retries": 2, "route": "auto", "cache": True}
+# Spans each configuration must produce per call, by kind: anything else voids the run.
+EXPECTED_SPANS: dict[str, dict[str, int]] = {
+    "raw": {},
+    "costaware": {"CLIENT": 1},
+    POLICIES: {"CLIENT": 1, "INTERNAL": 1},  # the call's span and its scope's
+    "openllmetry": {"CLIENT": 1},
+}
 TARGET_IMPORT_MS = 50.0
 
 VERSIONED = (
@@ -119,7 +135,7 @@ def _set_up_providers() -> tuple[Any, Any]:
 def _instrument(config: str) -> None:
     from opentelemetry import metrics, trace
 
-    if config == "costaware":
+    if config in ("costaware", POLICIES):
         import costaware
 
         costaware.instrument(
@@ -176,6 +192,25 @@ def _make_call(case: str, anthropic_url: str, openai_url: str) -> Callable[[], i
     return openai_stream
 
 
+def _with_policies(call: Callable[[], int]) -> Callable[[], int]:
+    """``call`` made inside a fresh ``@cost_aware`` scope each time (the decorator's cost is measured)."""
+    import costaware
+
+    return costaware.cost_aware(name="bench", **POLICY_OPTIONS)(call)  # type: ignore[no-any-return]
+
+
+def _span_kinds(spans: Sequence[Any]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for span in spans:
+        kinds[span.kind.name] = kinds.get(span.kind.name, 0) + 1
+    return kinds
+
+
+def _models(attributes: Any) -> str:
+    """``requested -> answered`` as a call's span records them (route="auto" may change the model)."""
+    return f"{attributes.get('gen_ai.request.model')} -> {attributes.get('gen_ai.response.model')}"
+
+
 def _versions() -> dict[str, str]:
     found = {}
     for dist in VERSIONED:
@@ -194,12 +229,14 @@ class WorkerSession:
         self.exporter, self.reader = _set_up_providers()
         _instrument(spec["config"])
         self.call = _make_call(spec["case"], spec["anthropic_url"], spec["openai_url"])
+        if spec["config"] == POLICIES:
+            self.call = _with_policies(self.call)
         start = time.perf_counter_ns()
         self.stream_events = self.call()
         self.first_call_ns = time.perf_counter_ns() - start
         for _ in range(spec["warmup"] - 1):
             self.call()
-        self.warmup_spans = len(self.exporter.get_finished_spans())
+        self.warmup_spans = _span_kinds(self.exporter.get_finished_spans())
         self.exporter.clear()
         self.samples: list[int] = []
         self.cpu_samples: list[int] = []
@@ -241,7 +278,9 @@ class WorkerSession:
         if self.profiler is not None:
             self.profiler.dump_stats(self.spec["profile_out"])
         spans = self.exporter.get_finished_spans()
-        attributes = dict(spans[-1].attributes or {}) if spans else {}
+        # The call's span (with policies, its scope's span ends after it and is not the one to show).
+        calls = [s for s in spans if s.kind.name == "CLIENT"] or list(spans)
+        attributes = dict(calls[-1].attributes or {}) if calls else {}
         data = self.reader.get_metrics_data()
         metric_names = set()
         if data is not None:
@@ -258,9 +297,11 @@ class WorkerSession:
             "first_call_ns": self.first_call_ns,
             "stream_events": self.stream_events,
             "warmup_spans": self.warmup_spans,
-            "spans": len(spans),
+            "spans": _span_kinds(spans),
             "span_scopes": sorted({s.instrumentation_scope.name for s in spans if s.instrumentation_scope}),
-            "span_name": spans[-1].name if spans else None,
+            "span_name": calls[-1].name if calls else None,
+            "span_names": sorted({s.name for s in spans}),
+            "models": sorted({_models(s.attributes) for s in calls if s.attributes}),
             "token_attributes": {k: v for k, v in attributes.items() if "token" in k},
             "cost_attributes": {k: v for k, v in attributes.items() if "cost" in k},
             "metrics": sorted(metric_names),
@@ -460,15 +501,33 @@ class Child:
         Path(self.out).unlink(missing_ok=True)
 
 
+# The overheads compared, and each costaware configuration's keys in a case's entry (median ratio,
+# paired-block ratio, CPU ratio, target met); plain costaware's keep their names from earlier runs.
+RATIO_OF = ("overhead_median_us", "overhead_paired_blocks_us", "cpu_overhead_median_us")
+RATIO_KEYS = {
+    "costaware": ("ratio_costaware_to_openllmetry", "ratio_paired_blocks", "ratio_cpu", "target_met"),
+    POLICIES: (
+        "ratio_policies_to_openllmetry",
+        "ratio_policies_paired_blocks",
+        "ratio_policies_cpu",
+        "policies_target_met",
+    ),
+}
+
+
 def check_spans(run: dict[str, Any], warmup: int) -> str | None:
-    """Instrumented: exactly one span per call (no no-op, no double span); raw: none at all."""
-    per_call = 0 if run["config"] == "raw" else 1
+    """Instrumented: exactly one CLIENT span per call (no no-op, no double span), and with policies one
+    INTERNAL scope span per call; raw: none at all."""
+    per_call = EXPECTED_SPANS[run["config"]]
     calls = len(run["samples_ns"])
-    if run["spans"] == per_call * calls and run["warmup_spans"] == per_call * warmup:
+    if run["spans"] == {k: n * calls for k, n in per_call.items()} and run["warmup_spans"] == {
+        k: n * warmup for k, n in per_call.items()
+    }:
         return None
     return (
-        f"{run['config']} / {run['case']}: expected {per_call} span per call, got {run['spans']} spans for "
-        f"{calls} calls and {run['warmup_spans']} for {warmup} warm-up calls (scopes {run['span_scopes']})"
+        f"{run['config']} / {run['case']}: expected {per_call or 'no spans'} per call, got {run['spans']} "
+        f"for {calls} calls and {run['warmup_spans']} for {warmup} warm-up calls "
+        f"(scopes {run['span_scopes']}, names {run['span_names']})"
     )
 
 
@@ -526,8 +585,13 @@ def summarize(runs: list[dict[str, Any]], raw_runs: list[dict[str, Any]] | None)
         "round_medians_us": [statistics.median(run["samples_ns"]) / 1e3 for run in runs],
         "first_call_ms": [run["first_call_ns"] / 1e6 for run in runs],
         "stream_events": first["stream_events"],
-        "spans_per_call": sum(run["spans"] for run in runs) / len(pooled),
+        "spans_per_call": {
+            kind: sum(run["spans"].get(kind, 0) for run in runs) / len(pooled)
+            for kind in sorted({k for run in runs for k in run["spans"]})
+        },
         "span_name": first["span_name"],
+        "span_names": first["span_names"],
+        "models": first["models"],
         "span_scopes": first["span_scopes"],
         "token_attributes": first["token_attributes"],
         "cost_attributes": first["cost_attributes"],
@@ -609,17 +673,16 @@ def run_benchmark(
         raw_runs = runs[f"{case}|raw"]
         stats = {c: summarize(runs[f"{case}|{c}"], None if c == "raw" else raw_runs) for c in measured}
         entry: dict[str, Any] = {"label": CASE_LABELS[case], "configs": stats}
-        ours, theirs = stats.get("costaware"), stats.get("openllmetry")
-        if ours is not None and theirs is not None:
-            for key, of in (
-                ("ratio_costaware_to_openllmetry", "overhead_median_us"),
-                ("ratio_paired_blocks", "overhead_paired_blocks_us"),
-                ("ratio_cpu", "cpu_overhead_median_us"),
-            ):
+        theirs = stats.get("openllmetry")
+        for config, keys in RATIO_KEYS.items():
+            ours = stats.get(config)
+            if ours is None or theirs is None:
+                continue
+            for key, of in zip(keys[:3], RATIO_OF, strict=True):
                 if theirs[of] > 0:
                     entry[key] = ours[of] / theirs[of]
-            ratio = entry.get("ratio_costaware_to_openllmetry")
-            entry["target_met"] = ratio is not None and ratio <= TARGET_RATIO
+            ratio = entry.get(keys[0])
+            entry[keys[3]] = ratio is not None and ratio <= TARGET_RATIO
         cases[case] = entry
     return cases, errors, measured
 
@@ -718,7 +781,7 @@ def machine_info(load_at_start: Any = None) -> dict[str, Any]:
 
 def format_table(cases: dict[str, Any], imports: dict[str, Any] | None) -> str:
     header = (
-        f"{'  config':<14}{'median µs':>10}{'p99 µs':>10}{'overhead µs':>13}{'paired µs':>11}"
+        f"{'  config':<22}{'median µs':>10}{'p99 µs':>10}{'overhead µs':>13}{'paired µs':>11}"
         f"{'p99 ovh µs':>12}{'CPU µs':>9}{'CPU ovh µs':>12}{'1st call ms':>13}"
         "   (CPU: every thread of the process, per call)"
     )
@@ -735,19 +798,20 @@ def format_table(cases: dict[str, Any], imports: dict[str, Any] | None) -> str:
             else:
                 overheads, cpu_overhead = f"{'-':>13}{'-':>11}{'-':>12}", f"{'-':>12}"
             lines.append(
-                f"  {name:<12}{s['median_us']:10.1f}{s['p99_us']:10.1f}{overheads}"
+                f"  {name:<20}{s['median_us']:10.1f}{s['p99_us']:10.1f}{overheads}"
                 f"{s['cpu_median_us']:9.1f}{cpu_overhead}{statistics.median(s['first_call_ms']):13.1f}"
             )
-        if "ratio_costaware_to_openllmetry" in entry:
-            verdict = "met" if entry["target_met"] else "NOT met"
+        for config, (median, paired, cpu, met) in RATIO_KEYS.items():
+            if median not in entry:
+                continue
             checks = ", ".join(
                 f"{label} {entry[key]:.2f}"
-                for key, label in (("ratio_paired_blocks", "paired blocks"), ("ratio_cpu", "CPU time"))
+                for key, label in ((paired, "paired blocks"), (cpu, "CPU time"))
                 if key in entry
             )
             lines.append(
-                f"  costaware overhead / OpenLLMetry overhead: {entry['ratio_costaware_to_openllmetry']:.2f}"
-                f" ({checks}); target <= {TARGET_RATIO}: {verdict}"
+                f"  {config + ' overhead / OpenLLMetry overhead:':<52}{entry[median]:.2f}"
+                f" ({checks}); target <= {TARGET_RATIO}: {'met' if entry[met] else 'NOT met'}"
             )
         lines.append("")
     if imports is not None:
@@ -814,6 +878,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--venv", type=Path, default=DEFAULT_VENV, help="the bench virtualenv (default bench/.venv-bench)")
     add("--no-setup", action="store_true", help="never create or fill the bench venv")
     add("--no-openllmetry", action="store_true", help="raw vs costaware only, with this interpreter")
+    add("--no-policies", action="store_true", help=f"leave out the {POLICIES} configuration")
     add(
         "--pin",
         action="store_true",
@@ -830,7 +895,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add("--timeout", type=float, default=600, help="seconds a worker may take for one step")
     add("--quick", action="store_true", help="smoke run: 300 calls, 30 warm-up, 1 round, 3 import runs")
-    add("--profile", metavar="CONFIG:CASE", help="cProfile one worker instead, e.g. costaware:anthropic")
+    add(
+        "--profile",
+        metavar="CONFIG:CASE",
+        help="cProfile one worker instead, e.g. costaware-policies:anthropic",
+    )
     add("--profile-sort", default="cumulative", help="pstats sort key (cumulative, tottime)")
     add("--profile-filter", default="costaware|wrapt|opentelemetry", help="regex on file:function")
     add("--profile-limit", type=int, default=40)
@@ -853,11 +922,13 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     python, venv_status = None, "not requested (--no-openllmetry)"
     if not args.no_openllmetry:
         python, venv_status = ensure_bench_venv(args.venv, setup=not args.no_setup)
-    configs = ["raw", "costaware", "openllmetry"]
+    configs = ["raw", "costaware", POLICIES, "openllmetry"]
     if python is None:
         if not args.no_openllmetry:
             log(f"WARNING: OpenLLMetry unavailable; measuring raw vs costaware only. {venv_status}")
-        python, configs = sys.executable, ["raw", "costaware"]
+        python, configs = sys.executable, ["raw", "costaware", POLICIES]
+    if args.no_policies:
+        configs.remove(POLICIES)
     problem = probe(python, PROBE_COSTAWARE, env)
     if problem is not None:
         shutil.rmtree(source, ignore_errors=True)
@@ -901,10 +972,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(ctx["source"], ignore_errors=True)
 
-    ratios = [
-        e["ratio_costaware_to_openllmetry"] for e in cases.values() if "ratio_costaware_to_openllmetry" in e
-    ]
     measured_openllmetry = "openllmetry" in measured
+
+    def met_in_all_cases(config: str) -> bool | None:
+        if not measured_openllmetry or errors or config not in measured:
+            return None
+        ratios = [e.get(RATIO_KEYS[config][0]) for e in cases.values()]
+        return bool(ratios) and all(r is not None and r <= TARGET_RATIO for r in ratios)
+
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python bench/overhead.py", *(sys.argv[1:] if argv is None else argv)]),
@@ -934,9 +1009,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": imports,
         "targets": {
             "overhead_ratio_max": TARGET_RATIO,
-            "overhead_ratio_met_in_all_cases": (bool(ratios) and all(r <= TARGET_RATIO for r in ratios))
-            if measured_openllmetry and not errors
-            else None,
+            "overhead_ratio_met_in_all_cases": met_in_all_cases("costaware"),
+            "policies": {"configuration": POLICIES, "cost_aware": POLICY_OPTIONS},
+            "policies_overhead_ratio_met_in_all_cases": met_in_all_cases(POLICIES),
             "import_ms_max": TARGET_IMPORT_MS,
             "import_met": imports["import_costaware_ms"] < TARGET_IMPORT_MS if imports else None,
         },

@@ -180,7 +180,7 @@ class CostRecord:
     tenant: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: then assigning any attribute, ``records`` too, is a FrozenInstanceError
 class CostTracker:
     """An immutable record of a scope's calls; ``add`` returns a new tracker.
 
@@ -188,35 +188,45 @@ class CostTracker:
     threads all see (a tracker copied into each task's context would not be).
     """
 
-    records: tuple[CostRecord, ...] = ()
+    calls: int = 0
+    attempts: int = 0
+    total_cost: Decimal = ZERO
+    """USD of the priced calls (see ``unpriced_calls`` for those that could not be priced)."""
+    unpriced_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    _last: tuple[CostRecord, Any] | None = field(default=None, repr=False)
+    """The records, newest first, as a chain of pairs: adding one is O(1), not a copy of them all."""
 
     def add(self, record: CostRecord) -> CostTracker:
-        return CostTracker((*self.records, record))
+        """A tracker with ``record`` added (its totals kept up to date, so reading them is O(1)).
+
+        >>> one = Usage(input_tokens=10, output_tokens=2)
+        >>> t = CostTracker().add(CostRecord("p", "m", one, Cost(total=Decimal("0.5"))))
+        >>> t = t.add(CostRecord("p", "m", None, Cost(total=None), attempts=2))
+        >>> t.calls, t.attempts, t.total_cost, t.unpriced_calls, t.input_tokens, len(t.records)
+        (2, 3, Decimal('0.5'), 1, 10, 2)
+        """
+        priced, usage = record.cost.total, record.usage
+        return CostTracker(
+            calls=self.calls + 1,
+            attempts=self.attempts + record.attempts,
+            total_cost=self.total_cost if priced is None else self.total_cost + priced,
+            unpriced_calls=self.unpriced_calls + (priced is None),
+            input_tokens=self.input_tokens + (usage.input_tokens if usage is not None else 0),
+            output_tokens=self.output_tokens + (usage.output_tokens if usage is not None else 0),
+            _last=(record, self._last),
+        )
 
     @property
-    def calls(self) -> int:
-        return len(self.records)
-
-    @property
-    def attempts(self) -> int:
-        return sum(r.attempts for r in self.records)
-
-    @property
-    def total_cost(self) -> Decimal:
-        """USD of the priced calls (see ``unpriced_calls`` for those that could not be priced)."""
-        return sum((r.cost.total for r in self.records if r.cost.total is not None), ZERO)
-
-    @property
-    def unpriced_calls(self) -> int:
-        return sum(1 for r in self.records if r.cost.total is None)
-
-    @property
-    def input_tokens(self) -> int:
-        return sum(r.usage.input_tokens for r in self.records if r.usage is not None)
-
-    @property
-    def output_tokens(self) -> int:
-        return sum(r.usage.output_tokens for r in self.records if r.usage is not None)
+    def records(self) -> tuple[CostRecord, ...]:
+        """Every call recorded, oldest first."""
+        found = []
+        node = self._last
+        while node is not None:
+            found.append(node[0])
+            node = node[1]
+        return tuple(reversed(found))
 
 
 @dataclass(frozen=True, slots=True)

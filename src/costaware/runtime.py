@@ -116,7 +116,7 @@ class Runtime:
 
     def setting(self, scope: Scope | None, name: str) -> Any:
         """A per-call setting: the innermost scope that sets it wins, then ``configure()``."""
-        value = scope.setting(name) if scope is not None else None
+        value = scope.settings[name] if scope is not None else None
         if value is not None or name not in _CONFIGURED:
             return value
         return getattr(self.settings, _CONFIGURED[name])

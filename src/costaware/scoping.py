@@ -148,8 +148,8 @@ _SCOPED_SETTINGS = ("route", "cache", "max_output_tokens", "retry", "response_ca
 """The settings a scope may set for its calls; the innermost scope that sets one wins."""
 
 
-def _inherited(parent: Scope | None, name: str) -> Any:
-    return parent.setting(name) if parent is not None else None
+_UNSET: dict[str, Any] = dict.fromkeys(_SCOPED_SETTINGS)
+"""The settings of no scope at all: none set."""
 
 
 def _fields(policy: RetryPolicy) -> dict[str, Any]:
@@ -186,17 +186,21 @@ class Scope:
         )
         """Every budget a call here is charged to (innermost first) and each one's ``on_exceed``
         override: resolved once, since a scope's parents never change."""
-        self._settings = {
-            name: value if (value := getattr(spec, name)) is not None else _inherited(parent, name)
+        outer = parent.settings if parent is not None else _UNSET
+        self.settings: dict[str, Any] = {
+            name: value if (value := getattr(spec, name)) is not None else outer[name]
             for name in _SCOPED_SETTINGS
         }
+        """Each scoped setting's value here: this scope's own, else the innermost enclosing scope's,
+        else ``None`` (``configure()`` then decides). Resolved once: a scope's parents never change."""
         self.remaining: dict[str, float | None] = {}
         """What was left of each budget when the scope ended, by key (for its span)."""
 
     def setting(self, name: str) -> Any:
         """The innermost scope's value of ``name`` (``route``, ``cache``, ``max_output_tokens``,
-        ``retry``), or ``None`` when no enclosing scope sets it (``configure()`` then decides)."""
-        return self._settings[name]
+        ``retry``, ``response_cache``), or ``None`` when no enclosing scope sets it (``configure()``
+        then decides)."""
+        return self.settings[name]
 
     @property
     def name(self) -> str:

@@ -918,6 +918,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Choose the interpreter and configurations; snapshot the costaware source. Exits on failure."""
     source, digest = snapshot_source(args.costaware_src)
+    head = git_head()  # now, with the snapshot: commits made while the benchmark runs are not in it
     env = child_env(source)
     python, venv_status = None, "not requested (--no-openllmetry)"
     if not args.no_openllmetry:
@@ -941,6 +942,7 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
         "env": env,
         "source": source,
         "digest": digest,
+        "git_head": head,
         "venv_status": venv_status,
     }
 
@@ -983,7 +985,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python bench/overhead.py", *(sys.argv[1:] if argv is None else argv)]),
-        "costaware_source": {"git_head": git_head(), "snapshot_sha256_16": ctx["digest"]},
+        "costaware_source": {"git_head": ctx["git_head"], "snapshot_sha256_16": ctx["digest"]},
         "machine": machine_info(load_at_start),
         "interpreter": ctx["python"],
         "bench_venv": ctx["venv_status"],

@@ -185,6 +185,15 @@ def test_upgrades_can_be_disallowed(tiers: Ladders) -> None:
     assert down.chosen_model == "claude-haiku-4-5"
 
 
+def test_a_cheaper_model_outside_the_ladder_is_not_moved_to_a_dearer_tier(tiers: Ladders) -> None:
+    """gpt-4o-mini is outside the default ladder and cheaper than its small tier (gpt-4.1-mini): routing
+    it there would raise the bill."""
+    kwargs = ask("hi", model="gpt-4o-mini")
+    kept = route("auto", "openai", kwargs, tiers, allow_upgrade=False)
+    assert kept.chosen_model == "gpt-4o-mini" and "costs more" in kept.reason
+    assert route("auto", "openai", kwargs, tiers, allow_upgrade=True).chosen_model == "gpt-4.1-mini"
+
+
 def test_no_ladder_for_the_provider_keeps_the_model(tiers: Ladders) -> None:
     only_openai = {"openai": tiers["openai"]}
     decision = route("auto", "anthropic", ask("hi"), only_openai)

@@ -101,6 +101,11 @@ def test_route_never_raises_and_never_crosses_providers(
     assert not decision.reason.startswith("routing failed"), decision.reason  # no internal error
     if decision.tier is not None:
         assert TIERS[provider].tier_named(decision.tier).model == decision.chosen_model
+    if not upgrade:  # routing never raises the bill unless upgrades are allowed
+        chosen_price = TIERS.prices.lookup(provider, decision.chosen_model)
+        requested_price = TIERS.prices.lookup(provider, requested)
+        if chosen_price is not None and requested_price is not None:
+            assert chosen_price.input + chosen_price.output <= requested_price.input + requested_price.output
     assert all(isinstance(name, str) and isinstance(value, float) for name, value in decision.signals)
 
 

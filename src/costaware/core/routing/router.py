@@ -96,6 +96,8 @@ def _why_not(
             )
         if owner is None and not _priced(ladders, provider, chosen):
             return f", but {chosen} is neither a tier nor a known {provider} model: requested model kept"
+        if not allow_upgrade and _dearer(ladders, provider, chosen, requested):
+            return f"; not moving {requested} to {chosen}: {chosen} costs more, upgrades disallowed"
         return None
     now = ladder.index_of(requested)
     if now is None and not _belongs(ladders, provider, requested):
@@ -106,7 +108,21 @@ def _why_not(
     then = ladder.index_of(chosen)
     if not allow_upgrade and now is not None and then is not None and then > now:
         return f"; not upgrading {requested} to {chosen}: upgrades disallowed"
+    if not allow_upgrade and now is None and _dearer(ladders, provider, chosen, requested):
+        # A requested model outside the ladder (gpt-4o-mini) may be cheaper than the tier picked
+        # for it (gpt-4.1-mini): moving there would raise the bill, which routing never does.
+        return f"; not moving {requested} to {chosen}: {chosen} costs more, upgrades disallowed"
     return None
+
+
+def _dearer(ladders: Mapping[str, TierLadder], provider: str, model: str, than: str) -> bool:
+    """Whether ``model`` costs more than ``than`` per input and per output token (both priced)."""
+    if not isinstance(ladders, Ladders):
+        return False
+    price, other = ladders.prices.lookup(provider, model), ladders.prices.lookup(provider, than)
+    if price is None or other is None:
+        return False
+    return price.input + price.output > other.input + other.output
 
 
 def _belongs(ladders: Mapping[str, TierLadder], provider: str, model: str) -> bool:

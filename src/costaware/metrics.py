@@ -69,6 +69,34 @@ class Sums:
         return [Observation(value, dict(key)) for key, value in items]
 
 
+class LastValues:
+    """A gauge kept in process (the last value per attribute set) and reported through an
+    ``ObservableGauge`` when the reader collects: setting it is a dict update, where the SDK's
+    synchronous ``Gauge.set`` validates and hashes its attributes on every call. Bounded: past
+    ``limit`` attribute sets the oldest is dropped."""
+
+    def __init__(
+        self, meter: Any, name: str, unit: str = "", description: str = "", limit: int = 10_000
+    ) -> None:
+        self._values: dict[tuple[tuple[str, Any], ...], float] = {}
+        self._lock = threading.Lock()
+        self._limit = limit
+        meter.create_observable_gauge(name, callbacks=[self._observe], unit=unit, description=description)
+
+    def set(self, value: float, attributes: Mapping[str, Any]) -> None:
+        key = tuple(attributes.items())
+        with self._lock:
+            self._values.pop(key, None)  # re-inserted last: the oldest key is first in the dict
+            self._values[key] = value
+            if len(self._values) > self._limit:
+                del self._values[next(iter(self._values))]
+
+    def _observe(self, options: Any) -> Iterable[Observation]:
+        with self._lock:
+            items = list(self._values.items())
+        return [Observation(value, dict(key)) for key, value in items]
+
+
 def _callback_running(action: Callable[[], None]) -> Callable[[Any], Iterable[Observation]]:
     """An observable-instrument callback that runs ``action`` and observes nothing."""
 
@@ -239,13 +267,14 @@ class Instruments:
             unit="{entry}",
             description="Response cache entries evicted to keep the store within its size limit",
         )
-        self.budget_remaining = meter.create_gauge(
+        self.budget_remaining = LastValues(
+            meter,
             "costaware.budget.remaining",
             unit="USD",
             description="What is left of each budget's current window",
         )
-        self.budget_limit = meter.create_gauge(
-            "costaware.budget.limit", unit="USD", description="Each budget's limit per window"
+        self.budget_limit = LastValues(
+            meter, "costaware.budget.limit", unit="USD", description="Each budget's limit per window"
         )
         meter.create_observable_counter(
             "costaware.budget.store.failures",

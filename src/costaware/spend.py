@@ -4,7 +4,8 @@ The worst case of an attempt is its estimated input tokens at the model's deares
 cache write can cost up to 2x input) plus its output cap at the output rate, times the outputs it
 asks for (OpenAI's ``n``: each choice is billed up to the cap). The estimate must not
 undercount for "never overspent" to hold: it is ``ceil(utf8 bytes / 3)`` of the prompt's JSON, above
-the ~4 bytes a token real tokenizers average on English and equal to one token per CJK character.
+the ~4 bytes a token real tokenizers average on English and equal to one token per CJK character
+(:func:`costaware.core.tokens.tokens_at_most`).
 A call under a budget with no output cap gets one (``budget_max_output_tokens``, default 16384) so
 its worst case is finite. When a call's real cost is unknown (usage missing), the reserved worst
 case is charged.
@@ -16,7 +17,6 @@ import asyncio
 import contextvars
 import json
 import logging
-import math
 import os
 import threading
 import uuid
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation, Store, parse_store_url
 from costaware.core.errors import BudgetExceededError
+from costaware.core.tokens import tokens_at_most
 from costaware.core.types import ZERO, Cost, integral
 from costaware.stores.guarded import StoreUnavailable
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("costaware")
 
 MTOK = Decimal(1_000_000)
-BYTES_PER_TOKEN = 3
 
 _ledgers: dict[int, tuple[Budget, BudgetLedger]] = {}
 _stores: dict[tuple[str, str], Store] = {}
@@ -252,8 +252,7 @@ def estimate_input_tokens(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
     endpoint's prompt arguments (every argument, for an endpoint that declares none)."""
     fields = endpoint.prompt_fields or tuple(kwargs)
     parts = {k: kwargs[k] for k in fields if k in kwargs and _given(kwargs[k])}
-    text = json.dumps(parts, default=str, ensure_ascii=False)
-    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 8
+    return tokens_at_most(json.dumps(parts, default=str, ensure_ascii=False))
 
 
 def _given(value: Any) -> bool:

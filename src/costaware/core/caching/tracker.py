@@ -8,6 +8,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
+from costaware.core.tokens import typical_tokens
+
 TTL = Literal["5m", "1h"]
 Section = Literal["tools", "system", "messages"]
 
@@ -21,13 +23,8 @@ _EAGER_DECAY_AT = 256.0  # halve the eager statistics past this many new prefixe
 _UNMARKABLE_TYPES = frozenset({"thinking", "redacted_thinking"})  # the API rejects cache_control there
 
 
-def estimate_tokens(text: str) -> int:
-    """``ceil(utf8 bytes / 4)``: the default token estimate (the simulator's formula).
-
-    >>> estimate_tokens(""), estimate_tokens("abcd"), estimate_tokens("abcde")
-    (0, 1, 2)
-    """
-    return (len(text.encode("utf-8")) + 3) // 4
+estimate_tokens = typical_tokens
+"""The planner's default token estimate: :func:`costaware.core.tokens.typical_tokens`."""
 
 
 # -- minimum cacheable prefix ------------------------------------------------------------------

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
 from costaware.core.routing.vocabulary import PHRASES, TERM_GROUPS
+from costaware.core.tokens import typical_tokens_of_length
 
 __all__ = ["SCAN_CODE", "SCAN_HEAD", "SCAN_SYSTEM", "SCAN_TAIL", "Signals", "requested_json", "signals"]
 
@@ -37,7 +38,6 @@ SCAN_TAIL = 700
 SCAN_SYSTEM = 600
 SCAN_CODE = 4000
 _MIN_PARAGRAPH = 40  # a shorter first/last "paragraph" ("Hi,") is not where the task is
-CHARS_PER_TOKEN = 4  # the usual rule of thumb for English, and the simulator's own estimate
 
 _WORDS: Mapping[bytes, tuple[str, str]] = MappingProxyType(
     {
@@ -74,7 +74,7 @@ class Signals(NamedTuple):
     prompt_chars: int = 0
     """Characters of text in the system prompt and every message (tool definitions excluded)."""
     estimated_tokens: int = 0
-    """``ceil(prompt_chars / 4)``."""
+    """:func:`costaware.core.tokens.typical_tokens_of_length` of ``prompt_chars`` (for the explanation)."""
     messages: int = 0
     """Messages (or Responses input items)."""
     user_turns: int = 0
@@ -191,7 +191,7 @@ def _from_walk(walk: _Walk, kwargs: Mapping[str, object]) -> Signals:
     tools = kwargs.get("tools")
     return Signals(
         prompt_chars=walk.chars,
-        estimated_tokens=-(-walk.chars // CHARS_PER_TOKEN),
+        estimated_tokens=typical_tokens_of_length(walk.chars),
         messages=walk.messages,
         user_turns=walk.user_turns,
         last_user_chars=len(last),

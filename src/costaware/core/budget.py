@@ -27,12 +27,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Context, Decimal, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from costaware.core.errors import BudgetExceededError, ConfigurationError
+from costaware.core.types import MONEY_CONTEXT
 
 __all__ = [
     "DEFAULT_RESERVATION_TTL",
@@ -54,8 +55,6 @@ Period = Literal["none", "hour", "day", "month"]
 OnExceed = Literal["raise", "downgrade", "warn"]
 OnStoreError = Literal["open", "closed"]
 
-MONEY_CONTEXT = Context(prec=80)
-"""The decimal context every budget sum is computed in: exact for any realistic amount."""
 
 DEFAULT_RESERVATION_TTL = 15 * 60.0
 """Seconds after which a reservation that was neither settled nor released stops counting (the

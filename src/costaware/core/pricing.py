@@ -30,18 +30,17 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, TypeAlias
 
-from costaware.core.types import UNPRICED, Cost, Usage
+from costaware.core.types import MONEY_CONTEXT, UNPRICED, Cost, Usage
 
 if TYPE_CHECKING:
     from genai_prices import types as gp
 
 __all__ = ["ModelPrice", "PriceBook", "PriceSpec", "price_usage"]
 
-# Arithmetic in our own context, so a caller's ``decimal.getcontext().prec = 6`` cannot round money.
-_EXACT = Context(prec=80)
+_EXACT = MONEY_CONTEXT
 _PER_TOKEN = Decimal("1E-6")  # prices are per million tokens
 _PER_TOKEN_HALF = Decimal("5E-7")  # the same, with the 50% batch discount
 _ZERO = Decimal(0)

@@ -8,13 +8,17 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Literal
 
 Provider = Literal["anthropic", "openai"]
 Operation = Literal["chat", "embeddings"]
 
 ZERO = Decimal(0)
+
+MONEY_CONTEXT = Context(prec=80)
+"""The decimal context all money is computed in (prices, costs, budget sums): exact for any realistic
+amount, and our own, so an application's ``decimal.getcontext().prec = 6`` cannot round money."""
 
 
 def money_column(amounts: Sequence[Decimal]) -> list[str]:

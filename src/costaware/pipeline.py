@@ -33,6 +33,9 @@ from costaware.core.budget import Charge
 from costaware.core.errors import BudgetExceededError
 from costaware.core.retry import Failure, RetryPolicy, classify, http_status
 from costaware.core.types import (
+    FROM_CACHE,
+    NOT_BILLED,
+    NOT_SENT,
     UNPRICED,
     ZERO,
     CallOutcome,
@@ -44,7 +47,7 @@ from costaware.core.types import (
 )
 from costaware.optimize import Prepared, Savings, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
-from costaware.runtime import NOT_BILLED, Runtime
+from costaware.runtime import Runtime
 from costaware.spend import Held, SpendGuard
 
 if TYPE_CHECKING:
@@ -58,11 +61,6 @@ _ACTIVE: ContextVar[Call | None] = ContextVar("costaware_active_call", default=N
 
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 
-NOT_SENT = Cost(total=ZERO, source="not-sent")
-"""A call refused before sending: it cost nothing."""
-
-FROM_CACHE = Cost(total=ZERO, source="response-cache")
-"""A call answered by the response cache: it cost nothing."""
 
 _CLAIM_LOCK = threading.Lock()
 """Makes a call's ending happen once when a stream's reader and its finaliser race."""

@@ -10,7 +10,6 @@ import copy
 import logging
 import threading
 import weakref
-from decimal import Decimal
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from costaware.core.budget import BudgetLedger
 from costaware.core.caching import ReuseTracker
 from costaware.core.pricing import PriceBook
 from costaware.core.retry import RetryPolicy, http_status
-from costaware.core.types import UNPRICED, CallRequest, CallResult, Cost
+from costaware.core.types import NOT_BILLED, UNPRICED, CallRequest, CallResult, Cost
 from costaware.optimize import Prepared, prepare
 from costaware.providers.base import PatchTarget
 from costaware.spend import SpendGuard
@@ -37,9 +36,6 @@ _CONFIGURED = {
     "response_cache": "response_cache",
 }
 """Each scope setting's ``configure()`` counterpart (``max_output_tokens`` has none)."""
-
-NOT_BILLED = Cost(total=Decimal(0), source="not-billed")
-"""An HTTP error response: the provider bills nothing for it."""
 
 
 class Runtime:

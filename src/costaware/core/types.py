@@ -93,7 +93,8 @@ class Cost:
     cache_write: Decimal = ZERO
     output: Decimal = ZERO
     source: str = "unpriced"
-    """Where the price came from: ``genai-prices``, ``override`` or ``unpriced``."""
+    """Where the price came from: ``genai-prices``, ``override`` or ``unpriced``; for a call that cost
+    nothing, why: ``not-billed``, ``not-sent``, ``response-cache``."""
     priced_model: str | None = None
     """The model whose price was used (the response model, else the request model)."""
 
@@ -103,6 +104,16 @@ class Cost:
 
 
 UNPRICED = Cost(total=None)
+"""A call whose cost is unknown (no usage, or no price): never counted as $0."""
+
+NOT_BILLED = Cost(total=ZERO, source="not-billed")
+"""An HTTP error response: the provider bills nothing for it."""
+
+NOT_SENT = Cost(total=ZERO, source="not-sent")
+"""A call refused before sending: it cost nothing."""
+
+FROM_CACHE = Cost(total=ZERO, source="response-cache")
+"""A call answered by the response cache: it cost nothing."""
 
 
 @dataclass(frozen=True, slots=True)

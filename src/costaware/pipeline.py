@@ -48,7 +48,7 @@ from costaware.core.types import (
 from costaware.optimize import Prepared, Savings, savings
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.runtime import Runtime
-from costaware.spend import Held, SpendGuard
+from costaware.spend import Reservations, SpendGuard
 
 if TYPE_CHECKING:
     from costaware.scoping import Scope
@@ -68,7 +68,7 @@ _CLAIM_LOCK = threading.Lock()
 
 Step = tuple[str, Any]
 """``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("reserve", kwargs)`` -> the
-:class:`Held` reservation and the arguments to send, or the refusal thrown in; ``("sleep", seconds)``
+:class:`Reservations` reservation and the arguments to send, or the refusal thrown in; ``("sleep", seconds)``
 -> ``None``."""
 
 
@@ -138,7 +138,7 @@ class Call:
         self.accumulator: StreamAccumulator | None = None
         self.stream_attached = False
         self.attempts_made = 0
-        self.held: Held | None = None
+        self.held: Reservations | None = None
         self.failed_attempts_cost = ZERO
         self.sent_model = request.model
         self.requested_model = request.model
@@ -194,7 +194,9 @@ class Call:
             kwargs = self._maybe_fall_back(kwargs, overloads)
             yield ("sleep", delay)
 
-    def _reserve(self, kwargs: dict[str, Any]) -> Generator[Step, Any, tuple[Held | None, dict[str, Any]]]:
+    def _reserve(
+        self, kwargs: dict[str, Any]
+    ) -> Generator[Step, Any, tuple[Reservations | None, dict[str, Any]]]:
         """Reserve the worst case of an attempt: a ``("reserve", kwargs)`` step, which the driver makes
         with :meth:`reserve` (off the event loop when a budget's store does I/O) and which throws a
         refusal back in here. Returns the reservation and the arguments to send."""
@@ -205,7 +207,7 @@ class Call:
             raise
         return held, to_send
 
-    def reserve(self, kwargs: dict[str, Any]) -> tuple[Held, dict[str, Any]]:
+    def reserve(self, kwargs: dict[str, Any]) -> tuple[Reservations, dict[str, Any]]:
         """Reserve one attempt's worst case in every budget of the call; returns the reservation and the
         arguments to send. ``on_exceed="downgrade"``: a call that does not fit moves to the cheapest
         configured model that does (reading the budgets as it looks). Raises the refusal otherwise."""
@@ -255,7 +257,7 @@ class Call:
         except Exception:
             internal_error("recording a cascade escalation")
 
-    def _settle_failed(self, held: Held | None, error: BaseException) -> None:
+    def _settle_failed(self, held: Reservations | None, error: BaseException) -> None:
         if held is None:
             return
         try:

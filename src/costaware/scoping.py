@@ -36,13 +36,13 @@ from contextlib import (
 )
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
 
 from opentelemetry import context as otel_context
 
 from costaware import current
 from costaware.config import check_fallback, validate_policy
-from costaware.core.budget import Budget, BudgetLedger
+from costaware.core.budget import Budget, BudgetLedger, OnExceed
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
 from costaware.core.types import CostRecord, CostTracker
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 F = TypeVar("F", bound=Callable[..., Any])
-OnExceed = Literal["raise", "downgrade", "warn"]
 
 _CURRENT = current.CURRENT
 _LAST = current.LAST

@@ -285,8 +285,8 @@ def output_cap(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int | None:
 
 
 @dataclass
-class Held:
-    """Reservations one attempt holds, one per ledger that applies."""
+class Reservations:
+    """The reservations one attempt holds: one per budget (ledger) that applies, and their total."""
 
     entries: list[tuple[BudgetLedger, Reservation | None]]
     amount: Decimal
@@ -352,7 +352,7 @@ class SpendGuard:
         except StoreUnavailable:
             return ledger.budget.on_store_error == "open"
 
-    def reserve(self, endpoint: Endpoint, model: str | None, kwargs: Mapping[str, Any]) -> Held:
+    def reserve(self, endpoint: Endpoint, model: str | None, kwargs: Mapping[str, Any]) -> Reservations:
         """Reserve the attempt's worst case in every ledger, or raise before anything is sent."""
         amount = self.worst_case(endpoint, model, kwargs)
         if amount is None:
@@ -362,9 +362,9 @@ class SpendGuard:
             for ledger, on_exceed in zip(self.ledgers, self.on_exceed, strict=True):
                 entries.append((ledger, self._reserve_one(ledger, amount, on_exceed)))
         except BaseException:
-            self.release(Held(entries, amount))
+            self.release(Reservations(entries, amount))
             raise
-        return Held(entries, amount)
+        return Reservations(entries, amount)
 
     @staticmethod
     def _reserve_one(ledger: BudgetLedger, amount: Decimal, on_exceed: str) -> Reservation | None:
@@ -391,11 +391,11 @@ class SpendGuard:
             )
             return None
 
-    def settle(self, held: Held, cost: Cost, charge: Charge) -> None:
+    def settle(self, held: Reservations, cost: Cost, charge: Charge) -> None:
         """Charge the attempt's real cost; the reserved worst case when the real cost is unknown."""
         self.later_if_async(self._settle, held, cost, charge)
 
-    def _settle(self, held: Held, cost: Cost, charge: Charge) -> None:
+    def _settle(self, held: Reservations, cost: Cost, charge: Charge) -> None:
         amount = cost.total if cost.total is not None else held.amount
         for ledger, reservation in held.entries:
             entry = Charge(
@@ -417,11 +417,11 @@ class SpendGuard:
                     f"settling budget {ledger.budget.key!r}: its store failed; the spend is not booked"
                 )
 
-    def release(self, held: Held) -> None:
+    def release(self, held: Reservations) -> None:
         self.later_if_async(self._release, held)
 
     @staticmethod
-    def _release(held: Held) -> None:
+    def _release(held: Reservations) -> None:
         for ledger, reservation in held.entries:
             if reservation is not None:
                 try:

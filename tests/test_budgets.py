@@ -64,9 +64,9 @@ def test_shared_budget_charges_exact_costs_and_refuses_when_spent(
     with pytest.raises(BudgetExceededError):
         for _ in range(10):
             spent += anthropic_cost(HAIKU, ask().usage)
-    from costaware.spend import ledger_for
+    from costaware.spend import shared_ledger
 
-    ledger = ledger_for(daily)
+    ledger = shared_ledger(daily)
     assert ledger.remaining() == Decimal("0.005") - spent
     assert spent <= Decimal("0.005")
     assert 2 <= sim.requests() < 10
@@ -84,9 +84,9 @@ def test_on_exceed_warn_sends_anyway(
     message = ask()
     assert sim.requests() == 1
     assert any("would be exceeded" in r.getMessage() for r in caplog.records)
-    from costaware.spend import ledger_for
+    from costaware.spend import shared_ledger
 
-    spent, reserved = ledger_for(budget).usage()
+    spent, reserved = shared_ledger(budget).usage()
     assert spent == anthropic_cost(HAIKU, message.usage) and reserved == 0  # the overspend is on the books
 
 
@@ -103,10 +103,10 @@ def test_nested_call_is_charged_to_every_enclosing_budget(anthropic_client: Any,
         return inner()
 
     cost = anthropic_cost(HAIKU, outer().usage)
-    from costaware.spend import ledger_for
+    from costaware.spend import shared_ledger
 
-    assert ledger_for(outer_budget).remaining() == 1 - cost
-    assert ledger_for(inner_budget).remaining() == 1 - cost
+    assert shared_ledger(outer_budget).remaining() == 1 - cost
+    assert shared_ledger(inner_budget).remaining() == 1 - cost
 
 
 def test_unpriced_model_under_a_budget_is_refused_clearly(
@@ -171,9 +171,9 @@ def test_concurrent_calls_never_overspend(sim: Any, telemetry: Any, run: int) ->
     limit = Decimal("0.05")
     budget = Budget(limit=limit, key=f"concurrency-{run}")
     spent = run_concurrent_budget(factory, budget)
-    from costaware.spend import ledger_for
+    from costaware.spend import shared_ledger
 
-    ledger = ledger_for(budget)
+    ledger = shared_ledger(budget)
     assert spent <= limit
     assert ledger.remaining() == limit - spent  # every call settled, no reservation left behind
     assert 40 <= sim.requests() <= 580
@@ -339,10 +339,10 @@ def test_a_failing_store_never_breaks_the_call(
     assert message.content
     assert sim.requests() == 2
     assert any("budget store" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
-    from costaware.spend import ledger_for
+    from costaware.spend import shared_ledger
 
     # Kept to replay: its spend, and the release of the reservation it tried to make.
-    assert ledger_for(budget).store.pending == 2  # type: ignore[attr-defined]
+    assert shared_ledger(budget).store.pending == 2  # type: ignore[attr-defined]
 
 
 def test_a_refusal_of_an_uncapped_call_says_what_cap_it_assumed(

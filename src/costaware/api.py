@@ -27,9 +27,9 @@ def configure(**settings: Any) -> config.Settings:
         settings.setdefault("meter_provider", prometheus.meter_provider(port))
     new = config.build_settings(old, **settings)
     if new.budget is not None and new.budget is not old.budget:
-        from costaware.spend import ledger_for
+        from costaware.spend import shared_ledger
 
-        ledger_for(new.budget)  # opens its store now: an unreachable store fails here, not at a call
+        shared_ledger(new.budget)  # opens its store now: an unreachable store fails here, not at a call
     from costaware import patching
 
     config.set_settings(new)

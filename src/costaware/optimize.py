@@ -45,7 +45,9 @@ def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
     return scope is not None if setting is None else bool(setting)
 
 
-def prepare(runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
+def prepare_request(
+    runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None
+) -> Prepared:
     prepared = Prepared(kwargs=kwargs, requested_model=_model(kwargs))
     if target.endpoint.operation != "chat" or (scope is None and not runtime.policies_outside_scopes):
         return prepared  # plain instrumentation: observe only

@@ -19,7 +19,7 @@ from costaware.core.caching import ReuseTracker
 from costaware.core.pricing import PriceBook
 from costaware.core.retry import RetryPolicy, http_status
 from costaware.core.types import NOT_BILLED, UNPRICED, CallRequest, CallResult, Cost
-from costaware.optimize import Prepared, prepare
+from costaware.optimize import Prepared, prepare_request
 from costaware.providers.base import PatchTarget
 from costaware.spend import SpendGuard
 from costaware.telemetry import Telemetry
@@ -51,9 +51,9 @@ class Runtime:
         self.prices = PriceBook(overrides=settings.prices)
         self._default_ledgers: tuple[BudgetLedger, ...] = ()
         if settings.budget is not None:
-            from costaware.spend import ledger_for
+            from costaware.spend import shared_ledger
 
-            self._default_ledgers = (ledger_for(settings.budget),)
+            self._default_ledgers = (shared_ledger(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._replay_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.cache_tracker = ReuseTracker()
@@ -92,7 +92,7 @@ class Runtime:
     def prepare(self, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None) -> Prepared:
         """Route, cap and plan the request; on an internal error, the caller's request unchanged."""
         try:
-            return prepare(self, target, kwargs, scope)
+            return prepare_request(self, target, kwargs, scope)
         except Exception:
             internal_error("preparing a call")
             return Prepared(kwargs=kwargs, requested_model=kwargs.get("model"))

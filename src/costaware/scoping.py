@@ -139,7 +139,7 @@ class ScopeSpec:
         if shared is not None:
             from costaware import spend
 
-            spend.ledger_for(shared)  # opens the store now: an unreachable one fails here
+            spend.shared_ledger(shared)  # opens the store now: an unreachable one fails here
         return spec
 
 
@@ -173,7 +173,7 @@ class Scope:
         self._lock = threading.Lock()
         ledgers: list[BudgetLedger] = []
         if spec.budget is not None:
-            ledgers.append(spend.ledger_for(spec.budget))
+            ledgers.append(spend.shared_ledger(spec.budget))
         if spec.per_call_limit is not None:
             ledgers.append(spend.invocation_ledger(spec.name, spec.per_call_limit, spec.on_exceed))
         self.ledgers: tuple[BudgetLedger, ...] = tuple(ledgers)

@@ -174,7 +174,7 @@ class BudgetStoreUnavailableError(BudgetExceededError):
         self.spent = self.reserved = self.needed = Decimal(0)
 
 
-def ledger_for(budget: Budget) -> BudgetLedger:
+def shared_ledger(budget: Budget) -> BudgetLedger:
     """The one ledger of a shared budget (its store is opened on first use, here).
 
     Stores named by a SQLite or Redis URL are opened once per process and shared by every budget
@@ -230,7 +230,7 @@ def budget_status(budget: Budget) -> BudgetStatus:
     >>> costaware.budget_status(daily).remaining   # doctest: +SKIP
     Decimal('19.9657091')
     """
-    ledger = ledger_for(budget)
+    ledger = shared_ledger(budget)
     wait_for_budget_worker()  # settlements async calls queued are in what it reads
     spent, reserved = ledger.usage()
     return BudgetStatus(budget.key, budget.window(), budget.limit, spent, reserved, ledger.remaining())

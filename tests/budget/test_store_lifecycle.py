@@ -17,7 +17,7 @@ import pytest
 import costaware
 from costaware import Budget
 from costaware.core.errors import ConfigurationError
-from costaware.spend import ledger_for
+from costaware.spend import shared_ledger
 
 from .conftest import SRC, url_for
 
@@ -89,7 +89,7 @@ def _fork_and_reserve(budget: Budget) -> int | None:
     if pid == 0:  # the child: one reservation, then leave without running the parent's cleanup
         code = 1
         try:
-            reservation = ledger_for(budget).reserve(Decimal("0.001"))
+            reservation = shared_ledger(budget).reserve(Decimal("0.001"))
             code = 0 if reservation is not None else 2
         except BaseException:
             import traceback
@@ -105,7 +105,7 @@ def test_fork_while_another_thread_is_inside_the_store(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     budget = Budget(10, key=f"fork-held-{kind}", store=url_for(kind, tmp_path, request))
-    ledger = ledger_for(budget)
+    ledger = shared_ledger(budget)
     ledger.reserve(Decimal("0.001"))  # the store is open and in use
     holding = threading.Event()
 
@@ -128,7 +128,7 @@ def test_fork_from_a_parent_busy_with_budget_calls(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     budget = Budget(1000, key=f"fork-busy-{kind}", store=url_for(kind, tmp_path, request))
-    ledger = ledger_for(budget)
+    ledger = shared_ledger(budget)
     stop = threading.Event()
 
     def busy() -> None:
@@ -169,13 +169,13 @@ def test_many_budget_objects_share_one_store(
         with costaware.scope(budget=Budget(1, key=f"tenant-{i % 50}", store=url)):
             pass
     assert _open_files() - before <= 2
-    assert ledger_for(Budget(1, key="x", store=url)).store is ledger_for(first).store
+    assert shared_ledger(Budget(1, key="x", store=url)).store is shared_ledger(first).store
 
 
 def test_budget_objects_with_memory_stores_stay_separate() -> None:
     one, two = Budget(1), Budget(1)  # same key, default memory:// store: two separate ledgers
-    ledger_for(one).reserve(Decimal("0.9"))
-    assert ledger_for(two).remaining() == Decimal(1)
+    shared_ledger(one).reserve(Decimal("0.9"))
+    assert shared_ledger(two).remaining() == Decimal(1)
     with pytest.raises(ConfigurationError):
         Budget(1, store="nosuch://x")
 

@@ -22,7 +22,7 @@ import pytest
 import costaware
 from costaware import Budget, BudgetExceededError, cost_aware
 from costaware.core.budget import Charge, Reservation
-from costaware.spend import BudgetStoreUnavailableError, ledger_for
+from costaware.spend import BudgetStoreUnavailableError, shared_ledger
 from costaware.stores.guarded import GuardedStore
 from costaware.stores.sqlite import SQLiteStore
 
@@ -72,7 +72,7 @@ def test_a_hung_redis_costs_one_timeout_then_spend_is_booked_once(
     # The first call waits for the store's timeout; the breaker spares the others.
     assert 0.2 <= waits[0] < 1.0
     assert max(waits[1:]) < 0.2
-    store = ledger_for(budget).store
+    store = shared_ledger(budget).store
     # Kept to replay: five settlements, and the release of the reservation that timed out (the
     # stopped server still makes it when it resumes).
     assert store.pending == 6  # type: ignore[attr-defined]
@@ -125,7 +125,7 @@ def test_a_reservation_made_before_the_outage_is_settled_after_it(
         return events
 
     ask()
-    ledger = ledger_for(budget)
+    ledger = shared_ledger(budget)
     assert ledger.store.pending == 1  # type: ignore[attr-defined]  # the settlement, kept
     os.kill(server.pid, signal.SIGCONT)
     time.sleep(1.1)
@@ -263,7 +263,7 @@ def test_a_settle_that_fails_part_way_is_replayed_and_booked(
 
     _, url = redis_server
     budget = Budget(1, key="wrongtype", store=f"{url}?timeout=250ms&retry_after=200ms")
-    usage_key = ledger_for(budget).store.inner._window_keys("wrongtype", "none")[0]  # type: ignore[attr-defined]
+    usage_key = shared_ledger(budget).store.inner._window_keys("wrongtype", "none")[0]  # type: ignore[attr-defined]
 
     @cost_aware(budget=budget)
     def ask() -> list[Any]:
@@ -281,7 +281,7 @@ def test_a_settle_that_fails_part_way_is_replayed_and_booked(
     raw.delete(usage_key)
     raw.close()
     time.sleep(0.3)
-    assert ledger_for(budget).store.replay() == 0  # type: ignore[attr-defined]
+    assert shared_ledger(budget).store.replay() == 0  # type: ignore[attr-defined]
     spans = [s for s in telemetry.our_spans() if s.name == f"chat {HAIKU}"]
     # The first call's spend went with the deleted key; the two made during the fault are booked.
     assert costaware.budget_status(budget).spent == _cost(spans[1]) + _cost(spans[2])

@@ -57,7 +57,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import costaware
 from costaware import Budget, cost_aware
 from costaware.sim import Simulator
-from costaware.spend import ledger_for
+from costaware.spend import shared_ledger
 
 RESULTS = Path(__file__).parent / "results" / "faults.json"
 MODEL = "claude-haiku-4-5"
@@ -283,7 +283,7 @@ def outage(inject: Callable[[], None], recover: Callable[[], None] | None) -> Ca
 
 def settle_store(cell: Cell) -> dict[str, Any]:
     """After the run: replay the journal (once the breaker allows) and read the store."""
-    store = ledger_for(cell.budget).store
+    store = shared_ledger(cell.budget).store
     replay = getattr(store, "replay", None)
     if replay is not None:
         deadline = time.monotonic() + RETRY_AFTER + 0.5

@@ -601,3 +601,21 @@ def test_a_hit_costs_zero_even_when_the_stored_answer_has_no_usage(
     hit = telemetry.call_spans()[1].attributes
     assert hit["costaware.response_cache.result"] == "exact_hit"
     assert hit["costaware.cost.unpriced"] is False and hit["costaware.cost.usd"] == 0.0
+
+
+def test_streaming_raw_responses_are_answered_from_the_cache(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def streamed_raw() -> str:
+        with anthropic_client.messages.with_streaming_response.create(
+            model=HAIKU, max_tokens=100, messages=user("Where are you based?")
+        ) as response:
+            return str(response.parse().content[0].text)
+
+    first, again = streamed_raw(), streamed_raw()
+    assert again == first
+    assert sim.requests(path=MESSAGES) == 1
+    assert telemetry.call_spans()[1].attributes["costaware.response_cache.result"] == "exact_hit"

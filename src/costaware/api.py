@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from costaware import config
@@ -16,10 +17,16 @@ def configure(**settings: Any) -> config.Settings:
     ```
 
     Fields: ``enabled``, ``capture_content``, ``prices``, ``raise_internal_errors``,
-    ``tracer_provider``, ``meter_provider`` (see :class:`costaware.config.Settings`), and
+    ``tracer_provider``, ``meter_provider``, ``response_cache`` (a :class:`costaware.ResponseCache`, or
+    the mapping of its arguments) (see :class:`costaware.config.Settings`), and
     ``prometheus_port``: serve the metrics for Prometheus to scrape (``costaware.prometheus``).
     """
     old = config.current_settings()
+    cache = settings.get("response_cache")
+    if isinstance(cache, Mapping):  # the arguments of a ResponseCache (as COSTAWARE_RESPONSE_CACHE* give)
+        from costaware.response_cache import ResponseCache
+
+        settings["response_cache"] = ResponseCache(**cache)
     port = settings.pop("prometheus_port", None)
     if port is not None:  # a scrape endpoint: its meter provider, unless one is given
         from costaware import prometheus

@@ -18,6 +18,10 @@ Environment variables (read by :func:`settings_from_env`, and so by ``import cos
     ``true``/``false``: place prompt-cache breakpoints on every call (default: inside scopes only).
 ``COSTAWARE_ROUTE``
     A routing policy name (``auto``) for every call outside a scope that sets its own.
+``COSTAWARE_RESPONSE_CACHE`` (``exact``, ``semantic`` or ``off``), ``COSTAWARE_RESPONSE_CACHE_STORE``
+(``memory://``, ``sqlite:///path``, ``redis://host:port/db``), ``COSTAWARE_RESPONSE_CACHE_TTL`` (``1h``,
+seconds), ``COSTAWARE_RESPONSE_CACHE_STRICTNESS`` (0..1)
+    A response cache for every call outside a scope that sets its own (``costaware.ResponseCache``).
 ``COSTAWARE_RAISE_INTERNAL_ERRORS``
     ``true``/``false``: whether an error inside costaware itself is raised (default: only under pytest)
     or logged and swallowed so the application's call goes on.
@@ -97,6 +101,14 @@ def _load_prices_file(path: str) -> dict[str, Any]:
         raise ConfigurationError(f"COSTAWARE_PRICES: {exc}") from None
 
 
+_CACHE_ENV = {
+    "COSTAWARE_RESPONSE_CACHE": "semantic",
+    "COSTAWARE_RESPONSE_CACHE_STORE": "store",
+    "COSTAWARE_RESPONSE_CACHE_TTL": "ttl",
+    "COSTAWARE_RESPONSE_CACHE_STRICTNESS": "strictness",
+}
+"""The response cache's variables and the ``ResponseCache`` argument each sets."""
+
 _KNOWN_ENV = frozenset(
     {
         "COSTAWARE_ENABLED",
@@ -108,6 +120,7 @@ _KNOWN_ENV = frozenset(
         "COSTAWARE_RAISE_INTERNAL_ERRORS",
         "COSTAWARE_EXIT_FLUSH_TIMEOUT",
         "COSTAWARE_TIERS",
+        *_CACHE_ENV,
     }
 )
 _warned_env: set[str] = set()
@@ -161,11 +174,40 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
             ladders(environ=env, prices=_price_book(found.get("prices", {})))
         except ConfigurationError as exc:
             raise ConfigurationError(f"COSTAWARE_TIERS: {exc}") from None
+    cache = _response_cache_from_env(env)
+    if cache is not None:
+        found["response_cache"] = cache
     if "COSTAWARE_RAISE_INTERNAL_ERRORS" in env:
         found["raise_internal_errors"] = _flag(
             "COSTAWARE_RAISE_INTERNAL_ERRORS", env["COSTAWARE_RAISE_INTERNAL_ERRORS"]
         )
     return found
+
+
+def _response_cache_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """``ResponseCache`` arguments from ``COSTAWARE_RESPONSE_CACHE*`` (``configure`` builds the cache)."""
+    layers = env.get("COSTAWARE_RESPONSE_CACHE", "").strip().lower()
+    others = [name for name in _CACHE_ENV if name != "COSTAWARE_RESPONSE_CACHE" and env.get(name)]
+    if layers in ("", "off", "false", "0", "no"):
+        if others and layers == "":
+            raise ConfigurationError(
+                f"{others[0]} is set but COSTAWARE_RESPONSE_CACHE is not: set it to exact or semantic"
+            )
+        return None
+    if layers not in ("exact", "semantic"):
+        raise ConfigurationError(f"COSTAWARE_RESPONSE_CACHE={layers!r}: use exact, semantic or off")
+    arguments: dict[str, Any] = {"semantic": layers == "semantic"}
+    for name in others:
+        value: Any = env[name].strip()
+        if name == "COSTAWARE_RESPONSE_CACHE_STRICTNESS":
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigurationError(f"{name}={env[name]!r} is not a number from 0 to 1") from None
+        elif name == "COSTAWARE_RESPONSE_CACHE_TTL" and value.replace(".", "", 1).isdigit():
+            value = float(value)
+        arguments[_CACHE_ENV[name]] = value
+    return arguments
 
 
 _BUDGET_ENV = {

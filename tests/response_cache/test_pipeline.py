@@ -619,3 +619,30 @@ def test_streaming_raw_responses_are_answered_from_the_cache(
     assert again == first
     assert sim.requests(path=MESSAGES) == 1
     assert telemetry.call_spans()[1].attributes["costaware.response_cache.result"] == "exact_hit"
+
+
+def test_the_environment_turns_the_cache_on_for_import_costaware_auto(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    from costaware.config import settings_from_env
+
+    found = settings_from_env(
+        {
+            "COSTAWARE_RESPONSE_CACHE": "semantic",
+            "COSTAWARE_RESPONSE_CACHE_TTL": "90",
+            "COSTAWARE_RESPONSE_CACHE_STRICTNESS": "0.5",
+        }
+    )
+    assert found["response_cache"] == {"semantic": True, "ttl": 90.0, "strictness": 0.5}
+    costaware.configure(**found)
+    ask(anthropic_client, "Is there a free trial?")
+    ask(anthropic_client, "Is there a free trial?")
+    assert sim.requests(path=MESSAGES) == 1
+    for bad in (
+        {"COSTAWARE_RESPONSE_CACHE": "maybe"},
+        {"COSTAWARE_RESPONSE_CACHE_TTL": "1h"},  # without COSTAWARE_RESPONSE_CACHE: a forgotten switch
+        {"COSTAWARE_RESPONSE_CACHE": "exact", "COSTAWARE_RESPONSE_CACHE_STRICTNESS": "high"},
+    ):
+        with pytest.raises(costaware.ConfigurationError):
+            settings_from_env(bad)
+    assert "response_cache" not in settings_from_env({"COSTAWARE_RESPONSE_CACHE": "off"})

@@ -31,6 +31,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -378,6 +379,16 @@ def store(
 
 _WRITER: Any = None
 _WRITER_LOCK = threading.Lock()
+
+
+def _forget_writer() -> None:
+    """In a forked child the writer's thread does not exist: the child makes its own on first use."""
+    global _WRITER, _WRITER_LOCK
+    _WRITER, _WRITER_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writer)
 
 
 def store_later(plan_: Plan, final: Mapping[str, Any], cost: Decimal | None) -> None:

@@ -646,3 +646,29 @@ def test_the_environment_turns_the_cache_on_for_import_costaware_auto(
         with pytest.raises(costaware.ConfigurationError):
             settings_from_env(bad)
     assert "response_cache" not in settings_from_env({"COSTAWARE_RESPONSE_CACHE": "off"})
+
+
+def test_a_forked_child_writes_answers_in_the_background_too(redis_url: Any) -> None:
+    """The background writer (async calls, shared stores) is a thread: a forked child makes its own."""
+    import multiprocessing
+    from decimal import Decimal as D
+
+    from costaware import response_cache
+
+    cache = costaware.ResponseCache(store=f"{redis_url}?prefix=costaware:rc:fork-{time.time_ns()}")
+    response_cache.store_later(  # starts the parent's writer thread
+        response_cache.Plan(cache, "parent", "p", "", "q"), {"id": "parent"}, D("0.001")
+    )
+
+    def child() -> None:
+        response_cache.store_later(response_cache.Plan(cache, "child", "p", "", "q"), {"id": "child"}, None)
+        for _ in range(100):
+            if cache.store.get("child") is not None:
+                return
+            time.sleep(0.02)
+        raise SystemExit(3)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(10)
+    assert process.exitcode == 0

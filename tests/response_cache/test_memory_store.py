@@ -234,3 +234,40 @@ def test_threads_write_and_read_concurrently() -> None:
         thread.join()
     assert errors == []
     assert len(store) == 500 and store.evictions == 700
+
+
+def test_forking_while_threads_use_the_store_leaves_the_child_a_working_store(tmp_path: Path) -> None:
+    """Threads busy on the store (and its SQLite file) while the process forks: the child gets a
+    consistent store with a connection of its own, never a lock held by a thread it does not have."""
+    import faulthandler
+    import os
+
+    store = MemoryResponseStore(path=str(tmp_path / "cache.db"))
+    stop = threading.Event()
+
+    def busy(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            store.put(entry(f"w{worker}-{n % 50}", vector=unit(n % 7)))
+            store.candidates("p", unit(n % 7), 4, 0.5)
+            n += 1
+
+    threads = [threading.Thread(target=busy, args=(i,), daemon=True) for i in range(3)]
+    for thread in threads:
+        thread.start()
+
+    mine = unit(1)  # made here: the child must not import (a busy thread may hold the import lock)
+    try:
+        for _ in range(10):
+            pid = os.fork()
+            if pid == 0:  # the child: a watchdog ends it with a traceback if it hangs
+                faulthandler.dump_traceback_later(10, exit=True)
+                store.put(entry("from-child", vector=mine))
+                os._exit(0 if store.get("from-child") is not None else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, "the child hung or failed"
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    store.close()

@@ -1,4 +1,4 @@
-"""Forking a process that uses budget stores, from any thread, at any time.
+"""Forking a process that uses budget or response stores, from any thread, at any time.
 
 Before a fork, the forking thread takes every store's lock, so no other thread is inside a store
 operation when the process is copied: the child gets each store in a consistent state, and no SQLite
@@ -21,10 +21,14 @@ _stores: weakref.WeakSet[Any] = weakref.WeakSet()
 _held: list[Any] = []
 
 
-def register(store: Any) -> threading.Lock:
-    """A new lock for ``store`` (kept as ``store._lock``), taken around forks."""
+_RLOCK = type(threading.RLock())
+
+
+def register(store: Any, *, reentrant: bool = False) -> Any:
+    """A new lock for ``store`` (kept as ``store._lock``; an ``RLock`` if ``reentrant``), taken around
+    forks."""
     _stores.add(store)
-    return threading.Lock()
+    return threading.RLock() if reentrant else threading.Lock()
 
 
 def _before_fork() -> None:
@@ -41,7 +45,7 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     _held.clear()
     for store in list(_stores):
-        store._lock = threading.Lock()
+        store._lock = threading.RLock() if isinstance(store._lock, _RLOCK) else threading.Lock()
         reset = getattr(store, "_after_fork", None)
         if reset is not None:
             reset()

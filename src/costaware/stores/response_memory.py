@@ -21,13 +21,13 @@ from __future__ import annotations
 import heapq
 import math
 import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from costaware.core.errors import ConfigurationError
+from costaware.stores import _forksafe
 from costaware.stores.responses import Entry
 
 __all__ = ["MemoryResponseStore"]
@@ -181,7 +181,7 @@ class MemoryResponseStore:
             raise ConfigurationError(f"max_entries must be at least 1 or None, not {max_entries!r}")
         self._max_entries = max_entries
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = _forksafe.register(self, reentrant=True)  # held around forks: a consistent copy
         self._entries: OrderedDict[str, Entry] = OrderedDict()  # least recently used first
         self._indexes: dict[str, _PartitionIndex] = {}
         self._expiries: list[tuple[float, str]] = []  # a heap; stale items are skipped
@@ -193,6 +193,7 @@ class MemoryResponseStore:
         self._seen_removal = 0
         self._refresh_interval = refresh_interval
         self._refreshed_at = -math.inf
+        self._busy_timeout = busy_timeout
         if path is not None:
             self._open(path, busy_timeout)
 
@@ -354,6 +355,14 @@ class MemoryResponseStore:
             key = next(iter(self._entries))
             self._drop(key, write=True)
             self._evictions += 1
+
+    def _after_fork(self) -> None:
+        """In a forked child: a connection of its own (SQLite connections must not cross a fork; the
+        parent's is left alone, not closed, as closing it here could release the parent's locks)."""
+        if self._db is not None and self._path is not None:
+            self._db = sqlite3.connect(
+                self._path, timeout=self._busy_timeout, check_same_thread=False, isolation_level=None
+            )
 
     # -- the SQLite file -------------------------------------------------------------------------
 

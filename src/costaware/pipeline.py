@@ -147,9 +147,12 @@ class Call:
         self.cascade_cost = ZERO
         self.escalations = 0
         self.route: Any = None
+        self.base_url = ""
+        """Where the client sends its requests: answers from one server never answer another's."""
         self.retried: list[str] = []
         self.cascade_checks: list[tuple[str, bool]] = []
         self.cache_plan: response_cache.Plan | None = None
+        self._replayed_plan: response_cache.Plan | None = None
         """The response cache's keys for this call, when its answer is to be stored."""
         self.cache_lookup: response_cache.Lookup | None = None
         self._cached_model: Any = None
@@ -340,11 +343,15 @@ class Call:
         try:
             namespace = cache.namespace_for(arguments, tenant)
         except Exception as exc:  # the caller's namespace function failed: no cache, rather than a wrong one
-            log.warning("costaware: the response cache's namespace function raised %r; not caching", exc)
+            cache.warn_once(
+                "namespace", f"its namespace function failed ({exc!r}): those calls are not cached"
+            )
             self.cache_lookup = response_cache.Lookup("skipped", skipped="namespace_error")
             return None
         target = self.target
-        family = f"{target.endpoint.provider}.{target.resource_path}"
+        family = response_cache.family_of(
+            f"{target.endpoint.provider}.{target.resource_path}", self.base_url, kwargs.get("extra_headers")
+        )
         plan = response_cache.plan(cache, target.endpoint, family, kwargs, namespace)
         if isinstance(plan, response_cache.Lookup):
             self.cache_lookup = plan
@@ -358,6 +365,8 @@ class Call:
         self.cache_lookup = lookup
         if lookup.hit is None:
             self.cache_plan = plan
+        else:
+            self._replayed_plan = plan
         return lookup.hit
 
     def replay(
@@ -385,6 +394,14 @@ class Call:
         finally:
             self.deactivate(tokens)
             response_cache.REPLAY.reset(token)
+
+    def replay_failed(self) -> None:
+        """The cached answer could not be served (an internal error, logged): the provider answers
+        instead, and this call is priced, charged and stored as the miss it now is."""
+        lookup = self.cache_lookup
+        if lookup is not None:
+            self.cache_lookup = dataclasses.replace(lookup, result="error", hit=None)
+            self.cache_plan = self._replayed_plan
 
     def replayer(self, wrapped: Any, instance: Any) -> Any:
         """The SDK's method bound to a copy of the caller's client that answers from the cache."""
@@ -685,7 +702,8 @@ def open_call(
     """Open a call, or ``None`` if that fails (the caller then sends the request uninstrumented)."""
     try:
         kwargs = prepared.kwargs
-        request = request_of(target, kwargs, target.endpoint.client_of(instance))
+        client = target.endpoint.client_of(instance)
+        request = request_of(target, kwargs, client)
         prompt = None
         if runtime.telemetry.capture_content and target.endpoint.read_input is not None:
             prompt = target.endpoint.read_input(kwargs)
@@ -693,6 +711,7 @@ def open_call(
         call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
         call.requested_model = prepared.requested_model
         call.route = prepared.decision
+        call.base_url = str(getattr(client, "base_url", ""))
         call.cascade = prepared.cascade
         call.default_cap = prepared.default_cap
         return call

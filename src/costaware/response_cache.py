@@ -160,6 +160,7 @@ class ResponseCache:
         else:
             raise ConfigurationError(f"store must be a URL or a ResponseStore, not {type(store).__name__}")
         self._guard = _StoreGuard(self.store_url)
+        self._warned: set[str] = set()
 
     def __repr__(self) -> str:
         layers = "exact+semantic" if self.semantic else "exact"
@@ -174,6 +175,14 @@ class ResponseCache:
         embedder_local = self.embedder is None or bool(getattr(self.embedder, "local", False))
         return isinstance(self.store, MemoryResponseStore) and self.store.path is None and embedder_local
 
+    def warn_once(self, topic: str, message: str) -> None:
+        """Log ``message`` about this cache once per ``topic`` (a misconfiguration repeats every call)."""
+        with _WARNED_LOCK:
+            if topic in self._warned:
+                return
+            self._warned.add(topic)
+        log.warning("costaware: the response cache %r: %s", self, message)
+
     def invalidate(self, *, key: str | None = None, namespace: str | None = None) -> int:
         """Forget one answer (by the key a span reports as ``costaware.response_cache.key``) or every
         answer of a namespace; returns how many were removed."""
@@ -186,8 +195,12 @@ class ResponseCache:
         when it is a callable), else the scope's tenant, else ``""``."""
         namespace = self.namespace
         if callable(namespace):
-            value = namespace(**(arguments or {}))
-            return "" if value is None else str(value)
+            if arguments is None:
+                raise TypeError("a namespace function needs a decorated function's arguments")
+            value = namespace(**arguments)
+            if value is None or value == "":  # a tenant missing: never the shared namespace
+                raise ValueError(f"the namespace function returned {value!r}")
+            return str(value)
         if isinstance(namespace, str):
             return namespace
         return tenant or ""
@@ -252,6 +265,41 @@ class Lookup:
     """Entries the store evicted to make room for this call's answer."""
 
 
+_WARNED_LOCK = threading.Lock()
+
+_TRANSPORT_HEADERS = (
+    "x-stainless-",
+    "idempotency-key",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+)
+"""Request headers that never change an answer: the SDKs' own bookkeeping (``with_raw_response`` sends
+``X-Stainless-Raw-Response``) and tracing. Every other header a call adds (``anthropic-beta``...) keys."""
+
+
+def family_of(endpoint: str, base_url: str, extra_headers: Any) -> str:
+    """What the key says about where a request goes: the endpoint, the server (an answer from one
+    gateway or region never answers another's) and the headers that may change the answer.
+
+    >>> family_of("p.messages", "https://a/v1", {"X-Stainless-Raw-Response": "true"})
+    'p.messages https://a/v1'
+    >>> family_of("p.messages", "https://a/v1", {"Some-Beta": "x"})
+    'p.messages https://a/v1 some-beta=x'
+    """
+    family = f"{endpoint} {base_url}"
+    if isinstance(extra_headers, Mapping) and extra_headers:
+        kept = sorted(
+            f"{name.lower()}={value}"
+            for name, value in extra_headers.items()
+            if isinstance(name, str) and not name.lower().startswith(_TRANSPORT_HEADERS)
+        )
+        if kept:
+            family += " " + " ".join(kept)
+    return family
+
+
 def _digest(*parts: str) -> str:
     hasher = hashlib.blake2b(digest_size=20)
     for part in parts:
@@ -273,7 +321,10 @@ def plan(
         return Lookup("skipped", skipped=blockers[0])
     partition = _digest("partition", namespace, family, parts.context)
     key = _digest("exact", namespace, family, parts.context, parts.question or "")
-    return Plan(cache, key, partition, namespace, parts.question)
+    question = parts.question
+    if question is not None and not question.isascii():  # a lone surrogate cannot be stored or embedded
+        question = question.encode("utf-8", "replace").decode("utf-8")
+    return Plan(cache, key, partition, namespace, question)
 
 
 def look_up(plan_: Plan, now: float | None = None) -> Lookup:
@@ -289,9 +340,17 @@ def look_up(plan_: Plan, now: float | None = None) -> Lookup:
             hit = _hit_of(entry, "exact", now)
             if hit is not None:
                 return Lookup("exact_hit", key=plan_.key, hit=hit)
-        if not (cache.semantic and plan_.question):
-            return Lookup("miss", key=plan_.key)
+    except Exception as exc:
+        guard.failed(exc)
+        return Lookup("error", key=plan_.key)
+    if not (cache.semantic and plan_.question):
+        return Lookup("miss", key=plan_.key)
+    try:
         plan_.vector = cache.embedder.embed(plan_.question)
+    except Exception as exc:  # this question only (too long for an embeddings API...): exact layer only
+        cache.warn_once("embedder", f"its embedder failed ({exc!r}): such calls use the exact layer only")
+        return Lookup("miss", key=plan_.key)
+    try:
         found = cache.store.candidates(plan_.partition, plan_.vector, 8, cache.rule.min_similarity)
     except Exception as exc:
         guard.failed(exc)
@@ -352,7 +411,10 @@ def store(
         evictions = cache.store.evictions
         vector = plan_.vector
         if vector is None and cache.semantic and plan_.question:
-            vector = cache.embedder.embed(plan_.question)
+            try:
+                vector = cache.embedder.embed(plan_.question)
+            except Exception:  # warned at the lookup: kept for the exact layer only
+                vector = None
         payload = json.dumps(
             {"v": _FORMAT, "final": final, "cost": None if cost is None else str(cost)},
             separators=(",", ":"),

@@ -315,6 +315,13 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
 
         return manager_for
 
+    def _self_fresh_manager(self, call: Call) -> None:
+        """After a failed replay: the provider answers, through a manager made now (the one made at
+        ``stream()`` time may have had its request closed), and the call is a miss again."""
+        call.replay_failed()
+        request = self._self_request
+        self.__wrapped__ = self._self_entered = request.make(*request.args, **request.prepared.kwargs)
+
     def _self_end(self) -> None:
         if self._self_call is not None:
             self._self_call.finish_stream("closed")
@@ -343,6 +350,7 @@ class HelperProxy(_HelperBase):
                 helper_stream = call.replay(hit, replay, request.args, request.prepared.kwargs)
             except Exception:
                 internal_error("answering from the response cache")
+                self._self_fresh_manager(call)
             else:
                 _attach_to_helper_stream(call, helper_stream)
                 return helper_stream
@@ -391,6 +399,7 @@ class AsyncHelperProxy(_HelperBase):
                 helper_stream = await call.replay_async(hit, replay, request.args, request.prepared.kwargs)
             except Exception:
                 internal_error("answering from the response cache")
+                self._self_fresh_manager(call)
             else:
                 _attach_to_helper_stream(call, helper_stream)
                 return helper_stream

@@ -202,7 +202,7 @@ class Telemetry:
             if saved.response_cache:
                 attributes["costaware.savings.response_cache_usd"] = float(saved.response_cache)
         if outcome.response_cache is not None:
-            attributes.update(_cache_attributes(outcome.response_cache))
+            attributes.update(_cache_attributes(outcome.response_cache, self.capture_content))
         if outcome.error_type is not None:
             attributes["error.type"] = outcome.error_type
             span.set_status(Status(StatusCode.ERROR, outcome.error_type))
@@ -294,8 +294,9 @@ class Telemetry:
             self.metrics.overhead.add(float(overhead), {**attributes, "costaware.technique": "cascade"})
 
 
-def _cache_attributes(lookup: Any) -> dict[str, Any]:
-    """The span attributes of a call's response-cache lookup."""
+def _cache_attributes(lookup: Any, with_text: bool) -> dict[str, Any]:
+    """The span attributes of a call's response-cache lookup; why candidates were turned down names
+    words of the prompts ("names differ: smith"), so without content capture only the checks."""
     attributes: dict[str, Any] = {"costaware.response_cache.result": lookup.result}
     if lookup.key is not None:
         attributes["costaware.response_cache.key"] = lookup.key
@@ -314,7 +315,9 @@ def _cache_attributes(lookup: Any) -> dict[str, Any]:
     elif lookup.best_similarity is not None:
         attributes["costaware.response_cache.similarity"] = lookup.best_similarity
     if lookup.rejected:
-        attributes["costaware.response_cache.rejected"] = list(lookup.rejected)
+        attributes["costaware.response_cache.rejected"] = list(
+            lookup.rejected if with_text else lookup.checks
+        )
     if lookup.stored:
         attributes["costaware.response_cache.stored"] = True
     return attributes

@@ -50,6 +50,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
                     )
                 except Exception:
                     internal_error("answering from the response cache")  # then the provider answers
+                    call.replay_failed()
                 else:
                     return await call.observe_async(replayed)
             send = call.sender(wrapped, instance)
@@ -83,6 +84,7 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
                 replayed = call.replay(hit, call.replayer(wrapped, instance), args, prepared.kwargs)
             except Exception:
                 internal_error("answering from the response cache")  # then the provider answers
+                call.replay_failed()
             else:
                 return call.observe(replayed)
         send = call.sender(wrapped, instance)

@@ -672,3 +672,111 @@ def test_a_forked_child_writes_answers_in_the_background_too(redis_url: Any) -> 
     process.start()
     process.join(10)
     assert process.exitcode == 0
+
+
+def test_a_replay_that_fails_falls_back_to_the_provider_priced_charged_and_stored(
+    anthropic_client: Any, async_anthropic_client: Any, telemetry: Any, sim: Any, monkeypatch: Any
+) -> None:
+    """Outside pytest an internal error is logged and the call goes on: when the cached answer cannot
+    be served, the provider answers, and that call is a miss: priced, charged, stored."""
+    from costaware import response_cache
+
+    costaware.configure(raise_internal_errors=False)
+    cache = costaware.ResponseCache()
+    budget = costaware.Budget(1, key=f"fallback-{time.time_ns()}")
+
+    @cost_aware(cache=cache, budget=budget)
+    def faq() -> Any:
+        return ask(anthropic_client, "Can I pay by invoice?")
+
+    @cost_aware(cache=cache)
+    async def helper() -> Any:
+        async with async_anthropic_client.messages.stream(
+            model=HAIKU, max_tokens=100, messages=user("Can I pay by invoice?")
+        ) as stream:
+            return await stream.get_final_message()
+
+    first = faq()
+
+    def broken(http: Any, request: Any) -> Any:
+        raise RuntimeError("replay transport broken")
+
+    monkeypatch.setattr(response_cache, "serve", broken)
+    again = faq()
+    assert sim.requests(path=MESSAGES) == 2
+    assert again.content[0].text == first.content[0].text
+    span = telemetry.call_spans()[1].attributes
+    assert span["costaware.response_cache.result"] == "error"
+    assert span["costaware.cost.source"] == "genai-prices" and span["costaware.cost.usd"] > 0
+    assert costaware.last_scope().tracker.total_cost == anthropic_cost(HAIKU, again.usage)
+    status = costaware.budget_status(budget)
+    assert status.reserved == 0 and status.spent == 2 * anthropic_cost(HAIKU, first.usage)
+
+    final = asyncio.run(helper())  # the async stream helper falls back too, with a fresh request
+    assert final.content[0].text == first.content[0].text
+    assert sim.requests(path=MESSAGES) == 3
+
+
+def test_answers_never_cross_servers_or_answer_changing_headers(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    import anthropic
+
+    from costaware.sim import Simulator
+
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache)
+    def faq(client: Any, **extra: Any) -> Any:
+        return ask(client, "What is the warranty period?", **extra)
+
+    with Simulator() as other:
+        elsewhere = anthropic.Anthropic(base_url=other.anthropic_base_url, api_key="test-key", max_retries=0)
+        faq(anthropic_client)
+        faq(elsewhere)
+        assert (sim.requests(path=MESSAGES), other.requests(path=MESSAGES)) == (1, 1)
+    faq(anthropic_client, extra_headers={"anthropic-beta": "some-feature-2026-01-01"})
+    assert sim.requests(path=MESSAGES) == 2
+    raw = anthropic_client.messages.with_raw_response  # the SDK's own bookkeeping headers do not key
+
+    @cost_aware(cache=cache)
+    def faq_raw() -> Any:
+        return raw.create(model=HAIKU, max_tokens=100, messages=user("What is the warranty period?")).parse()
+
+    faq_raw()
+    assert sim.requests(path=MESSAGES) == 2
+
+
+def test_a_namespace_function_without_a_tenant_means_no_cache_and_one_warning(
+    anthropic_client: Any, telemetry: Any, sim: Any, caplog: Any
+) -> None:
+    cache = costaware.ResponseCache(namespace=lambda user=None, **_: user)
+
+    @cost_aware(cache=cache)
+    def faq(user: str | None = None) -> Any:
+        return ask(anthropic_client, "What are the opening hours on Sunday?")
+
+    with caplog.at_level(logging.WARNING, logger="costaware"):
+        for _ in range(3):
+            faq()
+    assert sim.requests(path=MESSAGES) == 3
+    assert telemetry.call_spans()[0].attributes["costaware.response_cache.skipped"] == "namespace_error"
+    assert len([r for r in caplog.records if "namespace function failed" in r.getMessage()]) == 1
+    faq("ann")
+    faq("ann")
+    assert sim.requests(path=MESSAGES) == 4
+
+
+def test_spans_name_the_checks_that_turned_a_candidate_down_not_the_prompt_words(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    cache = costaware.ResponseCache(semantic=True)
+
+    @cost_aware(cache=cache)
+    def faq(question: str) -> Any:
+        return ask(anthropic_client, question)
+
+    faq("Can I get a refund after 30 days?")
+    faq("Can I get a refund after 60 days?")
+    rejected = telemetry.call_spans()[1].attributes["costaware.response_cache.rejected"]
+    assert list(rejected) == ["numbers differ"]

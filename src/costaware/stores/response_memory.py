@@ -18,6 +18,7 @@ other processes of the machine that write the same file become visible: at most 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import sqlite3
@@ -58,6 +59,20 @@ CREATE TABLE IF NOT EXISTS response_removals (
 """
 
 
+@functools.lru_cache(maxsize=8)
+def _rotation(dimensions: int) -> Any:
+    """The fixed random rotation the sign bits are taken after: one per dimension, shared by every
+    partition (each conversation turn can be a partition of its own; a d x d matrix each would cost
+    ~256 KiB and a QR decomposition per partition)."""
+    import numpy as np
+
+    rng = np.random.default_rng(_ROTATION_SEED + dimensions)
+    q, _ = np.linalg.qr(rng.standard_normal((dimensions, dimensions)))
+    rotation = np.ascontiguousarray(q.T, dtype=np.float32)
+    rotation.setflags(write=False)
+    return rotation
+
+
 class _PartitionIndex:
     """The vectors of one partition: float32 rows, packed SimHash bit-planes, and their keys."""
 
@@ -67,12 +82,10 @@ class _PartitionIndex:
         self.np = np
         self.dimensions = dimensions
         self.words = (dimensions + 63) // 64
-        rng = np.random.default_rng(_ROTATION_SEED + dimensions)
-        q, _ = np.linalg.qr(rng.standard_normal((dimensions, dimensions)))
-        self.rotation = np.ascontiguousarray(q.T, dtype=np.float32)
+        self.rotation = _rotation(dimensions)
         self.count = 0
-        self.vectors = np.empty((16, dimensions), dtype=np.float32)
-        self.signs = np.empty((self.words, 16), dtype=np.uint64)
+        self.vectors = np.empty((2, dimensions), dtype=np.float32)  # most partitions hold an entry or two
+        self.signs = np.empty((self.words, 2), dtype=np.uint64)
         self.keys: list[str] = []
         self.slot: dict[str, int] = {}
 

@@ -154,3 +154,29 @@ def test_the_default_makes_five_times_fewer_false_hits_than_cosine_at_its_hit_ra
     cosine_false = sum(r["cosine"] >= threshold for r in negatives)  # type: ignore[operator]
     rule_false = sum(RULE.decide(r["cosine"], r["a"], r["b"]).same for r in negatives)  # type: ignore[arg-type]
     assert cosine_false >= 5 * max(rule_false, 1)
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked", "check"),
+    [
+        ("Are all mushrooms poisonous?", "Are some mushrooms poisonous?", "quantifiers differ"),
+        ("Can I give my dog chocolate?", "Must I give my dog chocolate?", "question verb differs"),
+        ("Should I tell him?", "Should he tell me?", "persons differ"),
+        ("Is the store open before 9?", "Is the store open after 9?", "numbers differ"),
+        ("Can I return it after 30 days?", "Can I return it within 30 days?", "numbers differ"),
+    ],
+)
+def test_questions_that_ask_the_opposite_miss_at_every_strictness(
+    stored: str, asked: str, check: str
+) -> None:
+    """Quantifiers, the verb a yes/no question asks with, who does what to whom, and the relation a
+    number stands in all change the answer, whatever the embeddings say."""
+    for strictness in (0.0, DEFAULT_STRICTNESS, 1.0):
+        verdict = ParaphraseRule(strictness=strictness).verify(stored, asked)
+        assert not verdict.same and verdict.check == check, (strictness, verdict)
+
+
+def test_a_framing_some_in_a_wh_question_still_matches() -> None:
+    assert RULE.verify(
+        "What are some good science documentaries?", "What are good science documentaries?"
+    ).same

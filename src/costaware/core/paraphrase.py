@@ -93,8 +93,26 @@ _ROLES = {
     "under": "under",
     "below": "under",
     "against": "against",
+    "within": "within",
+    "until": "until",
+    "till": "until",
+    "since": "since",
 }
 """Relation words whose change changes who does what to whom ("from Abilene to Arlington")."""
+_QUANTIFIERS = {"all": "all", "every": "all", "each": "all", "some": "some", "any": "some"}
+_QUANTIFIERS.update({"most": "most", "few": "few", "several": "several", "both": "both", "either": "either"})
+"""How much of something a question is about ("Are all mushrooms poisonous?" is not "Are some..."):
+must agree, like negation."""
+_HEADS = {"is": "be", "are": "be", "was": "be", "were": "be", "am": "be", "do": "do", "does": "do"}
+_HEADS.update({"did": "do", "can": "can", "could": "can", "will": "will", "would": "will", "shall": "should"})
+_HEADS.update(
+    {"should": "should", "may": "may", "might": "may", "must": "must", "has": "have", "have": "have"}
+)
+_HEADS.update({"had": "have"})
+"""The verb a yes/no question opens with, by what it asks ("Can I give..." is not "Must I give...")."""
+_PERSONS = {"i": ("1", "s"), "me": ("1", "o"), "we": ("1p", "s"), "us": ("1p", "o"), "he": ("3m", "s")}
+_PERSONS.update({"him": ("3m", "o"), "she": ("3f", "s"), "they": ("3p", "s"), "them": ("3p", "o")})
+"""Personal pronouns that say who does what ("Should I tell him?" is not "Should he tell me?")."""
 _WH = {"what": "what", "which": "what", "who": "who", "whom": "who", "whose": "who", "when": "when"}
 _WH.update({"where": "where", "why": "why", "how": "how"})
 _HOW_MUCH = frozenset(_words("many much long old far often big tall large fast"))
@@ -152,6 +170,11 @@ class _Text:
     names: tuple[str, ...]
     roles: tuple[tuple[str, str], ...]
     """(stem, relation) for content words that follow a relation word."""
+    quantifiers: frozenset[str] = frozenset()
+    head: str = ""
+    """For a yes/no question, what its opening verb asks (``be``, ``can``, ``must``...)."""
+    persons: tuple[tuple[str, str], ...] = ()
+    """(person, subject or object) of each personal pronoun."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +256,35 @@ class ParaphraseRule:
             )
         if a.negations != b.negations:
             return Verdict(False, "negation differs")
+        # In a wh-question "some" frames the ask ("What are some good books?"); elsewhere it is the claim.
+        if a.quantifiers != b.quantifiers and not (a.kind == b.kind and a.kind not in ("", "yes/no")):
+            return Verdict(
+                False,
+                f"quantifiers differ: {' '.join(sorted(a.quantifiers)) or '-'} vs "
+                f"{' '.join(sorted(b.quantifiers)) or '-'}",
+            )
+        if a.kind == b.kind == "yes/no" and a.head != b.head:
+            return Verdict(False, f"question verb differs: {a.head or '-'} vs {b.head or '-'}")
+        if _swapped(a.persons, b.persons):
+            return Verdict(False, "persons differ: who does what to whom")
         if a.kind != b.kind and not (tol.loose_kind and {a.kind, b.kind} == {"what", "how"}):
             return Verdict(False, f"question word differs: {a.kind or '-'} vs {b.kind or '-'}")
         missing = [n for n in a.names if not _has(b.words, n)] + [n for n in b.names if not _has(a.words, n)]
         if missing:
             return Verdict(False, f"names differ: {', '.join(missing)}")
         return _compare_content(a, b, tol)
+
+
+def _swapped(a: tuple[tuple[str, str], ...], b: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a person is the subject on one side and the object on the other.
+
+    >>> _swapped((("1", "s"), ("3m", "o")), (("3m", "s"), ("1", "o"))), _swapped((("1", "s"),), (("2", "s"),))
+    (True, False)
+    """
+    cases_b: dict[str, set[str]] = {}
+    for person, case in b:
+        cases_b.setdefault(person, set()).add(case)
+    return any(person in cases_b and case not in cases_b[person] for person, case in a)
 
 
 def _compare_content(a: _Text, b: _Text, tol: _Tolerance) -> Verdict:
@@ -346,6 +392,9 @@ def _analyse(text: str) -> _Text:
     roles: list[tuple[str, str]] = []
     negations = 0
     kind = ""
+    head = ""
+    quantifiers: set[str] = set()
+    persons: list[tuple[str, str]] = []
     start = True  # the next word begins a sentence (its capital says nothing)
     index = 0  # the word's index in its sentence
     role = ""
@@ -366,11 +415,16 @@ def _analyse(text: str) -> _Text:
             kind = "how much"
         elif not kind and index == 0 and low in _AUX:
             kind = "yes/no"
+            head = _HEADS.get(low.replace("n't", "").replace("'", ""), low)
+        if low in _QUANTIFIERS:
+            quantifiers.add(_QUANTIFIERS[low])
+        if low in _PERSONS:
+            persons.append(_PERSONS[low])
         is_name = (not start and raw[0].isupper()) or (len(raw) > 1 and raw.isupper())
         start, index = False, index + 1
         number = _number(low)
         if number is not None:
-            numbers.append(number)
+            numbers.append(f"{role} {number}" if role else number)  # "before 9" is not "after 9"
             content.append(number)
             words.add(number)
             role = ""
@@ -392,6 +446,9 @@ def _analyse(text: str) -> _Text:
     if not kind and text.rstrip().endswith("?"):
         kind = "yes/no"
     return _Text(
+        quantifiers=frozenset(quantifiers),
+        head=head,
+        persons=tuple(persons),
         content=tuple(content),
         words=frozenset(words),
         numbers=tuple(sorted(numbers)),

@@ -405,6 +405,8 @@ class Call:
 
     def replayer(self, wrapped: Any, instance: Any) -> Any:
         """The SDK's method bound to a copy of the caller's client that answers from the cache."""
+        if getattr(wrapped, "__func__", None) is None:  # sent as is, it would reach the provider
+            raise TypeError(f"cannot answer {wrapped!r} from the cache: not a bound method")
         return rebind(wrapped, self.runtime.replaying(self.target, instance))
 
     def keep_answer(self, value: Any) -> None:
@@ -721,6 +723,6 @@ def open_call(
 
 
 def rebind(method: Any, resource: Any) -> Any:
-    """``method`` (a bound SDK method) bound to another resource instead."""
+    """``method`` (a bound SDK method) bound to another resource instead (anything else: unchanged)."""
     function = getattr(method, "__func__", None)
     return function.__get__(resource) if function is not None else method

@@ -340,10 +340,9 @@ class HelperProxy(_HelperBase):
         request = self._self_request
         hit = call.consult_cache(request.prepared.kwargs)
         if hit is not None:
-            replay_make = call.replayer(request.make, request.instance)
 
             def replay(*args: Any, **kwargs: Any) -> Any:
-                self._self_entered = replay_make(*args, **kwargs)
+                self._self_entered = call.replayer(request.make, request.instance)(*args, **kwargs)
                 return self._self_entered.__enter__()
 
             try:
@@ -388,11 +387,11 @@ class AsyncHelperProxy(_HelperBase):
         request = self._self_request
         hit = await call.consult_cache_async(request.prepared.kwargs)
         if hit is not None:
-            replay_make = call.replayer(request.make, request.instance)
 
             async def replay(*args: Any, **kwargs: Any) -> Any:
+                make = call.replayer(request.make, request.instance)
                 _discard(self.__wrapped__)
-                self._self_entered = replay_make(*args, **kwargs)
+                self._self_entered = make(*args, **kwargs)
                 return await self._self_entered.__aenter__()
 
             try:

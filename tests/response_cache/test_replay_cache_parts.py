@@ -375,3 +375,9 @@ def test_pydantic_request_values_read_as_their_wire_form() -> None:
 def test_embeddings_are_not_cacheable() -> None:
     assert EMBEDDINGS.cache_parts is None
     assert EMBEDDINGS.replay_body is None
+
+
+def test_a_responses_answer_made_with_store_false_never_answers_a_storing_call() -> None:
+    """A replayed response keeps its id, which the API never kept when store=False."""
+    assert responses_parts({**RESPONSES_REQUEST, "store": False}) != responses_parts(RESPONSES_REQUEST)
+    assert responses_parts({**RESPONSES_REQUEST, "store": True}) == responses_parts(RESPONSES_REQUEST)

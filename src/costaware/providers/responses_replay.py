@@ -43,6 +43,9 @@ def cache_parts(kwargs: Mapping[str, Any]) -> CacheParts:
     """
     blockers: set[str] = set()
     parts = request_parts(kwargs, ENDPOINT, blockers)
+    # A replayed response keeps its id: one made with store=False was never kept by the API, so a
+    # caller that stores (the default) and may continue from the id must not be given it.
+    parts["store"] = kwargs.get("store") is not False
     question = None
     items = parts.get("input")
     if isinstance(items, str):

@@ -27,6 +27,11 @@ def configure(**settings: Any) -> config.Settings:
         from costaware.response_cache import ResponseCache
 
         settings["response_cache"] = ResponseCache(**cache)
+    if callable(getattr(settings.get("response_cache"), "namespace", None)):
+        raise config.ConfigurationError(
+            "configure(response_cache=...) applies to calls outside decorated functions, which have no "
+            "arguments for a namespace function: give it a string namespace, or use @cost_aware(cache=...)"
+        )
     port = settings.pop("prometheus_port", None)
     if port is not None:  # a scrape endpoint: its meter provider, unless one is given
         from costaware import prometheus

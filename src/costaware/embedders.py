@@ -151,7 +151,7 @@ class ProviderEmbedder:
         self.provider = provider
         self.model = model or adapter.EMBEDDING_MODEL
         self._adapter = adapter
-        self._client = client
+        self._client = adapter.embedding_client(client) if client is not None else None
         self._lock = threading.Lock()
 
     @property

@@ -337,7 +337,7 @@ class Call:
 
     def _cache_plan(self, kwargs: dict[str, Any]) -> response_cache.Plan | None:
         cache = self.runtime.setting(self.scope, "response_cache")
-        if cache is None or self.target.endpoint.cache_parts is None:  # e.g. embeddings: never cached
+        if not cache or self.target.endpoint.cache_parts is None:  # off (cache=False), or never cached
             return None
         arguments, tenant = _invocation_of(self.scope, cache)
         try:

@@ -445,24 +445,52 @@ _WRITER_LOCK = threading.Lock()
 
 def _forget_writer() -> None:
     """In a forked child the writer's thread does not exist: the child makes its own on first use."""
-    global _WRITER, _WRITER_LOCK
-    _WRITER, _WRITER_LOCK = None, threading.Lock()
+    global _WRITER, _WRITER_LOCK, _pending
+    _WRITER, _WRITER_LOCK, _pending = None, threading.Lock(), 0
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_writer)
 
 
+MAX_PENDING_WRITES = 1000
+"""Answers waiting for a slow shared store, at most; beyond, new ones are not cached (memory stays
+bounded when the store is slower than the calls)."""
+
+_pending = 0
+
+
 def store_later(plan_: Plan, final: Mapping[str, Any], cost: Decimal | None) -> None:
     """:func:`store` on a worker thread (for async calls: the event loop does not wait for the store)."""
-    global _WRITER
+    global _WRITER, _pending
     with _WRITER_LOCK:
-        if _WRITER is None:
-            from concurrent.futures import ThreadPoolExecutor
+        if _pending >= MAX_PENDING_WRITES:
+            full = True
+        else:
+            full = False
+            _pending += 1
+            if _WRITER is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costaware-cache")
-        writer = _WRITER
-    writer.submit(store, plan_, final, cost, time.time())
+                _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costaware-cache")
+            writer = _WRITER
+    if full:
+        plan_.cache.warn_once(
+            "backlog",
+            f"its store is slower than the calls: over {MAX_PENDING_WRITES} "
+            "answers waiting, newer ones are not cached",
+        )
+        return
+    writer.submit(_store_pending, plan_, final, cost, time.time())
+
+
+def _store_pending(plan_: Plan, final: Mapping[str, Any], cost: Decimal | None, now: float) -> None:
+    global _pending
+    try:
+        store(plan_, final, cost, now)
+    finally:
+        with _WRITER_LOCK:
+            _pending -= 1
 
 
 class _StoreGuard:

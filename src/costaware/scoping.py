@@ -92,9 +92,11 @@ class ScopeSpec:
         cache: Any = None,
         max_output_tokens: int | None = None,
     ) -> ScopeSpec:
-        response_cache = None
+        response_cache: Any = None
         if getattr(cache, "is_response_cache", False):
             response_cache, cache = cache, None  # prompt-cache breakpoints stay on (the default)
+        elif cache is False:
+            response_cache = False  # no caching of any kind here, whatever encloses the scope
         if cache not in (None, True, False):
             raise ConfigurationError(
                 f"cache must be True, False, None or a costaware.ResponseCache, not {cache!r}"
@@ -347,7 +349,13 @@ def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> ScopeBlock:
     """The context-manager form of :func:`cost_aware`: ``with costaware.scope("batch", budget=5) as s:``
     (or ``async with`` in a coroutine) gives the :class:`Scope`, readable after the block. Bad
     arguments raise :class:`ConfigurationError` here."""
-    return ScopeBlock(ScopeSpec.build(name, **options))
+    spec = ScopeSpec.build(name, **options)
+    if callable(getattr(spec.response_cache, "namespace", None)):
+        raise ConfigurationError(
+            "a ResponseCache whose namespace is a function needs a decorated function's arguments: "
+            "use @cost_aware(cache=...), or give scope() a cache with a string namespace (or tenant=)"
+        )
+    return ScopeBlock(spec)
 
 
 @overload

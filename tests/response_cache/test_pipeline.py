@@ -780,3 +780,58 @@ def test_spans_name_the_checks_that_turned_a_candidate_down_not_the_prompt_words
     faq("Can I get a refund after 60 days?")
     rejected = telemetry.call_spans()[1].attributes["costaware.response_cache.rejected"]
     assert list(rejected) == ["numbers differ"]
+
+
+def test_cache_false_turns_an_enclosing_or_configured_response_cache_off(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    costaware.configure(response_cache=costaware.ResponseCache())
+
+    @cost_aware(cache=False)
+    def never_cached() -> Any:
+        return ask(anthropic_client, "What time is it in Tokyo?")
+
+    never_cached()
+    never_cached()
+    assert sim.requests(path=MESSAGES) == 2
+    assert "costaware.response_cache.result" not in telemetry.call_spans()[1].attributes
+
+
+def test_a_namespace_function_is_refused_where_there_are_no_arguments() -> None:
+    per_tenant = costaware.ResponseCache(namespace=lambda tenant, **_: tenant)
+    with pytest.raises(costaware.ConfigurationError, match="namespace"):
+        costaware.scope("batch", cache=per_tenant)
+    with pytest.raises(costaware.ConfigurationError, match="namespace"):
+        costaware.configure(response_cache=per_tenant)
+
+
+def test_answers_waiting_for_a_slow_shared_store_are_bounded(monkeypatch: Any, caplog: Any) -> None:
+    from costaware import response_cache
+    from costaware.stores.response_memory import MemoryResponseStore
+
+    class SlowStore(MemoryResponseStore):
+        """A store whose writes wait until released (a shared store slower than the calls)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = threading.Event()
+
+        def put(self, entry: Any) -> None:
+            self.release.wait(10)
+            super().put(entry)
+
+    import threading
+
+    store = SlowStore()
+    cache = costaware.ResponseCache(store=store)
+    monkeypatch.setattr(response_cache, "MAX_PENDING_WRITES", 2)
+    with caplog.at_level(logging.WARNING, logger="costaware"):
+        for n in range(5):
+            response_cache.store_later(response_cache.Plan(cache, f"k{n}", "p", "", "q"), {"id": n}, None)
+    store.release.set()
+    for _ in range(100):
+        if store.get("k1") is not None:
+            break
+        time.sleep(0.02)
+    assert [store.get(f"k{n}") is not None for n in range(5)] == [True, True, False, False, False]
+    assert len([r for r in caplog.records if "slower than the calls" in r.getMessage()]) == 1

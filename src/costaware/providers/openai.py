@@ -318,11 +318,21 @@ EMBEDDING_MODEL: Final = "text-embedding-3-small"
 """The embeddings model the response cache's ``embedder="openai"`` uses when none is named."""
 
 
+EMBEDDING_TIMEOUT_S = 5.0
+"""An embedding is asked for inside a call's path: it must fail fast (then the exact layer alone
+applies), not wait the SDK's default 10 minutes with retries."""
+
+
 def new_client() -> Any:
     """A client made from the environment (``OPENAI_API_KEY``...), for an embedder given none."""
     import openai
 
-    return openai.OpenAI()
+    return openai.OpenAI(timeout=EMBEDDING_TIMEOUT_S, max_retries=0)
+
+
+def embedding_client(client: Any) -> Any:
+    """The application's client with a short timeout and no retries, for embeddings."""
+    return client.with_options(timeout=EMBEDDING_TIMEOUT_S, max_retries=0)
 
 
 def embed(client: Any, model: str, text: str) -> Any:

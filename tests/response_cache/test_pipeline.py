@@ -25,14 +25,22 @@ def ask(client: Any, text: str, *, model: str = HAIKU, **extra: Any) -> Any:
     return client.messages.create(model=model, max_tokens=100, messages=user(text), **extra)
 
 
+def asker(cache: Any, client: Any) -> Any:
+    """A decorated function asking ``client`` one question, under ``cache``."""
+
+    @cost_aware(cache=cache)
+    def faq(question: str) -> Any:
+        return ask(client, question)
+
+    return faq
+
+
 def test_a_repeated_request_is_answered_from_the_cache_as_the_sdks_own_message(
     anthropic_client: Any, telemetry: Any, sim: Any
 ) -> None:
     cache = costaware.ResponseCache()
 
-    @cost_aware(cache=cache)
-    def faq(question: str) -> Any:
-        return ask(anthropic_client, question)
+    faq = asker(cache, anthropic_client)
 
     first = faq("What are your opening hours?")
     started = time.perf_counter()
@@ -124,9 +132,7 @@ def test_a_paraphrase_hits_the_semantic_layer_and_a_lookalike_does_not(
 ) -> None:
     cache = costaware.ResponseCache(semantic=True)
 
-    @cost_aware(cache=cache)
-    def faq(question: str) -> Any:
-        return ask(anthropic_client, question)
+    faq = asker(cache, anthropic_client)
 
     first = faq("How do I reset my password?")
     again = faq("How can I reset my password?")
@@ -772,9 +778,7 @@ def test_spans_name_the_checks_that_turned_a_candidate_down_not_the_prompt_words
 ) -> None:
     cache = costaware.ResponseCache(semantic=True)
 
-    @cost_aware(cache=cache)
-    def faq(question: str) -> Any:
-        return ask(anthropic_client, question)
+    faq = asker(cache, anthropic_client)
 
     faq("Can I get a refund after 30 days?")
     faq("Can I get a refund after 60 days?")

@@ -494,3 +494,27 @@ def test_planning_and_applying_never_mutate_the_callers_kwargs() -> None:
     sent = apply(kwargs, planner.plan(kwargs, after=5))
     assert kwargs == before
     assert sent != kwargs
+
+
+def test_no_breakpoint_goes_between_a_callers_5m_and_1h_markers() -> None:
+    """Found by the property tests: the caller marked its tools 5m and a later tool result 1h; our
+    system breakpoint can be neither (a 1h after a 5m, or a 5m before a 1h, is refused by the API)."""
+    from costaware.core.caching import ReuseTracker
+    from costaware.core.caching.planner import plan_anthropic
+
+    kwargs = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 10,
+        "tools": [
+            {"name": "t0", "description": "é" * 1398, "input_schema": {"type": "object"},
+             "cache_control": {"type": "ephemeral"}}
+        ],
+        "system": "word " * 245,
+        "messages": [
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "text", "text": "", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]}
+        ],
+    }  # fmt: skip
+    plan = plan_anthropic(kwargs, model="claude-sonnet-4-6", tracker=ReuseTracker(), now=0.0)
+    assert plan.breakpoints == ()
+    assert any("no TTL is legal" in why for why in plan.skipped)

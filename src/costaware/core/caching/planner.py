@@ -165,11 +165,18 @@ class _Planner:
                 legal.append(candidate)
         later_1h = [s for s, ttl in caller if ttl == "1h"] + [c.segment for c in legal if c.ttl == "1h"]
         last_1h = max(later_1h, default=-1)
+        kept = []
         for candidate in legal:
             if candidate.ttl == "5m" and candidate.segment < last_1h:
+                if candidate.segment > first_caller_5m:  # between the caller's 5m and a 1h: no TTL is legal
+                    self.skipped.append(
+                        f"{candidate.name}: between a 5m and a 1h marker of the caller's, no TTL is legal"
+                    )
+                    continue
                 candidate.ttl = "1h"
                 candidate.reason += "; 1h because a later breakpoint is 1h"
-        return legal
+            kept.append(candidate)
+        return kept
 
     def record(self, minimum: int, inherit: bytes | None) -> None:
         """Remember the static prefixes (long enough to matter), the tail and the history before it."""

@@ -373,7 +373,8 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
     attribution for spend reports. ``on_exceed``: ``"raise"`` (default), ``"downgrade"`` or ``"warn"``.
     ``route``: ``"auto"``, a policy object, a ``Cascade`` or a callable choosing the model. ``cache``:
     place prompt-cache breakpoints (default on inside scopes), or a :class:`costaware.ResponseCache`
-    to answer repeated requests from it (breakpoints stay on). ``max_output_tokens``: cap output length.
+    to answer repeated requests from it (breakpoints stay on); ``False`` turns every kind of caching
+    off in the scope, a response cache set around it included. ``max_output_tokens``: cap output length.
     ``name``: the scope's name (default: the function's qualified name).
     Bad arguments raise :class:`ConfigurationError` here, at decoration time.
     """

@@ -140,7 +140,6 @@ class ResponseCache:
             )
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"strictness must be a number from 0 to 1: {exc}") from None
-        self._embedder_spec = embedder
         self.embedder: Any = None
         if semantic:
             from costaware.embedders import embedder_of
@@ -161,19 +160,18 @@ class ResponseCache:
             raise ConfigurationError(f"store must be a URL or a ResponseStore, not {type(store).__name__}")
         self._guard = _StoreGuard(self.store_url)
         self._warned: set[str] = set()
+        from costaware.stores.response_memory import MemoryResponseStore
+
+        embedder_local = self.embedder is None or bool(getattr(self.embedder, "local", False))
+        self.local = (
+            isinstance(self.store, MemoryResponseStore) and self.store.path is None and embedder_local
+        )
+        """Whether a lookup does no I/O (an in-memory store and a local embedder): async code then looks
+        up in the event loop instead of a worker thread."""
 
     def __repr__(self) -> str:
         layers = "exact+semantic" if self.semantic else "exact"
         return f"ResponseCache({layers}, store={self.store_url!r}, ttl={self.ttl})"
-
-    @property
-    def local(self) -> bool:
-        """Whether a lookup does no I/O (an in-memory store and a local embedder): async code then
-        looks up in the event loop instead of a worker thread."""
-        from costaware.stores.response_memory import MemoryResponseStore
-
-        embedder_local = self.embedder is None or bool(getattr(self.embedder, "local", False))
-        return isinstance(self.store, MemoryResponseStore) and self.store.path is None and embedder_local
 
     def warn_once(self, topic: str, message: str) -> None:
         """Log ``message`` about this cache once per ``topic`` (a misconfiguration repeats every call)."""

@@ -337,7 +337,7 @@ class Call:
 
     def _cache_plan(self, kwargs: dict[str, Any]) -> response_cache.Plan | None:
         cache = self.runtime.setting(self.scope, "response_cache")
-        if not cache or self.target.endpoint.cache_parts is None:  # off (cache=False), or never cached
+        if not cache or self.target.endpoint.replay is None:  # off (cache=False), or never cached
             return None
         arguments, tenant = _invocation_of(self.scope, cache)
         try:
@@ -374,8 +374,7 @@ class Call:
     ) -> Any:
         """Answer from the cache: ``send`` (the SDK's method on a replaying client) gets the stored
         answer as its HTTP response, so the caller receives the SDK's own objects."""
-        body = self.target.endpoint.replay_body(hit.final, self.request.stream, kwargs)  # type: ignore[misc]
-        token = response_cache.REPLAY.set(body)
+        token = response_cache.REPLAY.set(self._replay_body(hit, kwargs))
         tokens = self.activate()
         try:
             return send(*args, **kwargs)
@@ -386,14 +385,18 @@ class Call:
     async def replay_async(
         self, hit: response_cache.Hit, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        body = self.target.endpoint.replay_body(hit.final, self.request.stream, kwargs)  # type: ignore[misc]
-        token = response_cache.REPLAY.set(body)
+        token = response_cache.REPLAY.set(self._replay_body(hit, kwargs))
         tokens = self.activate()
         try:
             return await send(*args, **kwargs)
         finally:
             self.deactivate(tokens)
             response_cache.REPLAY.reset(token)
+
+    def _replay_body(self, hit: response_cache.Hit, kwargs: dict[str, Any]) -> tuple[str, bytes]:
+        replay = self.target.endpoint.replay
+        assert replay is not None  # a hit needs a plan, which needs the endpoint's replay
+        return replay.replay_body(hit.final, self.request.stream, kwargs)
 
     def replay_failed(self) -> None:
         """The cached answer could not be served (an internal error, logged): the provider answers
@@ -411,9 +414,10 @@ class Call:
 
     def keep_answer(self, value: Any) -> None:
         """Note a whole answer (a non-streamed response) for the response cache."""
-        if self.cache_plan is not None and self.target.endpoint.final_of is not None:
+        replay = self.target.endpoint.replay
+        if self.cache_plan is not None and replay is not None:
             try:
-                self._answer = self.target.endpoint.final_of(value)
+                self._answer = replay.final_of(value)
             except Exception:
                 internal_error("reading an answer for the response cache")
 
@@ -662,8 +666,9 @@ class Call:
     def attach_stream(self, stream: Any) -> Any:
         self.stream_attached = True
         self.accumulator = self.target.endpoint.new_accumulator(self.runtime.telemetry.capture_content)
-        if self.cache_plan is not None and self.target.endpoint.new_final_accumulator is not None:
-            self._answer_stream = self.target.endpoint.new_final_accumulator()
+        replay = self.target.endpoint.replay
+        if self.cache_plan is not None and replay is not None:
+            self._answer_stream = replay.new_final_accumulator()
             self.accumulator = _BothAccumulators(self.accumulator, self._answer_stream)
         return streams.wrap_stream(stream, self)
 

@@ -310,7 +310,7 @@ def plan(
     cache: ResponseCache, endpoint: Any, family: str, kwargs: Mapping[str, Any], namespace: str
 ) -> Plan | Lookup:
     """The keys of a request, or a ``skipped`` :class:`Lookup` when it is not to be cached."""
-    parts = endpoint.cache_parts(kwargs)
+    parts = endpoint.replay.cache_parts(kwargs)
     blockers = [b for b in parts.blockers if b not in cache.allow]
     too_hot = parts.temperature is not None and parts.temperature > cache.max_temperature
     if too_hot and "temperature" not in cache.allow:

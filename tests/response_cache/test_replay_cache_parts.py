@@ -1,4 +1,4 @@
-"""What a request's answer depends on: ``Endpoint.cache_parts`` for every cacheable endpoint.
+"""What a request's answer depends on: ``Endpoint.replay.cache_parts`` for every cacheable endpoint.
 
 ``context`` must change with everything that changes the answer except the last user turn's wording,
 and with nothing else (transport options, prompt-cache markers); the wording is ``question``.
@@ -51,18 +51,18 @@ RESPONSES_REQUEST: dict[str, Any] = {
 
 
 def anthropic_parts(kwargs: Mapping[str, Any]) -> CacheParts:
-    assert MESSAGES.cache_parts is not None
-    return MESSAGES.cache_parts(kwargs)
+    assert MESSAGES.replay is not None
+    return MESSAGES.replay.cache_parts(kwargs)
 
 
 def chat_parts(kwargs: Mapping[str, Any]) -> CacheParts:
-    assert CHAT.cache_parts is not None
-    return CHAT.cache_parts(kwargs)
+    assert CHAT.replay is not None
+    return CHAT.replay.cache_parts(kwargs)
 
 
 def responses_parts(kwargs: Mapping[str, Any]) -> CacheParts:
-    assert RESPONSES.cache_parts is not None
-    return RESPONSES.cache_parts(kwargs)
+    assert RESPONSES.replay is not None
+    return RESPONSES.replay.cache_parts(kwargs)
 
 
 def changed(base: dict[str, Any], edit: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
@@ -373,8 +373,7 @@ def test_pydantic_request_values_read_as_their_wire_form() -> None:
 
 
 def test_embeddings_are_not_cacheable() -> None:
-    assert EMBEDDINGS.cache_parts is None
-    assert EMBEDDINGS.replay_body is None
+    assert EMBEDDINGS.replay is None
 
 
 def test_a_responses_answer_made_with_store_false_never_answers_a_storing_call() -> None:

@@ -48,8 +48,8 @@ def handler_for(endpoint: Endpoint, final: Mapping[str, Any]) -> Any:
 
     def handle(request: httpx2.Request) -> httpx2.Response:
         sent = json.loads(request.content or b"{}")
-        assert endpoint.replay_body is not None
-        content_type, body = endpoint.replay_body(final, sent.get("stream") is True, sent)
+        assert endpoint.replay is not None
+        content_type, body = endpoint.replay.replay_body(final, sent.get("stream") is True, sent)
         return httpx2.Response(200, headers={"content-type": content_type}, content=body)
 
     return handle
@@ -72,16 +72,16 @@ def zeroed(final: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def accumulate(endpoint: Endpoint, events: Iterable[Any]) -> dict[str, Any] | None:
-    assert endpoint.new_final_accumulator is not None
-    accumulator = endpoint.new_final_accumulator()
+    assert endpoint.replay is not None
+    accumulator = endpoint.replay.new_final_accumulator()
     for event in events:
         accumulator.add(event)
     return accumulator.final()
 
 
 def final_of(endpoint: Endpoint, value: Any) -> dict[str, Any]:
-    assert endpoint.final_of is not None
-    final = endpoint.final_of(value)
+    assert endpoint.replay is not None
+    final = endpoint.replay.final_of(value)
     assert final is not None
     return final
 

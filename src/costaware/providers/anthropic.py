@@ -15,6 +15,7 @@ from costaware.providers import anthropic_replay
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
+    Replay,
     as_int,
     is_count,
     resource_targets,
@@ -197,10 +198,12 @@ MESSAGES = Endpoint(
     prompt_fields=("system", "messages", "tools", "tool_choice"),
     output_cap_fields=("max_tokens",),
     plan_cache=_plan_cache,
-    cache_parts=anthropic_replay.cache_parts,
-    final_of=anthropic_replay.final_of,
-    new_final_accumulator=anthropic_replay.MessageFinalAccumulator,
-    replay_body=anthropic_replay.replay_body,
+    replay=Replay(
+        anthropic_replay.cache_parts,
+        anthropic_replay.final_of,
+        anthropic_replay.MessageFinalAccumulator,
+        anthropic_replay.replay_body,
+    ),
 )
 
 

@@ -58,6 +58,26 @@ def with_served_transport(client: Any, respond: Callable[[Any, Any], Any], is_as
 
 
 @dataclass(frozen=True, slots=True)
+class Replay:
+    """What the response cache needs to know of one endpoint's wire format."""
+
+    cache_parts: Callable[[Mapping[str, Any]], CacheParts]
+    """kwargs -> what the answer depends on, split for the response cache's exact and semantic
+    layers. Pure; never consumes an argument."""
+    final_of: Callable[[Any], dict[str, Any] | None]
+    """A non-streamed response (``create`` or ``parse``) -> its wire dict, the answer to store
+    (``None``: not a response of this endpoint). What ``.parse()`` derived is left out: the SDK
+    derives it again when the answer is replayed."""
+    new_final_accumulator: Callable[[], FinalAccumulator]
+    """-> a fresh accumulator that rebuilds the same wire dict from one stream's raw events (the
+    objects ``new_accumulator``'s accumulator gets)."""
+    replay_body: Callable[[Mapping[str, Any], bool, Mapping[str, Any]], tuple[str, bytes]]
+    """``(stored dict, stream, kwargs) -> (content type, HTTP body)`` that the SDK parses back into
+    the stored response, every token count zero: JSON, or the event stream the API would send for
+    it (``kwargs`` says e.g. whether a chat stream ends with a usage chunk)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """How to read one family of calls (e.g. Anthropic messages, OpenAI chat completions)."""
 
@@ -94,20 +114,9 @@ class Endpoint:
     with_transport: Callable[[Any, Callable[[Any, Any], Any], bool], Any] = with_served_transport
     """``(client, respond, is_async)`` -> a copy of the client whose requests ``respond(http, request)``
     answers (the response cache replays stored answers through the SDK's own parsing this way)."""
-    cache_parts: Callable[[Mapping[str, Any]], CacheParts] | None = None
-    """kwargs -> what the answer depends on, split for the response cache's exact and semantic
-    layers (``None``: this endpoint's answers are never cached). Pure; never consumes an argument."""
-    final_of: Callable[[Any], dict[str, Any] | None] | None = None
-    """A non-streamed response (``create`` or ``parse``) -> its wire dict, the answer to store
-    (``None``: not a response of this endpoint). What ``.parse()`` derived is left out: the SDK
-    derives it again when the answer is replayed."""
-    new_final_accumulator: Callable[[], FinalAccumulator] | None = None
-    """-> a fresh accumulator that rebuilds the same wire dict from one stream's raw events (the
-    objects ``new_accumulator``'s accumulator gets)."""
-    replay_body: Callable[[Mapping[str, Any], bool, Mapping[str, Any]], tuple[str, bytes]] | None = None
-    """``(stored dict, stream, kwargs) -> (content type, HTTP body)`` that the SDK parses back into
-    the stored response, every token count zero: JSON, or the event stream the API would send for
-    it (``kwargs`` says e.g. whether a chat stream ends with a usage chunk)."""
+    replay: Replay | None = None
+    """How the response cache keys, stores and replays this endpoint's answers (``None``: they are
+    never cached)."""
 
 
 @dataclass(frozen=True, slots=True)

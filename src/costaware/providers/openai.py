@@ -16,6 +16,7 @@ from costaware.providers import openai_replay, responses_replay
 from costaware.providers.base import (
     Endpoint,
     PatchTarget,
+    Replay,
     TargetKind,
     as_int,
     resource_targets,
@@ -267,10 +268,12 @@ CHAT = Endpoint(
     output_cap_fields=("max_completion_tokens", "max_tokens"),
     output_copies_fields=("n",),
     plan_cache=_plan_cache,
-    cache_parts=openai_replay.cache_parts,
-    final_of=openai_replay.final_of,
-    new_final_accumulator=openai_replay.ChatFinalAccumulator,
-    replay_body=openai_replay.replay_body,
+    replay=Replay(
+        openai_replay.cache_parts,
+        openai_replay.final_of,
+        openai_replay.ChatFinalAccumulator,
+        openai_replay.replay_body,
+    ),
 )
 RESPONSES = Endpoint(
     PROVIDER,
@@ -283,10 +286,12 @@ RESPONSES = Endpoint(
     prompt_fields=("instructions", "input", "tools", "tool_choice", "text"),
     output_cap_fields=("max_output_tokens",),
     plan_cache=_plan_cache,
-    cache_parts=responses_replay.cache_parts,
-    final_of=responses_replay.final_of,
-    new_final_accumulator=responses_replay.ResponseFinalAccumulator,
-    replay_body=responses_replay.replay_body,
+    replay=Replay(
+        responses_replay.cache_parts,
+        responses_replay.final_of,
+        responses_replay.ResponseFinalAccumulator,
+        responses_replay.replay_body,
+    ),
 )
 EMBEDDINGS = Endpoint(
     PROVIDER,

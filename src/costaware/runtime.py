@@ -123,27 +123,27 @@ class Runtime:
 
     def without_sdk_retries(self, target: PatchTarget, instance: Any) -> Any:
         """The same resource on a copy of its client with the SDK's retries off (cached per client)."""
-        endpoint = target.endpoint
-        client = endpoint.client_of(instance)
-        with self._lock:
-            copy = self._no_retry_clients.get(client)
-            if copy is None:
-                copy = endpoint.without_retries(client)
-                self._no_retry_clients[client] = copy
-        return attrgetter(target.resource_path)(copy)
+        return self._on_copy(self._no_retry_clients, target, instance, target.endpoint.without_retries)
 
     def replaying(self, target: PatchTarget, instance: Any) -> Any:
         """The same resource on a copy of its client that answers every request from the response
         cache's replay transport (and never retries): cached per client."""
-        endpoint = target.endpoint
-        client = endpoint.client_of(instance)
-        with self._lock:
-            copy = self._replay_clients.get(client)
-            if copy is None:
-                from costaware.response_cache import serve
+        from costaware.response_cache import serve
 
-                copy = endpoint.with_transport(client, serve, target.is_async)
-                self._replay_clients[client] = copy
+        def make(client: Any) -> Any:
+            return target.endpoint.with_transport(client, serve, target.is_async)
+
+        return self._on_copy(self._replay_clients, target, instance, make)
+
+    def _on_copy(
+        self, copies: weakref.WeakKeyDictionary[Any, Any], target: PatchTarget, instance: Any, make: Any
+    ) -> Any:
+        """``instance``'s resource on ``make(client)``, a copy of its client made once per client."""
+        client = target.endpoint.client_of(instance)
+        with self._lock:
+            copy = copies.get(client)
+            if copy is None:
+                copy = copies[client] = make(client)
         return attrgetter(target.resource_path)(copy)
 
     def price(self, request: CallRequest, result: CallResult, error: BaseException | None) -> Cost:

@@ -147,8 +147,8 @@ class Call:
         self.cascade_cost = ZERO
         self.escalations = 0
         self.route: Any = None
-        self.base_url = ""
-        """Where the client sends its requests: answers from one server never answer another's."""
+        self.client: Any = None
+        """The SDK client the call goes through (its server is part of a response-cache key)."""
         self.retried: list[str] = []
         self.cascade_checks: list[tuple[str, bool]] = []
         self.cache_plan: response_cache.Plan | None = None
@@ -350,7 +350,9 @@ class Call:
             return None
         target = self.target
         family = response_cache.family_of(
-            f"{target.endpoint.provider}.{target.resource_path}", self.base_url, kwargs.get("extra_headers")
+            f"{target.endpoint.provider}.{target.resource_path}",
+            str(getattr(self.client, "base_url", "")),  # answers from one server never answer another's
+            kwargs.get("extra_headers"),
         )
         plan = response_cache.plan(cache, target.endpoint, family, kwargs, namespace)
         if isinstance(plan, response_cache.Lookup):
@@ -718,7 +720,7 @@ def open_call(
         call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
         call.requested_model = prepared.requested_model
         call.route = prepared.decision
-        call.base_url = str(getattr(client, "base_url", ""))
+        call.client = client
         call.cascade = prepared.cascade
         call.default_cap = prepared.default_cap
         return call

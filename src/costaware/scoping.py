@@ -23,17 +23,12 @@ print(s.tracker.total_cost)
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import inspect
 import threading
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
-from contextlib import (
-    AbstractAsyncContextManager,
-    AbstractContextManager,
-    asynccontextmanager,
-    contextmanager,
-)
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
@@ -46,6 +41,7 @@ from costaware.core.budget import Budget, BudgetLedger, OnExceed
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
 from costaware.core.types import CostRecord, CostTracker
+from costaware.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -63,8 +59,10 @@ class ScopeSpec:
     name: str
     budget: Budget | None = None
     """A shared budget (its ledger lives in its store), or ``None``."""
-    per_call_limit: Decimal | None = None
-    """``budget=<number>``: a fresh limit for each invocation."""
+    per_call: Budget | None = None
+    """``budget=<number>``: that limit for each invocation, each with a ledger of its own (the
+    budget's key is the scope's name, so invocations share it in refusals and metric attributes,
+    a bounded set of series, never their spend)."""
     retry: RetryPolicy | None = None
     feature: str | None = None
     tenant: str | None = None
@@ -112,11 +110,11 @@ class ScopeSpec:
         if on_exceed not in (None, "raise", "downgrade", "warn"):
             raise ConfigurationError(f"on_exceed must be 'raise', 'downgrade' or 'warn', not {on_exceed!r}")
         shared: Budget | None = None
-        per_call: Decimal | None = None
+        per_call: Budget | None = None
         if isinstance(budget, Budget):
             shared = budget
-        elif budget is not None:
-            per_call = Budget(limit=budget).limit  # validates: a number >= 0
+        elif budget is not None:  # validates: a number >= 0
+            per_call = Budget(limit=budget, key=name, on_exceed=on_exceed or "raise")
         retry = RetryPolicy.of(retries)
         if fallback is not None:
             base = retry or RetryPolicy(retries=0)
@@ -144,13 +142,21 @@ class ScopeSpec:
             spend.shared_ledger(shared)  # opens the store now: an unreachable one fails here
         return spec
 
+    def named(self, name: str) -> ScopeSpec:
+        """This spec under another name (a decorated function's), its per-invocation budget keyed by it."""
+        per_call = self.per_call
+        if per_call is not None:
+            per_call = Budget(limit=per_call.limit, key=name, on_exceed=per_call.on_exceed)
+        return dataclasses.replace(self, name=name, per_call=per_call)
+
+    @functools.cached_property
+    def settings(self) -> dict[str, Any]:
+        """The scoped settings this scope sets itself (``None``: not set here). Read-only."""
+        return {name: getattr(self, name) for name in _SCOPED_SETTINGS}
+
 
 _SCOPED_SETTINGS = ("route", "cache", "max_output_tokens", "retry", "response_cache")
 """The settings a scope may set for its calls; the innermost scope that sets one wins."""
-
-
-_UNSET: dict[str, Any] = dict.fromkeys(_SCOPED_SETTINGS)
-"""The settings of no scope at all: none set."""
 
 
 def _fields(policy: RetryPolicy) -> dict[str, Any]:
@@ -173,27 +179,28 @@ class Scope:
         self.id = uuid.uuid4().hex[:16]
         self._tracker = CostTracker()
         self._lock = threading.Lock()
-        ledgers: list[BudgetLedger] = []
+        ledgers: tuple[BudgetLedger, ...] = ()
         if spec.budget is not None:
-            ledgers.append(spend.shared_ledger(spec.budget))
-        if spec.per_call_limit is not None:
-            ledgers.append(spend.invocation_ledger(spec.name, spec.per_call_limit, spec.on_exceed))
-        self.ledgers: tuple[BudgetLedger, ...] = tuple(ledgers)
+            ledgers = (spend.shared_ledger(spec.budget),)
+        if spec.per_call is not None:
+            ledgers += (BudgetLedger(spec.per_call, MemoryStore()),)
+        self.ledgers = ledgers
         """This scope's own budgets."""
-        inherited = parent.budgets if parent is not None else ((), ())
-        self.budgets: tuple[tuple[BudgetLedger, ...], tuple[str | None, ...]] = (
-            self.ledgers + inherited[0],
-            tuple(spec.on_exceed for _ in self.ledgers) + inherited[1],
-        )
-        """Every budget a call here is charged to (innermost first) and each one's ``on_exceed``
-        override: resolved once, since a scope's parents never change."""
-        outer = parent.settings if parent is not None else _UNSET
-        self.settings: dict[str, Any] = {
-            name: value if (value := getattr(spec, name)) is not None else outer[name]
-            for name in _SCOPED_SETTINGS
-        }
-        """Each scoped setting's value here: this scope's own, else the innermost enclosing scope's,
-        else ``None`` (``configure()`` then decides). Resolved once: a scope's parents never change."""
+        own = (ledgers, (spec.on_exceed,) * len(ledgers))
+        if parent is None:
+            self.budgets: tuple[tuple[BudgetLedger, ...], tuple[str | None, ...]] = own
+            self.settings: dict[str, Any] = spec.settings
+        else:
+            inherited = parent.budgets
+            self.budgets = (own[0] + inherited[0], own[1] + inherited[1])
+            outer = parent.settings
+            self.settings = {
+                name: value if value is not None else outer[name] for name, value in spec.settings.items()
+            }
+        """``budgets``: every budget a call here is charged to (innermost first) and each one's
+        ``on_exceed`` override. ``settings``: each scoped setting's value here: this scope's own, else
+        the innermost enclosing scope's, else ``None`` (``configure()`` then decides). Both resolved
+        once: a scope's parents never change."""
         self.remaining: dict[str, float | None] = {}
         """What was left of each budget when the scope ended, by key (for its span)."""
 
@@ -238,55 +245,62 @@ def last_scope() -> Scope | None:
     return _LAST.get()
 
 
-@contextmanager
-def _opened(spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> Iterator[Scope]:
-    with _entered(spec, arguments) as scope:
+class _Opened:
+    """One scope, open: current (with its span) from ``__enter__`` to ``__exit__``. What is left of its
+    budgets is read just before it closes (for its span), off the event loop with ``async with``.
+
+    A class rather than generator-based context managers: every decorated call enters one."""
+
+    __slots__ = ("_arguments", "_scope", "_span", "_spec", "_telemetry", "_token")
+
+    def __init__(self, spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> None:
+        self._spec = spec
+        self._arguments = arguments
+
+    def __enter__(self) -> Scope:
+        from costaware import patching
+
+        patching.ensure_instrumented()
+        scope = self._scope = Scope(self._spec, _CURRENT.get(), self._arguments)
+        runtime = patching.current_runtime()
+        if runtime is not None and otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY):
+            runtime = runtime.silent()  # no span, the budgets as usual
+        self._telemetry = runtime.telemetry if runtime is not None else None
+        self._span = self._telemetry.open_scope(scope) if self._telemetry is not None else None
+        self._token = _CURRENT.set(scope)
+        return scope
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        scope = self._scope
         try:
-            yield scope
-        finally:
             if scope.ledgers:
                 from costaware import spend
 
                 scope.remaining = spend.read_remaining(scope.ledgers)
-
-
-@asynccontextmanager
-async def _opened_async(spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> AsyncIterator[Scope]:
-    """:func:`_opened` for a coroutine: its budgets are read off the event loop when it ends."""
-    with _entered(spec, arguments) as scope:
-        try:
-            yield scope
         finally:
+            self._close(error)
+
+    async def __aenter__(self) -> Scope:
+        return self.__enter__()
+
+    async def __aexit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        scope = self._scope
+        try:
             if scope.ledgers:
                 from costaware import spend
 
                 scope.remaining = await spend.read_remaining_async(scope.ledgers)
+        finally:
+            self._close(error)
 
-
-@contextmanager
-def _entered(spec: ScopeSpec, arguments: Mapping[str, Any] | None = None) -> Iterator[Scope]:
-    """A new scope, current (and its span open) inside the block; its budgets are read before the
-    block ends, by the caller."""
-    from costaware import patching
-
-    patching.ensure_instrumented()
-    scope = Scope(spec, _CURRENT.get(), arguments)
-    runtime = patching.current_runtime()
-    if runtime is not None and otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY):
-        runtime = runtime.silent()  # no span, the budgets as usual
-    span_cm = runtime.telemetry.scope_span(scope) if runtime is not None else _null()
-    token = _CURRENT.set(scope)
-    try:
-        with span_cm:
-            yield scope
-    finally:
-        _CURRENT.reset(token)
-        _LAST.set(scope)
-
-
-@contextmanager
-def _null() -> Iterator[None]:
-    yield
+    def _close(self, error: BaseException | None) -> None:
+        scope = self._scope
+        try:
+            if self._telemetry is not None and self._span is not None:
+                self._telemetry.close_scope(self._span, scope, error)
+        finally:
+            _CURRENT.reset(self._token)
+            _LAST.set(scope)
 
 
 def _arguments_if_needed(spec: ScopeSpec, function: Any, args: Any, kwargs: Any) -> Mapping[str, Any] | None:
@@ -325,24 +339,23 @@ class ScopeBlock:
 
     def __init__(self, spec: ScopeSpec) -> None:
         self._spec = spec
-        self._sync: AbstractContextManager[Scope] | None = None
-        self._async: AbstractAsyncContextManager[Scope] | None = None
+        self._opened: _Opened | None = None
 
     def __enter__(self) -> Scope:
-        self._sync = _opened(self._spec)
-        return self._sync.__enter__()
+        self._opened = _Opened(self._spec)
+        return self._opened.__enter__()
 
-    def __exit__(self, *exc_info: Any) -> bool | None:
-        assert self._sync is not None
-        return self._sync.__exit__(*exc_info)
+    def __exit__(self, *exc_info: Any) -> None:
+        assert self._opened is not None
+        self._opened.__exit__(*exc_info)
 
     async def __aenter__(self) -> Scope:
-        self._async = _opened_async(self._spec)
-        return await self._async.__aenter__()
+        self._opened = _Opened(self._spec)
+        return await self._opened.__aenter__()
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        assert self._async is not None
-        return await self._async.__aexit__(*exc_info)
+    async def __aexit__(self, *exc_info: Any) -> None:
+        assert self._opened is not None
+        await self._opened.__aexit__(*exc_info)
 
 
 def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> ScopeBlock:
@@ -378,14 +391,12 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
     ``name``: the scope's name (default: the function's qualified name).
     Bad arguments raise :class:`ConfigurationError` here, at decoration time.
     """
-    import dataclasses
-
     import wrapt
 
     settings = ScopeSpec.build(name or "scope", **options)  # validated now, function given or not
 
     def decorate(function: Any) -> Any:
-        spec = dataclasses.replace(settings, name=name or str(getattr(function, "__qualname__", "scope")))
+        spec = settings.named(name or str(getattr(function, "__qualname__", "scope")))
         if inspect.isasyncgenfunction(function):
 
             @wrapt.decorator
@@ -404,14 +415,14 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
 
             @wrapt.decorator
             async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-                async with _opened_async(spec, _arguments_if_needed(spec, wrapped, args, kwargs)):
+                async with _Opened(spec, _arguments_if_needed(spec, wrapped, args, kwargs)):
                     return await wrapped(*args, **kwargs)
 
             return async_wrapper(function)
 
         @wrapt.decorator
         def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            with _opened(spec, _arguments_if_needed(spec, wrapped, args, kwargs)):
+            with _Opened(spec, _arguments_if_needed(spec, wrapped, args, kwargs)):
                 return wrapped(*args, **kwargs)
 
         return wrapper(function)
@@ -427,7 +438,7 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
 
 def _scoped_generator(spec: ScopeSpec, function: Any, args: Any, kwargs: Any) -> Generator[Any, Any, Any]:
     context = contextvars.copy_context()
-    opened = _opened(spec, _arguments_if_needed(spec, function, args, kwargs))
+    opened = _Opened(spec, _arguments_if_needed(spec, function, args, kwargs))
     context.run(opened.__enter__)
     failure: BaseException | None = None
     try:
@@ -484,7 +495,7 @@ async def _scoped_async_generator(
     spec: ScopeSpec, function: Any, args: Any, kwargs: Any
 ) -> AsyncGenerator[Any, Any]:
     context = contextvars.copy_context()
-    opened = _opened_async(spec, _arguments_if_needed(spec, function, args, kwargs))
+    opened = _Opened(spec, _arguments_if_needed(spec, function, args, kwargs))
     await _InContext(context, opened.__aenter__())
     failure: BaseException | None = None
     try:

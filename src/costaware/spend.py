@@ -236,17 +236,6 @@ def budget_status(budget: Budget) -> BudgetStatus:
     return BudgetStatus(budget.key, budget.window(), budget.limit, spent, reserved, ledger.remaining())
 
 
-def invocation_ledger(name: str, limit: Decimal, on_exceed: Any) -> BudgetLedger:
-    """A fresh ledger for ``budget=<number>``: the limit of one invocation, in a store of its own.
-
-    Its key is the scope's name: the invocations of one function share it in refusals and metric
-    attributes (a bounded set of series), never their spend (each has its own store)."""
-    from costaware.stores.memory import MemoryStore
-
-    budget = Budget(limit=limit, key=name, on_exceed=on_exceed or "raise")
-    return BudgetLedger(budget, MemoryStore())
-
-
 def estimate_input_tokens(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
     """An upper-leaning estimate of a request's prompt tokens, with no tokenizer and no network: the
     endpoint's prompt arguments (every argument, for an endpoint that declares none)."""

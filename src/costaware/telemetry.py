@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import get_current
+from opentelemetry.context import attach, detach, get_current
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware import __version__
@@ -121,36 +120,47 @@ class Telemetry:
             },
         )
 
-    @contextmanager
-    def scope_span(self, scope: Any) -> Iterator[Span]:
-        """The INTERNAL span of one scope invocation, current while it runs; totals set at its end."""
-        with self._tracer.start_as_current_span(
-            f"costaware.scope {scope.name}",
+    def open_scope(self, scope: Any) -> tuple[Span, object]:
+        """Start the INTERNAL span of one scope invocation and make it current; :meth:`close_scope`
+        ends it. (What ``start_as_current_span`` does, without its two generator-based context
+        managers on every decorated call.)"""
+        span = self._tracer.start_span(
+            f"costaware.scope {scope.spec.name}",
             kind=SpanKind.INTERNAL,
-            attributes={"costaware.scope.name": scope.name},
-        ) as span:
-            try:
-                yield span
-            finally:
-                tracker = scope.tracker
-                attributes: dict[str, Any] = {
-                    "costaware.scope.calls": tracker.calls,
-                    "costaware.scope.attempts": tracker.attempts,
-                    "costaware.scope.cost.usd": float(tracker.total_cost),
-                    "costaware.scope.cost.usd_exact": format(tracker.total_cost, "f"),
-                    "costaware.scope.unpriced_calls": tracker.unpriced_calls,
-                    "gen_ai.usage.input_tokens": tracker.input_tokens,
-                    "gen_ai.usage.output_tokens": tracker.output_tokens,
-                }
-                if scope.spec.feature:
-                    attributes["costaware.feature"] = scope.spec.feature
-                if scope.spec.tenant:
-                    attributes["costaware.tenant"] = scope.spec.tenant
-                for key, remaining in scope.remaining.items():  # read by the scope's opener
-                    attributes["costaware.budget.key"] = key
-                    if remaining is not None:
-                        attributes["costaware.budget.remaining_usd"] = remaining
-                span.set_attributes(attributes)
+            attributes={"costaware.scope.name": scope.spec.name},
+        )
+        return span, attach(trace.set_span_in_context(span))
+
+    def close_scope(self, opened: tuple[Span, object], scope: Any, error: BaseException | None) -> None:
+        """Set the scope's totals on its span and end it; an ``Exception`` that left the scope is
+        recorded on the span and sets its status, as ``start_as_current_span`` would."""
+        span, token = opened
+        detach(token)  # type: ignore[arg-type]
+        try:
+            tracker = scope.tracker
+            attributes: dict[str, Any] = {
+                "costaware.scope.calls": tracker.calls,
+                "costaware.scope.attempts": tracker.attempts,
+                "costaware.scope.cost.usd": float(tracker.total_cost),
+                "costaware.scope.cost.usd_exact": format(tracker.total_cost, "f"),
+                "costaware.scope.unpriced_calls": tracker.unpriced_calls,
+                "gen_ai.usage.input_tokens": tracker.input_tokens,
+                "gen_ai.usage.output_tokens": tracker.output_tokens,
+            }
+            if scope.spec.feature:
+                attributes["costaware.feature"] = scope.spec.feature
+            if scope.spec.tenant:
+                attributes["costaware.tenant"] = scope.spec.tenant
+            for key, remaining in scope.remaining.items():  # read by the scope's opener
+                attributes["costaware.budget.key"] = key
+                if remaining is not None:
+                    attributes["costaware.budget.remaining_usd"] = remaining
+            span.set_attributes(attributes)
+            if isinstance(error, Exception) and span.is_recording():  # not GeneratorExit and the like
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        finally:
+            span.end()
 
     def _record_span(self, span: Span, outcome: CallOutcome) -> None:
         result, cost = outcome.result, outcome.cost

@@ -7,6 +7,7 @@ callbacks, so instruments made again on a reconfiguration would never be read: e
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import deque
@@ -19,6 +20,8 @@ from opentelemetry.metrics import Observation
 
 from costaware import __version__
 from costaware.config import internal_error
+
+log = logging.getLogger("costaware")
 
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 ... 81.92
@@ -69,32 +72,64 @@ class Sums:
         return [Observation(value, dict(key)) for key, value in items]
 
 
-class LastValues:
-    """A gauge kept in process (the last value per attribute set) and reported through an
-    ``ObservableGauge`` when the reader collects: setting it is a dict update, where the SDK's
-    synchronous ``Gauge.set`` validates and hashes its attributes on every call. Bounded: past
-    ``limit`` attribute sets the oldest is dropped."""
+class BudgetGauges:
+    """``costaware.budget.remaining`` and ``costaware.budget.limit``: every budget a call was charged
+    to, by key, read from its store when the reader collects. A call only notes its ledgers (a dict
+    update); the store is read once per budget per collection, never on a call's path, and the value
+    is the budget's current window's, not the one of its last call. A budget whose store cannot be read
+    keeps its last value. Bounded: past ``limit`` keys the oldest is dropped."""
 
-    def __init__(
-        self, meter: Any, name: str, unit: str = "", description: str = "", limit: int = 10_000
-    ) -> None:
-        self._values: dict[tuple[tuple[str, Any], ...], float] = {}
+    def __init__(self, meter: Any, limit: int = 10_000) -> None:
+        self._ledgers: dict[str, Any] = {}
+        self._last: dict[str, float] = {}
         self._lock = threading.Lock()
         self._limit = limit
-        meter.create_observable_gauge(name, callbacks=[self._observe], unit=unit, description=description)
+        meter.create_observable_gauge(
+            "costaware.budget.remaining",
+            callbacks=[self._remaining],
+            unit="USD",
+            description="What is left of each budget's current window",
+        )
+        meter.create_observable_gauge(
+            "costaware.budget.limit",
+            callbacks=[self._limits],
+            unit="USD",
+            description="Each budget's limit per window",
+        )
 
-    def set(self, value: float, attributes: Mapping[str, Any]) -> None:
-        key = tuple(attributes.items())
+    def note(self, ledgers: Iterable[Any]) -> None:
+        """A call was charged to ``ledgers`` (the latest ledger of a key is the one read)."""
         with self._lock:
-            self._values.pop(key, None)  # re-inserted last: the oldest key is first in the dict
-            self._values[key] = value
-            if len(self._values) > self._limit:
-                del self._values[next(iter(self._values))]
+            for ledger in ledgers:
+                key = ledger.budget.key
+                if self._ledgers.get(key) is not ledger:
+                    self._ledgers.pop(key, None)  # re-inserted last: the oldest key is first
+                    self._ledgers[key] = ledger
+                    if len(self._ledgers) > self._limit:
+                        self._last.pop(next(iter(self._ledgers)), None)
+                        del self._ledgers[next(iter(self._ledgers))]
 
-    def _observe(self, options: Any) -> Iterable[Observation]:
+    def _remaining(self, options: Any) -> Iterable[Observation]:
         with self._lock:
-            items = list(self._values.items())
-        return [Observation(value, dict(key)) for key, value in items]
+            ledgers = list(self._ledgers.items())
+        observed = []
+        for key, ledger in ledgers:
+            value: float | None
+            try:
+                value = self._last[key] = float(ledger.remaining())
+            except Exception:  # the store is down: its last value stands
+                log.debug("costaware: could not read budget %r from its store", key, exc_info=True)
+                value = self._last.get(key)
+            if value is not None:
+                observed.append(Observation(value, {"costaware.budget.key": key}))
+        return observed
+
+    def _limits(self, options: Any) -> Iterable[Observation]:
+        with self._lock:
+            ledgers = list(self._ledgers.items())
+        return [
+            Observation(float(ledger.budget.limit), {"costaware.budget.key": key}) for key, ledger in ledgers
+        ]
 
 
 def _callback_running(action: Callable[[], None]) -> Callable[[Any], Iterable[Observation]]:
@@ -267,15 +302,7 @@ class Instruments:
             unit="{entry}",
             description="Response cache entries evicted to keep the store within its size limit",
         )
-        self.budget_remaining = LastValues(
-            meter,
-            "costaware.budget.remaining",
-            unit="USD",
-            description="What is left of each budget's current window",
-        )
-        self.budget_limit = LastValues(
-            meter, "costaware.budget.limit", unit="USD", description="Each budget's limit per window"
-        )
+        self.budgets = BudgetGauges(meter)
         meter.create_observable_counter(
             "costaware.budget.store.failures",
             callbacks=[_store_failures],

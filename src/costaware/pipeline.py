@@ -559,8 +559,8 @@ class Call:
         )
         telemetry = self.runtime.telemetry
         telemetry.end(self.span, outcome)
-        if self.guard:  # after the settlement: from async code both wait on the budget worker
-            self.guard.later_if_async(telemetry.record_budgets, outcome, self.guard.ledgers)
+        if self.guard:
+            telemetry.record_budgets(outcome, self.guard.ledgers)
 
     def _settled_cost(self, result: CallResult, error: BaseException | None, sent: bool) -> Cost:
         """The last attempt's cost, settled in the budgets (an unknown cost is charged its reservation)."""

@@ -20,7 +20,6 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from costaware import __version__
 from costaware.core.types import CallOutcome, CallRequest
 from costaware.metrics import Sums, instruments_for
-from costaware.spend import remaining_or_none
 
 log = logging.getLogger("costaware")
 
@@ -78,16 +77,12 @@ class Telemetry:
             )
 
     def record_budgets(self, outcome: CallOutcome, ledgers: Sequence[Any]) -> None:
-        """What a call charged to each budget, and what is left of it (a read of the budget's store)."""
+        """What a call charged to each budget; the budgets' gauges read their stores at collection."""
         charged = outcome.cost.total
-        for ledger in ledgers:
-            key = {"costaware.budget.key": ledger.budget.key}
-            if charged:
-                self.metrics.budget_spend.add(float(charged), key)
-            remaining = remaining_or_none(ledger)
-            if remaining is not None:
-                self.metrics.budget_remaining.set(remaining, key)
-            self.metrics.budget_limit.set(float(ledger.budget.limit), key)
+        if charged:
+            for ledger in ledgers:
+                self.metrics.budget_spend.add(float(charged), {"costaware.budget.key": ledger.budget.key})
+        self.metrics.budgets.note(ledgers)
 
     def _count_retry(self, request: CallRequest, error_type: str) -> None:
         self.metrics.retries.add(

@@ -5,10 +5,10 @@
 
 Why this exists: the OpenTelemetry SDK's ``Histogram.record`` is ~10 us when its code and data are in
 the CPU caches, and two to three times that right after an HTTP request has pushed them out, which
-is exactly where an instrumented call records its points. costaware queues them and records 48 at a time
-(``costaware.metrics.Batched``). This measures whether that saves work or only moves it: each variant
-makes the same real SDK calls and records the same points, and its figure is the **mean** time per
-call over blocks of calls, every flush included.
+is exactly where an instrumented call records its points. costaware queues them and records 48 at a
+time (``costaware.telemetry.metrics.Batched``). This measures whether that saves work or only moves it:
+each variant makes the same real SDK calls and records the same points, and its figure is the **mean**
+time per call over blocks of calls, every flush included.
 
 How: one process; a real ``anthropic`` client whose answers are the simulator's exact bytes replayed
 through the SDK's ``http_client`` hook (an ``httpx.MockTransport``: no socket, no other process); a
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
     from costaware.core.types import CallRequest
-    from costaware.metrics import BATCH_POINTS, Batched, Instruments
-    from costaware.telemetry import _Points
+    from costaware.telemetry.emit import _Points
+    from costaware.telemetry.metrics import BATCH_POINTS, Batched, Instruments
 
     httpx: Any = sys.modules[anthropic.DefaultHttpxClient.__mro__[1].__module__.split(".")[0]]
     answer = record_answers()["anthropic"]

@@ -57,7 +57,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import costaware
 from costaware import Budget, cost_aware
 from costaware.sim import Simulator
-from costaware.spend import shared_ledger
+from costaware.steps.spend import shared_ledger
 
 RESULTS = Path(__file__).parent / "results" / "faults.json"
 MODEL = "claude-haiku-4-5"

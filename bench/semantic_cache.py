@@ -40,7 +40,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from costaware.core.paraphrase import ParaphraseRule  # noqa: E402
-from costaware.embedders import WordLlamaEmbedder  # noqa: E402
+from costaware.steps.embedders import WordLlamaEmbedder  # noqa: E402
 from costaware.stores.response_memory import MemoryResponseStore  # noqa: E402
 from costaware.stores.responses import Entry  # noqa: E402
 

@@ -64,7 +64,7 @@ def test_shared_budget_charges_exact_costs_and_refuses_when_spent(
     with pytest.raises(BudgetExceededError):
         for _ in range(10):
             spent += anthropic_cost(HAIKU, ask().usage)
-    from costaware.spend import shared_ledger
+    from costaware.steps.spend import shared_ledger
 
     ledger = shared_ledger(daily)
     assert ledger.remaining() == Decimal("0.005") - spent
@@ -84,7 +84,7 @@ def test_on_exceed_warn_sends_anyway(
     message = ask()
     assert sim.requests() == 1
     assert any("would be exceeded" in r.getMessage() for r in caplog.records)
-    from costaware.spend import shared_ledger
+    from costaware.steps.spend import shared_ledger
 
     spent, reserved = shared_ledger(budget).usage()
     assert spent == anthropic_cost(HAIKU, message.usage) and reserved == 0  # the overspend is on the books
@@ -103,7 +103,7 @@ def test_nested_call_is_charged_to_every_enclosing_budget(anthropic_client: Any,
         return inner()
 
     cost = anthropic_cost(HAIKU, outer().usage)
-    from costaware.spend import shared_ledger
+    from costaware.steps.spend import shared_ledger
 
     assert shared_ledger(outer_budget).remaining() == 1 - cost
     assert shared_ledger(inner_budget).remaining() == 1 - cost
@@ -171,7 +171,7 @@ def test_concurrent_calls_never_overspend(sim: Any, telemetry: Any, run: int) ->
     limit = Decimal("0.05")
     budget = Budget(limit=limit, key=f"concurrency-{run}")
     spent = run_concurrent_budget(factory, budget)
-    from costaware.spend import shared_ledger
+    from costaware.steps.spend import shared_ledger
 
     ledger = shared_ledger(budget)
     assert spent <= limit
@@ -268,7 +268,7 @@ def test_retry_that_no_longer_fits_is_not_made(anthropic_client: Any, sim: Any, 
     from costaware.core.pricing import PriceBook
     from costaware.providers.anthropic import MESSAGES
     from costaware.sim import Fault
-    from costaware.spend import SpendGuard
+    from costaware.steps.spend import SpendGuard
 
     # A dropped connection may have been billed, so each failed attempt is charged its worst case.
     sim.add_fault(Fault(drop=True))
@@ -330,7 +330,7 @@ def test_budget_gauges_read_the_store_at_collection(
 
     cost = anthropic_cost(HAIKU, ask().usage)
     assert _remaining_gauge(telemetry, "gauged") == pytest.approx(float(2 - cost))
-    other = costaware.spend.shared_ledger(Budget(limit=2, period="day", key="gauged", store=store))
+    other = costaware.steps.spend.shared_ledger(Budget(limit=2, period="day", key="gauged", store=store))
     held = other.reserve(Decimal("0.5"))
     other.settle(held, Charge(budget_key="gauged", amount=Decimal("0.5")))
     assert _remaining_gauge(telemetry, "gauged") == pytest.approx(float(Decimal("1.5") - cost))
@@ -397,7 +397,7 @@ def test_a_failing_store_never_breaks_the_call(
     assert message.content
     assert sim.requests() == 2
     assert any("budget store" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
-    from costaware.spend import shared_ledger
+    from costaware.steps.spend import shared_ledger
 
     # Kept to replay: its spend, and the release of the reservation it tried to make.
     assert shared_ledger(budget).store.pending == 2  # type: ignore[attr-defined]

@@ -99,7 +99,7 @@ def test_prices_file_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_disabled_means_nothing_is_patched() -> None:
-    from costaware import patching
+    from costaware.instrumentation import patching
 
     costaware.configure(enabled=False)
     costaware.instrument()

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import costaware
-from costaware import patching
+from costaware.instrumentation import patching
 
 from helpers import HAIKU, user
 
@@ -148,7 +148,7 @@ def test_missing_sdk_is_skipped_quietly() -> None:
         import costaware
         costaware.instrument()
         import anthropic
-        from costaware import patching
+        from costaware.instrumentation import patching
         print(len(patching.patched_methods()), any("openai" in m for m in patching.patched_methods()))
         """
     )
@@ -169,7 +169,7 @@ def test_import_costaware_loads_no_heavy_modules() -> None:
 
 def test_entry_point_is_registered_under_our_own_name() -> None:
     (entry,) = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "costaware"]
-    assert entry.value == "costaware.instrumentor:CostawareInstrumentor"
+    assert entry.value == "costaware.instrumentation.instrumentor:CostawareInstrumentor"
     instrumentor = entry.load()()
     instrumentor.instrument()
     try:

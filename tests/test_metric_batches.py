@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics.export import (
 import costaware
 from conftest import Telemetry
 from costaware import config
-from costaware.metrics import BATCH_POINTS, Batched, instruments_for
+from costaware.telemetry.metrics import BATCH_POINTS, Batched, instruments_for
 
 DURATION = "gen_ai.client.operation.duration"
 TOKENS = "gen_ai.client.token.usage"

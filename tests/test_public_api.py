@@ -46,7 +46,7 @@ def test_refusals_are_budget_refusals() -> None:
 def test_import_loads_no_public_module() -> None:
     code = (
         "import sys, costaware\n"
-        "loaded = [m for m in ('costaware.spend', 'costaware.scoping', 'costaware.core.routing', "
+        "loaded = [m for m in ('costaware.steps.spend', 'costaware.scoping', 'costaware.core.routing', "
         "'opentelemetry', 'wrapt', 'anthropic', 'openai') if m in sys.modules]\n"
         "print(','.join(loaded))"
     )

@@ -189,7 +189,7 @@ def test_each_cascade_hop_is_checked_against_the_budget(
 ) -> None:
     from costaware.core.pricing import PriceBook
     from costaware.providers.anthropic import MESSAGES
-    from costaware.spend import SpendGuard
+    from costaware.steps.spend import SpendGuard
 
     kwargs = {"model": HAIKU, "max_tokens": 100, "messages": TRIVIAL}
     worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, kwargs)
@@ -208,7 +208,7 @@ def test_downgrade_on_exceed_routes_to_the_cheapest_model_that_fits(
 ) -> None:
     from costaware.core.pricing import PriceBook
     from costaware.providers.anthropic import MESSAGES
-    from costaware.spend import SpendGuard
+    from costaware.steps.spend import SpendGuard
 
     kwargs = {"model": OPUS, "max_tokens": 300, "messages": TRIVIAL}
     worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, {**kwargs, "model": HAIKU})

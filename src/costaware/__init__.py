@@ -49,22 +49,27 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from costaware.api import configure, instrument, is_instrumented, uninstrument
     from costaware.core.budget import Budget
     from costaware.core.errors import BudgetExceededError, ConfigurationError
     from costaware.core.retry import RetryPolicy, retry_testing
     from costaware.core.routing import Auto, AutoClassifier, Cascade, ForceModel, Labels, Threshold
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
     from costaware.current import current_scope
-    from costaware.response_cache import ResponseCache
+    from costaware.instrumentation.api import configure, instrument, is_instrumented, uninstrument
     from costaware.scoping import Scope, cost_aware, last_scope, scope
-    from costaware.spend import BudgetStatus, BudgetStoreUnavailableError, UnpricedBudgetError, budget_status
+    from costaware.steps.response_cache import ResponseCache
+    from costaware.steps.spend import (
+        BudgetStatus,
+        BudgetStoreUnavailableError,
+        UnpricedBudgetError,
+        budget_status,
+    )
 
 _LAZY = {
-    "configure": "costaware.api",
-    "instrument": "costaware.api",
-    "uninstrument": "costaware.api",
-    "is_instrumented": "costaware.api",
+    "configure": "costaware.instrumentation.api",
+    "instrument": "costaware.instrumentation.api",
+    "uninstrument": "costaware.instrumentation.api",
+    "is_instrumented": "costaware.instrumentation.api",
     "ConfigurationError": "costaware.core.errors",
     "BudgetExceededError": "costaware.core.errors",
     "Budget": "costaware.core.budget",
@@ -74,16 +79,16 @@ _LAZY = {
     "CostRecord": "costaware.core.types",
     "CostTracker": "costaware.core.types",
     "Usage": "costaware.core.types",
-    "ResponseCache": "costaware.response_cache",
+    "ResponseCache": "costaware.steps.response_cache",
     "Scope": "costaware.scoping",
     "cost_aware": "costaware.scoping",
     "current_scope": "costaware.current",
     "last_scope": "costaware.scoping",
     "scope": "costaware.scoping",
-    "budget_status": "costaware.spend",
-    "BudgetStatus": "costaware.spend",
-    "BudgetStoreUnavailableError": "costaware.spend",
-    "UnpricedBudgetError": "costaware.spend",
+    "budget_status": "costaware.steps.spend",
+    "BudgetStatus": "costaware.steps.spend",
+    "BudgetStoreUnavailableError": "costaware.steps.spend",
+    "UnpricedBudgetError": "costaware.steps.spend",
     "Auto": "costaware.core.routing",
     "AutoClassifier": "costaware.core.routing",
     "Cascade": "costaware.core.routing",

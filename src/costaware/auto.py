@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 from opentelemetry import metrics, trace
 
-from costaware import api, config
+from costaware import config
+from costaware.instrumentation import api
 
 _ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 _EXIT_TIMEOUT = "COSTAWARE_EXIT_FLUSH_TIMEOUT"
@@ -89,7 +90,7 @@ def setup_otlp_export() -> None:
         shutdowns.append(tracer_provider.shutdown)
     if os.environ.get("OTEL_METRICS_EXPORTER", "").strip() == "prometheus":
         if _provider_is_default(metrics.get_meter_provider()):
-            from costaware.prometheus import meter_provider as prometheus_provider
+            from costaware.telemetry.prometheus import meter_provider as prometheus_provider
 
             port = int(os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "9464"))
             metrics.set_meter_provider(prometheus_provider(port))

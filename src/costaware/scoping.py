@@ -137,7 +137,7 @@ class ScopeSpec:
             response_cache,
         )
         if shared is not None:
-            from costaware import spend
+            from costaware.steps import spend
 
             spend.shared_ledger(shared)  # opens the store now: an unreachable one fails here
         return spec
@@ -169,7 +169,7 @@ class Scope:
     def __init__(
         self, spec: ScopeSpec, parent: Scope | None, arguments: Mapping[str, Any] | None = None
     ) -> None:
-        from costaware import spend
+        from costaware.steps import spend
 
         self.spec = spec
         self.parent = parent
@@ -258,7 +258,7 @@ class _Opened:
         self._arguments = arguments
 
     def __enter__(self) -> Scope:
-        from costaware import patching
+        from costaware.instrumentation import patching
 
         patching.ensure_instrumented()
         scope = self._scope = Scope(self._spec, _CURRENT.get(), self._arguments)
@@ -274,7 +274,7 @@ class _Opened:
         scope = self._scope
         try:
             if scope.ledgers:
-                from costaware import spend
+                from costaware.steps import spend
 
                 scope.remaining = spend.read_remaining(scope.ledgers)
         finally:
@@ -287,7 +287,7 @@ class _Opened:
         scope = self._scope
         try:
             if scope.ledgers:
-                from costaware import spend
+                from costaware.steps import spend
 
                 scope.remaining = await spend.read_remaining_async(scope.ledgers)
         finally:

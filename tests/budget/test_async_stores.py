@@ -260,7 +260,7 @@ def test_with_the_worker_stopped_store_operations_happen_in_place(
 ) -> None:
     """At interpreter shutdown the worker takes no new work: a call finishing then (a stream's
     finaliser, an atexit hook) must still reserve and settle, here, rather than fail."""
-    from costaware import spend
+    from costaware.steps import spend
 
     budget = _budget(tmp_path, "async-no-worker")
     costaware.configure(budget=budget)
@@ -320,7 +320,7 @@ def test_a_downgrade_reads_its_budgets_off_the_loop(sim: Simulator, telemetry: A
     reservations, the settlement and the scope's closing read all run on the budget worker."""
     from costaware.core.pricing import PriceBook
     from costaware.providers.anthropic import MESSAGES
-    from costaware.spend import SpendGuard
+    from costaware.steps.spend import SpendGuard
 
     kwargs = {"model": "claude-opus-4-6", "max_tokens": 300, "messages": QUESTION}
     worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, {**kwargs, "model": HAIKU})
@@ -333,7 +333,7 @@ def test_a_downgrade_reads_its_budgets_off_the_loop(sim: Simulator, telemetry: A
     async def ask() -> Any:
         return await client.messages.create(**kwargs)
 
-    from costaware.spend import wait_for_budget_worker
+    from costaware.steps.spend import wait_for_budget_worker
 
     store.threads.clear()
     message = asyncio.run(ask())

@@ -17,7 +17,7 @@ import pytest
 import costaware
 from costaware import Budget
 from costaware.core.errors import ConfigurationError
-from costaware.spend import shared_ledger
+from costaware.steps.spend import shared_ledger
 
 from .conftest import SRC, url_for
 

@@ -22,7 +22,7 @@ import pytest
 import costaware
 from costaware import Budget, BudgetExceededError, cost_aware
 from costaware.core.budget import Charge, Reservation
-from costaware.spend import BudgetStoreUnavailableError, shared_ledger
+from costaware.steps.spend import BudgetStoreUnavailableError, shared_ledger
 from costaware.stores.guarded import GuardedStore
 from costaware.stores.sqlite import SQLiteStore
 

@@ -15,7 +15,7 @@ import costaware
 from costaware import Budget, BudgetExceededError, cost_aware
 from costaware.providers.anthropic import MESSAGES
 from costaware.providers.openai import CHAT
-from costaware.spend import output_cap, output_copies
+from costaware.steps.spend import output_cap, output_copies
 
 from helpers import HAIKU, user
 
@@ -155,7 +155,7 @@ def test_an_endpoint_that_declares_no_prompt_fields_counts_every_argument() -> N
     # A new adapter that forgets to declare its prompt fields over-estimates; it never undercounts.
     from dataclasses import replace
 
-    from costaware.spend import estimate_input_tokens
+    from costaware.steps.spend import estimate_input_tokens
 
     undeclared = replace(CHAT, prompt_fields=())
     kwargs = {"model": MINI, "contents": "word " * 3000}

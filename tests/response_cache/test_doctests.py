@@ -9,8 +9,8 @@ import pytest
 
 MODULES = (
     "costaware.core.paraphrase",
-    "costaware.response_cache",
-    "costaware.embedders",
+    "costaware.steps.response_cache",
+    "costaware.steps.embedders",
     "costaware.providers.replay",
     "costaware.providers.anthropic_replay",
     "costaware.providers.openai_replay",

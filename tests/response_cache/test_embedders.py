@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from costaware.core.errors import ConfigurationError
-from costaware.embedders import CallableEmbedder, Embedder, ProviderEmbedder, WordLlamaEmbedder, embedder_of
+from costaware.steps.embedders import (
+    CallableEmbedder,
+    Embedder,
+    ProviderEmbedder,
+    WordLlamaEmbedder,
+    embedder_of,
+)
 
 SRC = Path(__file__).parents[2] / "src"
 
@@ -34,7 +40,7 @@ def test_wordllama_loads_and_embeds_with_no_network() -> None:
         NO_NETWORK.format(src=str(SRC))
         + """
 import numpy as np
-from costaware.embedders import WordLlamaEmbedder
+from costaware.steps.embedders import WordLlamaEmbedder
 v = WordLlamaEmbedder().embed("How do I learn Python?")
 assert v.dtype == np.float32 and v.shape == (256,) and abs(float(v @ v) - 1) < 1e-5
 print("ok")
@@ -59,7 +65,7 @@ def test_wordllama_puts_paraphrases_closer_than_other_questions() -> None:
 
 
 def test_importing_the_module_imports_neither_numpy_nor_wordllama() -> None:
-    script = f"import sys; sys.path.insert(0, {str(SRC)!r}); import costaware.embedders; "
+    script = f"import sys; sys.path.insert(0, {str(SRC)!r}); import costaware.steps.embedders; "
     script += "print('numpy' in sys.modules, 'wordllama' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True

@@ -120,7 +120,7 @@ def test_below_the_threshold_is_a_miss_whatever_the_words() -> None:
 def labelled() -> list[dict[str, object]]:
     if not PAIRS.exists():
         pytest.skip(f"the labelled pairs are not beside the checkout ({PAIRS})")
-    from costaware.embedders import WordLlamaEmbedder
+    from costaware.steps.embedders import WordLlamaEmbedder
 
     pytest.importorskip("wordllama", reason="the targets are measured with the WordLlama embedder")
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]

@@ -659,7 +659,7 @@ def test_a_forked_child_writes_answers_in_the_background_too(redis_url: Any) -> 
     import multiprocessing
     from decimal import Decimal as D
 
-    from costaware import response_cache
+    from costaware.steps import response_cache
 
     cache = costaware.ResponseCache(store=f"{redis_url}?prefix=costaware:rc:fork-{time.time_ns()}")
     response_cache.store_later(  # starts the parent's writer thread
@@ -685,7 +685,7 @@ def test_a_replay_that_fails_falls_back_to_the_provider_priced_charged_and_store
 ) -> None:
     """Outside pytest an internal error is logged and the call goes on: when the cached answer cannot
     be served, the provider answers, and that call is a miss: priced, charged, stored."""
-    from costaware import response_cache
+    from costaware.steps import response_cache
 
     costaware.configure(raise_internal_errors=False)
     cache = costaware.ResponseCache()
@@ -810,7 +810,7 @@ def test_a_namespace_function_is_refused_where_there_are_no_arguments() -> None:
 
 
 def test_answers_waiting_for_a_slow_shared_store_are_bounded(monkeypatch: Any, caplog: Any) -> None:
-    from costaware import response_cache
+    from costaware.steps import response_cache
     from costaware.stores.response_memory import MemoryResponseStore
 
     class SlowStore(MemoryResponseStore):

@@ -163,7 +163,7 @@ class CallOutcome:
     attempts: int = 1
     extra_attributes: tuple[tuple[str, str | int | float | bool], ...] = field(default=())
     savings: Any = None
-    """``costaware.optimize.Savings`` when the call was routed, cached or cascaded."""
+    """``costaware.steps.prepare.Savings`` when the call was routed, cached or cascaded."""
     sent: bool = True
     """``False`` for a call a budget refused before sending: it has a span and counts as a refusal,
     never as a call (no duration, no call count, no error rate)."""
@@ -171,7 +171,7 @@ class CallOutcome:
     tenant: str | None = None
     """The attribution of the call's innermost scope (labels on the cost and call counters)."""
     response_cache: Any = None
-    """``costaware.response_cache.Lookup`` when a response cache applied to the call."""
+    """``costaware.steps.response_cache.Lookup`` when a response cache applied to the call."""
     route: Any = None
     """The routing decision (``costaware.core.routing.Decision``) when a policy routed the call."""
     retried: tuple[str, ...] = ()

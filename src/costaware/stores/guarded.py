@@ -10,7 +10,7 @@
   outage costs one timeout per interval, not one per call. The first operation after the interval
   tries the store again.
 - **Fail open or closed, per budget.** A reservation that cannot be made raises
-  :class:`StoreUnavailable`; the budget's ``on_store_error`` decides (``costaware.spend``): ``"open"``
+  :class:`StoreUnavailable`; the budget's ``on_store_error`` decides (``costaware.steps.spend``): ``"open"``
   (default) lets the call go on, ``"closed"`` refuses it before anything is sent.
 - **A journal.** A settlement or release that cannot be made (a call that reserved before the outage,
   or one let through while failing open), and the release of a reservation that timed out (the

@@ -34,7 +34,7 @@ class MemoryStore:
     """
 
     blocking = False
-    """Its operations do no I/O, so async code calls it in the event loop (see ``costaware.spend``)."""
+    """Its operations do no I/O, so async code calls it in the event loop (see ``costaware.steps.spend``)."""
 
     def __init__(
         self,

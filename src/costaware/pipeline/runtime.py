@@ -19,10 +19,10 @@ from costaware.core.caching import ReuseTracker
 from costaware.core.pricing import PriceBook
 from costaware.core.retry import RetryPolicy, http_status
 from costaware.core.types import NOT_BILLED, UNPRICED, CallRequest, CallResult, Cost
-from costaware.optimize import Prepared, prepare_request
 from costaware.providers.base import PatchTarget
-from costaware.spend import SpendGuard
-from costaware.telemetry import Telemetry
+from costaware.steps.prepare import Prepared, prepare_request
+from costaware.steps.spend import SpendGuard
+from costaware.telemetry.emit import Telemetry
 
 if TYPE_CHECKING:
     from costaware.scoping import Scope
@@ -51,13 +51,13 @@ class Runtime:
         self.prices = PriceBook(overrides=settings.prices)
         self._default_ledgers: tuple[BudgetLedger, ...] = ()
         if settings.budget is not None:
-            from costaware.spend import shared_ledger
+            from costaware.steps.spend import shared_ledger
 
             self._default_ledgers = (shared_ledger(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._replay_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.cache_tracker = ReuseTracker()
-        from costaware.routing_glue import Affinity
+        from costaware.steps.routing import Affinity
 
         self.affinity = Affinity()
         self._default_guard = SpendGuard(self._default_ledgers, self.prices)
@@ -128,7 +128,7 @@ class Runtime:
     def replaying(self, target: PatchTarget, instance: Any) -> Any:
         """The same resource on a copy of its client that answers every request from the response
         cache's replay transport (and never retries): cached per client."""
-        from costaware.response_cache import serve
+        from costaware.steps.response_cache import serve
 
         def make(client: Any) -> Any:
             return target.endpoint.with_transport(client, serve, target.is_async)

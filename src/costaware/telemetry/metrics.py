@@ -2,7 +2,7 @@
 
 The OpenTelemetry SDK hands back an already-registered observable instrument with its *first*
 callbacks, so instruments made again on a reconfiguration would never be read: every
-:class:`~costaware.telemetry.Telemetry` on one meter provider therefore shares one :class:`Instruments`.
+:class:`~costaware.telemetry.emit.Telemetry` on one meter provider therefore shares one :class:`Instruments`.
 """
 
 from __future__ import annotations

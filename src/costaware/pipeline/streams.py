@@ -23,7 +23,7 @@ import wrapt
 from costaware.config import internal_error
 
 if TYPE_CHECKING:
-    from costaware.pipeline import Call
+    from costaware.pipeline.call import Call
     from costaware.providers.base import PatchTarget
 
 
@@ -271,13 +271,13 @@ class HelperRequest:
     """Builds a manager: the SDK's ``stream`` method (on a no-SDK-retry client when we retry)."""
     args: tuple[Any, ...]
     prepared: Any
-    """The :class:`costaware.optimize.Prepared` request: routed, capped and cache-planned."""
+    """The :class:`costaware.steps.prepare.Prepared` request: routed, capped and cache-planned."""
     scope: Any
     open_call: Callable[..., Call | None]
-    """The pipeline's entrance (``costaware.pipeline.open_call``), given by the wrapper: helpers
+    """The pipeline's entrance (``costaware.pipeline.call.open_call``), given by the wrapper: helpers
     start their call the same way a plain call does."""
     drive: Callable[..., Any]
-    """The driver of the call's attempts (``costaware.drivers.drive`` or ``drive_async``)."""
+    """The driver of the call's attempts (``costaware.pipeline.drive.drive`` or ``drive_async``)."""
 
 
 class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]

@@ -17,10 +17,10 @@ from typing import Any
 import wrapt
 
 from costaware.config import current_settings
+from costaware.instrumentation.wrappers import make_wrapper
+from costaware.pipeline.runtime import Runtime
 from costaware.providers import ADAPTERS
 from costaware.providers.base import PatchTarget
-from costaware.runtime import Runtime
-from costaware.wrappers import make_wrapper
 
 log = logging.getLogger("costaware")
 

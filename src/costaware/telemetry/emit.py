@@ -19,7 +19,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware import __version__
 from costaware.core.types import CallOutcome, CallRequest
-from costaware.metrics import Sums, instruments_for
+from costaware.telemetry.metrics import Sums, instruments_for
 
 log = logging.getLogger("costaware")
 

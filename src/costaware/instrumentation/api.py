@@ -19,12 +19,12 @@ def configure(**settings: Any) -> config.Settings:
     Fields: ``enabled``, ``capture_content``, ``prices``, ``raise_internal_errors``,
     ``tracer_provider``, ``meter_provider``, ``response_cache`` (a :class:`costaware.ResponseCache`, or
     the mapping of its arguments) (see :class:`costaware.config.Settings`), and
-    ``prometheus_port``: serve the metrics for Prometheus to scrape (``costaware.prometheus``).
+    ``prometheus_port``: serve the metrics for Prometheus to scrape (``costaware.telemetry.prometheus``).
     """
     old = config.current_settings()
     cache = settings.get("response_cache")
     if isinstance(cache, Mapping):  # the arguments of a ResponseCache (as COSTAWARE_RESPONSE_CACHE* give)
-        from costaware.response_cache import ResponseCache
+        from costaware.steps.response_cache import ResponseCache
 
         settings["response_cache"] = ResponseCache(**cache)
     if callable(getattr(settings.get("response_cache"), "namespace", None)):
@@ -34,15 +34,15 @@ def configure(**settings: Any) -> config.Settings:
         )
     port = settings.pop("prometheus_port", None)
     if port is not None:  # a scrape endpoint: its meter provider, unless one is given
-        from costaware import prometheus
+        from costaware.telemetry import prometheus
 
         settings.setdefault("meter_provider", prometheus.meter_provider(port))
     new = config.build_settings(old, **settings)
     if new.budget is not None and new.budget is not old.budget:
-        from costaware.spend import shared_ledger
+        from costaware.steps.spend import shared_ledger
 
         shared_ledger(new.budget)  # opens its store now: an unreachable store fails here, not at a call
-    from costaware import patching
+    from costaware.instrumentation import patching
 
     config.set_settings(new)
     try:
@@ -63,19 +63,19 @@ def instrument(**settings: Any) -> None:
     """
     if settings:
         configure(**settings)
-    from costaware import patching
+    from costaware.instrumentation import patching
 
     patching.instrument()
 
 
 def uninstrument() -> None:
     """Restore the SDKs' original methods. Idempotent."""
-    from costaware import patching
+    from costaware.instrumentation import patching
 
     patching.uninstrument()
 
 
 def is_instrumented() -> bool:
-    from costaware import patching
+    from costaware.instrumentation import patching
 
     return patching.is_instrumented()

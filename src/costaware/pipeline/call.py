@@ -9,7 +9,7 @@ planned its cache breakpoints)::
     -> price -> settle the budget -> record in the scopes -> emit telemetry, exactly once.
 
 The attempt loop is one generator (:meth:`Call.attempts`) that the sync and async drivers
-(:mod:`costaware.drivers`) run, so both take exactly the same steps.
+(:mod:`costaware.pipeline.drive`) run, so both take exactly the same steps.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from costaware import response_cache, streams
 from costaware.config import internal_error
 from costaware.core.budget import Charge
 from costaware.core.errors import BudgetExceededError
@@ -45,10 +44,12 @@ from costaware.core.types import (
     CostRecord,
     StreamEnd,
 )
-from costaware.optimize import Prepared, Savings, savings
+from costaware.pipeline import streams
+from costaware.pipeline.runtime import Runtime
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
-from costaware.runtime import Runtime
-from costaware.spend import Reservations, SpendGuard
+from costaware.steps import response_cache
+from costaware.steps.prepare import Prepared, Savings, savings
+from costaware.steps.spend import Reservations, SpendGuard
 
 if TYPE_CHECKING:
     from costaware.scoping import Scope
@@ -228,10 +229,10 @@ class Call:
     def _downgrade(self, refusal: BudgetExceededError, kwargs: dict[str, Any]) -> str | None:
         if getattr(refusal, "on_exceed", None) != "downgrade":
             return None
-        from costaware import routing_glue
+        from costaware.steps import routing
 
         try:
-            cheaper = routing_glue.downgrade_model(self, kwargs)
+            cheaper = routing.downgrade_model(self, kwargs)
         except Exception:
             internal_error("choosing a cheaper model")
             return None

@@ -36,7 +36,8 @@ class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
-        from costaware import api, config
+        from costaware import config
+        from costaware.instrumentation import api
 
         settings = config.settings_from_env()
         for key in ("tracer_provider", "meter_provider"):
@@ -52,7 +53,7 @@ class CostawareInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             )
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from costaware import api
+        from costaware.instrumentation import api
 
         api.uninstrument()
 

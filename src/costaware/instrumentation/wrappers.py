@@ -1,6 +1,6 @@
 """The ``wrapt`` wrappers patched onto the SDK methods: thin entrances into the pipeline.
 
-A call wrapper prepares the request (route, cap, cache plan), opens a :class:`~costaware.pipeline.Call`,
+A call wrapper prepares the request (route, cap, cache plan), opens a :class:`~costaware.pipeline.call.Call`,
 drives its attempts, runs a cascade's further hops, and hands back what the SDK returned (or a
 recording proxy of it). A stream-helper wrapper (``messages.stream()`` and the like) returns the SDK's
 manager behind a proxy that opens the call when the stream starts. Inside OpenTelemetry's
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from costaware import streams
 from costaware.config import internal_error
 from costaware.current import current_scope
-from costaware.drivers import drive, drive_async
-from costaware.optimize import for_model
-from costaware.pipeline import Call, active_call, is_suppressed, open_call, rebind
+from costaware.pipeline import streams
+from costaware.pipeline.call import Call, active_call, is_suppressed, open_call, rebind
+from costaware.pipeline.drive import drive, drive_async
 from costaware.providers.base import PatchTarget
+from costaware.steps.prepare import for_model
 
 
 def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
@@ -114,10 +114,10 @@ def _cascadable(value: Any) -> bool:
 
 
 def _next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
-    from costaware import routing_glue
+    from costaware.steps import routing
 
     try:
-        return routing_glue.next_hop(call, value, kwargs, hops)
+        return routing.next_hop(call, value, kwargs, hops)
     except Exception:
         internal_error("checking a cascade answer")
         return None

@@ -1,5 +1,5 @@
 """The drivers that run a call's steps: :func:`drive` in the calling thread, :func:`drive_async` in the
-running event loop. :meth:`costaware.pipeline.Call.attempts` decides the steps; these only carry them
+running event loop. :meth:`costaware.pipeline.call.Call.attempts` decides the steps; these only carry them
 out (send with the SDK's method, make a budget reservation, sleep before a retry), so sync and async
 calls take exactly the same steps.
 """
@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from costaware.pipeline import Call
+    from costaware.pipeline.call import Call
 
 
 def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -22,11 +22,11 @@ from costaware.core.routing import (
 )
 
 if TYPE_CHECKING:
-    from costaware.optimize import Prepared
-    from costaware.pipeline import Call
+    from costaware.pipeline.call import Call
+    from costaware.pipeline.runtime import Runtime
     from costaware.providers.base import PatchTarget
-    from costaware.runtime import Runtime
     from costaware.scoping import Scope
+    from costaware.steps.prepare import Prepared
 
 _lock = threading.Lock()
 

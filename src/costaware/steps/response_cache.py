@@ -142,7 +142,7 @@ class ResponseCache:
             raise ConfigurationError(f"strictness must be a number from 0 to 1: {exc}") from None
         self.embedder: Any = None
         if semantic:
-            from costaware.embedders import embedder_of
+            from costaware.steps.embedders import embedder_of
 
             self.embedder = embedder_of(embedder)
             warm = getattr(self.embedder, "warm", None)

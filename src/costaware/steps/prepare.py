@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from costaware.core import caching
 from costaware.core.types import Cost, Usage
-from costaware.spend import output_cap, output_cap_field
+from costaware.steps.spend import output_cap, output_cap_field
 
 if TYPE_CHECKING:
+    from costaware.pipeline.runtime import Runtime
     from costaware.providers.base import PatchTarget
-    from costaware.runtime import Runtime
     from costaware.scoping import Scope
 
 
@@ -96,9 +96,9 @@ def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Sco
     policy = runtime.setting(scope, "route")
     if policy is None:
         return
-    from costaware import routing_glue
+    from costaware.steps import routing
 
-    routing_glue.apply_route(runtime, target, prepared, policy, scope)
+    routing.apply_route(runtime, target, prepared, policy, scope)
 
 
 def _plan_cache(runtime: Runtime, target: PatchTarget, prepared: Prepared) -> None:

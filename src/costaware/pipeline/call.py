@@ -45,6 +45,7 @@ from costaware.core.types import (
     StreamEnd,
 )
 from costaware.pipeline import streams
+from costaware.pipeline.drive import Reserve, Send, Sleep, Step
 from costaware.pipeline.runtime import Runtime
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.steps import response_cache
@@ -65,12 +66,6 @@ _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 
 _CLAIM_LOCK = threading.Lock()
 """Makes a call's ending happen once when a stream's reader and its finaliser race."""
-
-
-Step = tuple[str, Any]
-"""``("send", kwargs)`` -> the driver replies ``(value, error)``; ``("reserve", kwargs)`` -> the
-:class:`Reservations` reservation and the arguments to send, or the refusal thrown in; ``("sleep", seconds)``
--> ``None``."""
 
 
 def is_suppressed() -> bool:
@@ -179,7 +174,7 @@ class Call:
             held, kwargs = (yield from self._reserve(kwargs)) if self.guard else (None, kwargs)
             self.attempts_made += 1
             self.sent_model = kwargs.get("model", self.request.model)
-            value, error = yield ("send", kwargs)
+            value, error = yield Send(kwargs)
             if error is None:
                 self.held = held
                 return value
@@ -196,16 +191,16 @@ class Call:
                 raise error
             overloads = overloads + 1 if failure.overloaded else 0
             kwargs = self._maybe_fall_back(kwargs, overloads)
-            yield ("sleep", delay)
+            yield Sleep(delay)
 
     def _reserve(
         self, kwargs: dict[str, Any]
     ) -> Generator[Step, Any, tuple[Reservations | None, dict[str, Any]]]:
-        """Reserve the worst case of an attempt: a ``("reserve", kwargs)`` step, which the driver makes
+        """Reserve the worst case of an attempt: a :class:`Reserve` step, which the driver makes
         with :meth:`reserve` (off the event loop when a budget's store does I/O) and which throws a
         refusal back in here. Returns the reservation and the arguments to send."""
         try:
-            held, to_send = yield ("reserve", kwargs)
+            held, to_send = yield Reserve(kwargs)
         except BudgetExceededError as refusal:
             self.refuse(refusal)
             raise

@@ -42,20 +42,11 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
             call = open_call(runtime, target, instance, prepared, scope)
             if call is None:
                 return await wrapped(*args, **kwargs)
-            hit = await call.consult_cache_async(prepared.kwargs)
-            if hit is not None:
-                try:
-                    replayed = await call.replay_async(
-                        hit, call.replayer(wrapped, instance), args, prepared.kwargs
-                    )
-                except Exception:
-                    internal_error("answering from the response cache")  # then the provider answers
-                    call.replay_failed()
-                else:
-                    return await call.observe_async(replayed)
             send = call.sender(wrapped, instance)
-            value = await drive_async(call, send, args, prepared.kwargs)
-            if call.cascade is not None and _cascadable(value):
+            value = await drive_async(
+                call, send, args, prepared.kwargs, lambda: call.replayer(wrapped, instance)
+            )
+            if call.cascade is not None and not call.from_cache and _cascadable(value):
                 kwargs, hops = prepared.kwargs, 0
                 while (following := _next_hop(call, value, kwargs, hops)) is not None:
                     kwargs, hops = for_model(runtime, target, prepared, following), hops + 1
@@ -78,18 +69,9 @@ def make_wrapper(target: PatchTarget, runtime_of: Any) -> Any:
         call = open_call(runtime, target, instance, prepared, scope)
         if call is None:
             return wrapped(*args, **kwargs)
-        hit = call.consult_cache(prepared.kwargs)
-        if hit is not None:
-            try:
-                replayed = call.replay(hit, call.replayer(wrapped, instance), args, prepared.kwargs)
-            except Exception:
-                internal_error("answering from the response cache")  # then the provider answers
-                call.replay_failed()
-            else:
-                return call.observe(replayed)
         send = call.sender(wrapped, instance)
-        value = drive(call, send, args, prepared.kwargs)
-        if call.cascade is not None and _cascadable(value):
+        value = drive(call, send, args, prepared.kwargs, lambda: call.replayer(wrapped, instance))
+        if call.cascade is not None and not call.from_cache and _cascadable(value):
             kwargs, hops = prepared.kwargs, 0
             while (following := _next_hop(call, value, kwargs, hops)) is not None:
                 kwargs, hops = for_model(runtime, target, prepared, following), hops + 1

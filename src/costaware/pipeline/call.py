@@ -45,7 +45,7 @@ from costaware.core.types import (
     StreamEnd,
 )
 from costaware.pipeline import streams
-from costaware.pipeline.drive import Reserve, Send, Sleep, Step
+from costaware.pipeline.drive import LookUp, Replay, Reserve, Send, Sleep, Step
 from costaware.pipeline.runtime import Runtime
 from costaware.providers.base import PatchTarget, StreamAccumulator, request_of
 from costaware.steps import response_cache
@@ -167,8 +167,16 @@ class Call:
         _ACTIVE.reset(tokens[0])
 
     # -- attempts ----------------------------------------------------------------------------
-    def attempts(self, kwargs: dict[str, Any]) -> Generator[Step, Any, Any]:
-        """The attempt loop. Yields steps for a driver; returns the SDK's value or raises its error."""
+    def attempts(self, kwargs: dict[str, Any], look_up: bool = False) -> Generator[Step, Any, Any]:
+        """A call's steps: the response cache first (``look_up``), then the attempt loop. Yields steps
+        for a driver; returns the SDK's value (or the cache's, :attr:`from_cache`) or raises its error."""
+        if look_up:
+            hit = yield LookUp(kwargs)
+            if hit is not None:
+                value, served = yield Replay(hit, kwargs)
+                if served:
+                    return value
+                self.replay_failed()
         overloads = 0
         while True:
             held, kwargs = (yield from self._reserve(kwargs)) if self.guard else (None, kwargs)
@@ -395,6 +403,12 @@ class Call:
         replay = self.target.endpoint.replay
         assert replay is not None  # a hit needs a plan, which needs the endpoint's replay
         return replay.replay_body(hit.final, self.request.stream, kwargs)
+
+    @property
+    def from_cache(self) -> bool:
+        """Whether the call was answered from the response cache."""
+        lookup = self.cache_lookup
+        return lookup is not None and lookup.hit is not None
 
     def replay_failed(self) -> None:
         """The cached answer could not be served (an internal error, logged): the provider answers

@@ -1,7 +1,7 @@
 """The drivers that run a call's steps: :func:`drive` in the calling thread, :func:`drive_async` in the
-running event loop. :meth:`costaware.pipeline.call.Call.attempts` decides the steps; these only carry them
-out (send with the SDK's method, make a budget reservation, sleep before a retry), so sync and async
-calls take exactly the same steps.
+running event loop. :meth:`costaware.pipeline.call.Call.attempts` decides the steps; these only carry
+them out (ask the response cache, answer from it, make a budget reservation, send with the SDK's
+method, sleep before a retry), so sync and async calls, and stream helpers, take exactly the same steps.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from costaware.config import internal_error
 
 if TYPE_CHECKING:
     from costaware.pipeline.call import Call
@@ -39,13 +41,35 @@ class Sleep:
     seconds: float
 
 
-Step = Send | Reserve | Sleep
-"""What a call's attempt loop asks its driver to do next."""
+@dataclass(slots=True)
+class LookUp:
+    """Ask the response cache for this request's answer. The driver replies the hit or ``None`` (from
+    async code, off the event loop when the cache's store or embedder does I/O)."""
+
+    kwargs: dict[str, Any]
 
 
-def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a call's attempts synchronously."""
-    steps = call.attempts(kwargs)
+@dataclass(slots=True)
+class Replay:
+    """Answer from the cache: the driver sends through a copy of the caller's client that serves the
+    stored answer, and replies ``(value, True)``, or ``(None, False)`` when that failed (logged; the
+    provider then answers)."""
+
+    hit: Any
+    kwargs: dict[str, Any]
+
+
+Step = LookUp | Replay | Reserve | Send | Sleep
+"""What a call's steps ask their driver to do next."""
+
+
+def drive(
+    call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None
+) -> Any:
+    """Run a call's steps synchronously: ``send`` sends one attempt; ``replayer()`` gives the function
+    that answers from the response cache (``None``: the cache is not consulted, as for a cascade's
+    later hops)."""
+    steps = call.attempts(kwargs, look_up=replayer is not None)
     reply: Any = None
     refusal: BaseException | None = None
     while True:
@@ -67,15 +91,25 @@ def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
                 reply = call.reserve(step.kwargs)
             except BaseException as exc:
                 refusal = exc
+        elif isinstance(step, LookUp):
+            reply = call.consult_cache(step.kwargs)
+        elif isinstance(step, Replay):
+            try:
+                reply = (call.replay(step.hit, replayer(), args, step.kwargs), True)
+            except Exception:
+                internal_error("answering from the response cache")  # then the provider answers
+                reply = (None, False)
         else:
             time.sleep(step.seconds)
             reply = None
 
 
-async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a call's attempts in the running event loop (same steps as :func:`drive`); a reservation in
+async def drive_async(
+    call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None
+) -> Any:
+    """Run a call's steps in the running event loop (same steps as :func:`drive`); a reservation in
     a store that does I/O (SQLite, Redis) is made on the budget worker thread, not in the loop."""
-    steps = call.attempts(kwargs)
+    steps = call.attempts(kwargs, look_up=replayer is not None)
     reply: Any = None
     refusal: BaseException | None = None
     while True:
@@ -97,6 +131,14 @@ async def drive_async(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict
                 reply = await call.guard.off_loop(call.reserve, step.kwargs)
             except BaseException as exc:
                 refusal = exc
+        elif isinstance(step, LookUp):
+            reply = await call.consult_cache_async(step.kwargs)
+        elif isinstance(step, Replay):
+            try:
+                reply = (await call.replay_async(step.hit, replayer(), args, step.kwargs), True)
+            except Exception:
+                internal_error("answering from the response cache")  # then the provider answers
+                reply = (None, False)
         else:
             await asyncio.sleep(step.seconds)
             reply = None

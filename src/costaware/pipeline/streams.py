@@ -290,6 +290,7 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_request = request
         self._self_call: Call | None = None
         self._self_entered: Any = manager
+        self._self_replayed = False
 
     def _self_start(self) -> Call | None:
         request = self._self_request
@@ -300,13 +301,14 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         return call
 
     def _self_send(self) -> Any:
-        """The attempt function for the pipeline's loop: a manager per attempt (the caller's first)."""
+        """The attempt function for the pipeline's loop: a manager per attempt (the caller's own for
+        the first, unless the cache tried to answer first: its request may be closed by then)."""
         original = self._self_request.prepared.kwargs
         first = True
 
         def manager_for(*args: Any, **kwargs: Any) -> Any:
             nonlocal first
-            if first and kwargs == original:
+            if first and kwargs == original and not self._self_replayed:
                 first = False
                 return self.__wrapped__
             first = False
@@ -314,13 +316,6 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
             return self._self_entered
 
         return manager_for
-
-    def _self_fresh_manager(self, call: Call) -> None:
-        """After a failed replay: the provider answers, through a manager made now (the one made at
-        ``stream()`` time may have had its request closed), and the call is a miss again."""
-        call.replay_failed()
-        request = self._self_request
-        self.__wrapped__ = self._self_entered = request.make(*request.args, **request.prepared.kwargs)
 
     def _self_end(self) -> None:
         if self._self_call is not None:
@@ -338,27 +333,22 @@ class HelperProxy(_HelperBase):
         if call is None:
             return self.__wrapped__.__enter__()
         request = self._self_request
-        hit = call.consult_cache(request.prepared.kwargs)
-        if hit is not None:
-
-            def replay(*args: Any, **kwargs: Any) -> Any:
-                self._self_entered = call.replayer(request.make, request.instance)(*args, **kwargs)
-                return self._self_entered.__enter__()
-
-            try:
-                helper_stream = call.replay(hit, replay, request.args, request.prepared.kwargs)
-            except Exception:
-                internal_error("answering from the response cache")
-                self._self_fresh_manager(call)
-            else:
-                _attach_to_helper_stream(call, helper_stream)
-                return helper_stream
         manager_for = self._self_send()
 
         def send(*args: Any, **kwargs: Any) -> Any:
             return manager_for(*args, **kwargs).__enter__()
 
-        helper_stream = request.drive(call, send, request.args, request.prepared.kwargs)
+        def replayer() -> Any:
+            self._self_replayed = True
+            make = call.replayer(request.make, request.instance)
+
+            def replay(*args: Any, **kwargs: Any) -> Any:
+                self._self_entered = make(*args, **kwargs)
+                return self._self_entered.__enter__()
+
+            return replay
+
+        helper_stream = request.drive(call, send, request.args, request.prepared.kwargs, replayer)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 
@@ -385,29 +375,23 @@ class AsyncHelperProxy(_HelperBase):
         if call is None:
             return await self.__wrapped__.__aenter__()
         request = self._self_request
-        hit = await call.consult_cache_async(request.prepared.kwargs)
-        if hit is not None:
-
-            async def replay(*args: Any, **kwargs: Any) -> Any:
-                make = call.replayer(request.make, request.instance)
-                _discard(self.__wrapped__)
-                self._self_entered = make(*args, **kwargs)
-                return await self._self_entered.__aenter__()
-
-            try:
-                helper_stream = await call.replay_async(hit, replay, request.args, request.prepared.kwargs)
-            except Exception:
-                internal_error("answering from the response cache")
-                self._self_fresh_manager(call)
-            else:
-                _attach_to_helper_stream(call, helper_stream)
-                return helper_stream
         manager_for = self._self_send()
 
         async def send(*args: Any, **kwargs: Any) -> Any:
             return await manager_for(*args, **kwargs).__aenter__()
 
-        helper_stream = await request.drive(call, send, request.args, request.prepared.kwargs)
+        def replayer() -> Any:
+            self._self_replayed = True
+            make = call.replayer(request.make, request.instance)
+
+            async def replay(*args: Any, **kwargs: Any) -> Any:
+                _discard(self.__wrapped__)
+                self._self_entered = make(*args, **kwargs)
+                return await self._self_entered.__aenter__()
+
+            return replay
+
+        helper_stream = await request.drive(call, send, request.args, request.prepared.kwargs, replayer)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 

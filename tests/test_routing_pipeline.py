@@ -405,3 +405,32 @@ def test_explain_chooses_what_a_call_sends(
                 out = capsys.readouterr().out
             chosen = out.split("Chosen: ")[1].split(" (")[0]
             assert chosen.endswith(sent), (text, max_tokens, chosen, sent)
+
+
+def test_auto_weighs_leaving_a_warm_prompt_cache(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    """An ask just over the cut-off stays on the model whose cache holds the long system prompt; a
+    clearly hard one still moves; once the dearer model holds the prefix too, the plain cut-off
+    applies; without a cached prefix nothing changes."""
+    marginal_text = "Which of our plans includes priority support, and how do I upgrade to it?"
+    p = Auto().probability(marginal_text)
+    assert Auto().probability(TRIVIAL[0]["content"]) < p - 0.05 < p < Auto().probability(HARD[0]["content"])
+    policy = Auto(thresholds={"medium": p - 0.01, "large": 0.99999})
+
+    def chat(text: str, system: str | None = LONG_POLICY) -> Any:
+        @cost_aware(route=policy)
+        def ask() -> Any:
+            extra = {"system": system} if system is not None else {}
+            return anthropic_client.messages.create(model=OPUS, max_tokens=300, messages=user(text), **extra)
+
+        return ask()
+
+    assert chat(marginal_text, system=None).model == SONNET  # no prefix to keep warm: the plain cut-off
+    assert chat(TRIVIAL[0]["content"]).model == HAIKU  # Haiku now holds the policy prompt
+    kept = chat(marginal_text)
+    assert kept.model == HAIKU and kept.usage.cache_read_input_tokens > 0
+    attributes = telemetry.call_spans()[-1].attributes
+    assert "kept on claude-haiku-4-5: its prompt cache holds the" in attributes["costaware.route.reason"]
+    assert attributes["costaware.route.tier"] == "small"
+    assert p < attributes["costaware.route.signal.warm_cutoff"] < 1
+    assert chat(HARD[0]["content"]).model == SONNET  # clearly hard: worth the cold cache
+    assert chat(marginal_text).model == SONNET  # Sonnet holds the prefix now: nothing to weigh

@@ -63,9 +63,7 @@ Step = LookUp | Replay | Reserve | Send | Sleep
 """What a call's steps ask their driver to do next."""
 
 
-def drive(
-    call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None
-) -> Any:
+def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None) -> Any:
     """Run a call's steps synchronously: ``send`` sends one attempt; ``replayer()`` gives the function
     that answers from the response cache (``None``: the cache is not consulted, as for a cascade's
     later hops)."""

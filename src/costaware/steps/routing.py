@@ -6,11 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from costaware.core.caching import min_cacheable_tokens
 from costaware.core.routing import (
     Answer,
+    AutoClassifier,
     Cascade,
     Decision,
     ToolCall,
@@ -20,6 +23,9 @@ from costaware.core.routing import (
     requested_json,
     route,
 )
+from costaware.core.routing.router import auto_classifier
+from costaware.core.routing.warmth import leave_cutoff, static_prefix
+from costaware.core.tokens import typical_tokens, typical_tokens_of_length
 
 if TYPE_CHECKING:
     from costaware.pipeline.call import Call
@@ -29,6 +35,9 @@ if TYPE_CHECKING:
     from costaware.steps.prepare import Prepared
 
 _lock = threading.Lock()
+
+WARM_S = 300.0
+"""How long a prefix is taken to stay in a model's prompt cache: the default TTL (5 minutes)."""
 
 
 def ladders_of(runtime: Runtime) -> Any:
@@ -53,13 +62,56 @@ def apply_route(
         decision = _cascade_start(policy, provider, prepared.kwargs, tiers, label, upgrade)
     else:
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
-    decision = runtime.affinity.apply(decision, provider, prepared.kwargs, tiers.get(provider))
+    ladder = tiers.get(provider)
+    decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder)
+    auto = auto_classifier(policy)
+    if auto is not None:
+        decision = _keep_warm(runtime, auto, decision, provider, prepared.kwargs, ladder)
     if not isinstance(policy, Cascade):  # a cascade's model is known once an answer is accepted
         runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
     prepared.decision = decision
+
+
+def _keep_warm(
+    runtime: Runtime, auto: AutoClassifier, decision: Decision, provider: str, kwargs: Any, ladder: Any
+) -> Decision:
+    """``decision``, or a cheaper tier whose model's prompt cache holds the request's static prefix
+    when the chosen model's does not and p(hard) falls short of :func:`leave_cutoff` for that move."""
+    chosen = ladder.index_of(decision.chosen_model) if ladder is not None else None
+    if not chosen or decision.tier is None:
+        return decision
+    p = dict(decision.signals).get("p_hard")
+    cutoff = dict(auto.cut_table(ladder)).get(decision.tier)
+    found = static_prefix(kwargs) if p is not None and cutoff is not None else None
+    if found is None or p is None or cutoff is None:
+        return decision
+    text, rest = found
+    affinity = runtime.affinity
+    if affinity.warm(provider, decision.chosen_model, text):
+        return decision
+    for tier in reversed(ladder.tiers[:chosen]):
+        if not affinity.warm(provider, tier.model, text):
+            continue
+        prefix = typical_tokens(text)
+        warm, cold = (
+            runtime.prices.lookup(provider, tier.model),
+            runtime.prices.lookup(provider, decision.chosen_model),
+        )
+        if warm is None or cold is None or prefix < min_cacheable_tokens(tier.model):
+            return decision
+        needed = leave_cutoff(cutoff, prefix, prefix + typical_tokens_of_length(rest), warm, cold)
+        if p >= needed:
+            return decision
+        reason = (
+            f"{decision.reason}; kept on {tier.model}: its prompt cache holds the {prefix:,}-token prefix, "
+            f"so {decision.chosen_model} needs p(hard) >= {needed:.4g}"
+        )
+        signals = (*decision.signals, ("warm_cutoff", round(needed, 4)))
+        return Decision(decision.requested_model, tier.model, tier.name, decision.policy, reason, signals)
+    return decision
 
 
 def _cascade_start(
@@ -108,7 +160,9 @@ def decision_attributes(decision: Decision) -> list[tuple[str, Any]]:
 
 
 class Affinity:
-    """Keeps a conversation on the model that holds its prompt cache.
+    """Keeps a conversation on the model that holds its prompt cache, and remembers which models
+    recently answered each static prefix (tools, system prompt) so routing can weigh leaving a warm
+    cache (:func:`_keep_warm`).
 
     Prompt caches are per model: routing each turn of a conversation on its own can send turn 3 to
     another model than turn 2, and the cached history is then paid for again, in full. This remembers,
@@ -119,8 +173,21 @@ class Affinity:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._models: OrderedDict[bytes, str] = OrderedDict()
+        self._prefixes: OrderedDict[bytes, float] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _prefix_key(provider: str, model: str, prefix: str) -> bytes:
+        return hashlib.blake2b(f"{provider}\0{model}\0{prefix}".encode(), digest_size=16).digest()
+
+    def warm(self, provider: str, model: str, prefix: str) -> bool:
+        """Whether ``model`` answered a request with this static prefix within the prompt cache's
+        default lifetime (5 minutes), so its cache likely holds it."""
+        key = self._prefix_key(provider, model, prefix)
+        with self._lock:
+            seen = self._prefixes.get(key)
+        return seen is not None and time.monotonic() - seen <= WARM_S
 
     @staticmethod
     def _key(provider: str, kwargs: Any, turns: int | None) -> bytes | None:
@@ -137,14 +204,22 @@ class Affinity:
 
     def remember(self, provider: str, kwargs: Any, model: str) -> None:
         """``model`` answered this request: the conversation's next turn should find its cache there."""
-        key = self._key(provider, kwargs, None)
-        if key is None or not model:
+        if not model:
             return
+        key = self._key(provider, kwargs, None)
+        found = static_prefix(kwargs)
+        prefix = self._prefix_key(provider, model, found[0]) if found is not None else None
         with self._lock:
-            self._models[key] = model
-            self._models.move_to_end(key)
-            while len(self._models) > self._capacity:
-                self._models.popitem(last=False)
+            if key is not None:
+                self._models[key] = model
+                self._models.move_to_end(key)
+                while len(self._models) > self._capacity:
+                    self._models.popitem(last=False)
+            if prefix is not None:
+                self._prefixes[prefix] = time.monotonic()
+                self._prefixes.move_to_end(prefix)
+                while len(self._prefixes) > self._capacity:
+                    self._prefixes.popitem(last=False)
 
     def apply(self, decision: Decision, provider: str, kwargs: Any, ladder: Any) -> Decision:
         """``decision``, or the conversation's previous model when that is at least as strong."""

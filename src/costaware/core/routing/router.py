@@ -10,7 +10,7 @@ from costaware.core.routing.policies import RoutePolicy, as_policy
 from costaware.core.routing.reading import is_mapping
 from costaware.core.routing.tiers import Ladders, Tier, TierLadder, provider_of_model
 
-__all__ = ["cheapest_fitting", "route"]
+__all__ = ["auto_classifier", "cheapest_fitting", "route"]
 
 _AUTO = AutoClassifier()  # immutable; shared so route="auto" builds nothing per call
 
@@ -56,6 +56,13 @@ def route(
         tier = _tier_name(ladders, provider, requested)
         reason = f"routing failed ({type(exc).__name__}: {exc}): requested model kept"
         return Decision(requested, requested, tier, _name_of(policy), reason)
+
+
+def auto_classifier(policy: object) -> AutoClassifier | None:
+    """The classifier behind ``policy`` when it is ``"auto"`` or an :class:`AutoClassifier`, else ``None``."""
+    if isinstance(policy, AutoClassifier):
+        return policy
+    return _AUTO if policy == "auto" else None
 
 
 def _resolve(

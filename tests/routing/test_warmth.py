@@ -1,0 +1,82 @@
+"""Leaving a warm prompt cache: the rule (pure) and how a request's static prefix is read, by shape."""
+
+from __future__ import annotations
+
+import doctest
+from decimal import Decimal
+
+import pytest
+
+from costaware.core.pricing import ModelPrice
+from costaware.core.routing import warmth
+from costaware.core.routing.warmth import leave_cutoff, static_prefix
+
+HAIKU = ModelPrice(input=Decimal(1), output=Decimal(5), cache_read=Decimal("0.1"))
+SONNET = ModelPrice(input=Decimal(3), output=Decimal(15), cache_read=Decimal("0.3"))
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(warmth).failed == 0
+
+
+@pytest.mark.parametrize("cutoff", [0.05, 0.2, 0.42, 0.6, 0.9])
+def test_the_cutoff_only_rises_and_by_at_most_the_price_structure(cutoff: float) -> None:
+    all_prefix = leave_cutoff(cutoff, 10_000, 10_000, HAIKU, SONNET)
+    half = leave_cutoff(cutoff, 5_000, 10_000, HAIKU, SONNET)
+    none = leave_cutoff(cutoff, 0, 10_000, HAIKU, SONNET)
+    assert none == pytest.approx(cutoff)
+    assert cutoff < half < all_prefix < 1.0
+    odds = all_prefix / (1 - all_prefix) / (cutoff / (1 - cutoff))
+    assert odds == pytest.approx((3 - 0.1) / (3 - 1))  # the largest the move's extra cost can be
+
+
+def test_no_change_when_the_cold_model_is_not_dearer_or_the_cutoff_is_degenerate() -> None:
+    assert leave_cutoff(0.42, 10_000, 10_050, SONNET, HAIKU) == 0.42
+    assert leave_cutoff(0.0, 10_000, 10_050, HAIKU, SONNET) == 0.0
+    assert leave_cutoff(1.0, 10_000, 10_050, HAIKU, SONNET) == 1.0
+    assert leave_cutoff(0.42, 10_000, 0, HAIKU, SONNET) == 0.42
+    no_read_price = ModelPrice(input=Decimal(1), output=Decimal(5))
+    assert leave_cutoff(0.42, 10_000, 10_050, no_read_price, SONNET) == pytest.approx(0.42)
+
+
+def test_static_prefix_reads_every_shape() -> None:
+    tools = [{"name": "lookup", "input_schema": {"type": "object"}}]
+    anthropic = static_prefix(
+        {"system": "Policy.", "tools": tools, "messages": [{"role": "user", "content": "Q"}]}
+    )
+    chat = static_prefix(
+        {
+            "messages": [
+                {"role": "system", "content": "Policy."},
+                {"role": "developer", "content": "Be brief."},
+                {"role": "user", "content": "Q"},
+            ]
+        }
+    )
+    responses = static_prefix({"instructions": "Policy.", "input": "Q"})
+    assert anthropic is not None and "Policy." in anthropic[0] and "lookup" in anthropic[0]
+    assert chat is not None and "Be brief." in chat[0] and '"Q"' not in chat[0]
+    assert responses is not None and "Policy." in responses[0] and responses[1] > 0
+    # The prefix is the same text whatever the question: the question is not part of it.
+    other = static_prefix({"instructions": "Policy.", "input": "Another question entirely"})
+    assert other is not None and other[0] == responses[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"messages": [{"role": "user", "content": "Hi"}]},
+        {"input": "Hi"},
+        "not a mapping",
+        {"messages": 3},
+    ],
+)
+def test_no_static_prefix(kwargs: object) -> None:
+    assert static_prefix(kwargs) is None  # type: ignore[arg-type]
+
+
+def test_an_unserialisable_request_has_no_prefix_rather_than_an_error() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    assert static_prefix({"system": loop, "messages": []}) is None

@@ -518,12 +518,111 @@ def _print_mix(mix: str, result: dict[str, Any]) -> None:
         )
 
 
+def tables(paths: list[Path]) -> str:
+    """The Markdown tables of ``bench/savings.md`` from result files: the first is the recorded draw,
+    the others other seeds (the stability table)."""
+    results = [json.loads(path.read_text()) for path in paths]
+    first, lines = results[0], []
+    for mix, result in first["mixes"].items():
+        runs, info = result["runs"], result["workload"]
+        by_label = info["requests_by_label"]
+        lines += [
+            f"### {mix} ({info['requests']} requests: {by_label.get('hard', 0)} hard, "
+            f"{by_label.get('easy', 0)} easy)",
+            "",
+        ]
+        lines += [
+            "| run | cost $ | vs bare | vs oracle | meets the bar | hard on cheap tier | escalated "
+            "| tiers small/medium/large |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for name in ("bare", "cache_only", "oracle", "auto", "cascade"):
+            run = runs[name]
+            shares = " / ".join(f"{run['tier_shares'][t] * 100:.0f}" for t in ("small", "medium", "large"))
+            versus = f"{run['vs_oracle']:+.1%}"
+            lines.append(
+                f"| `{name}` | {Decimal(run['cost_usd']):.4f} | {run['saving_vs_bare']:.1%} | "
+                f"{f'**{versus}**' if name == 'auto' else versus} | {run['meeting_bar']:.1%} | "
+                f"{run['hard_on_cheap']} | {run['escalated_requests']} | {shares}% |"
+            )
+        lines += [
+            "",
+            "| quality | hard -> non-cheap | easy -> cheap | cost $ | vs oracle | meets the bar "
+            "| tiers s/m/l | target |",
+            "|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for row in result["curve"]:
+            run = runs[row["run"]]
+            quality = f"**{row['quality']}** (default)" if row["run"] == "auto" else str(row["quality"])
+            shares = " / ".join(f"{run['tier_shares'][t] * 100:.0f}" for t in ("small", "medium", "large"))
+            lines.append(
+                f"| {quality} | {run['hard_to_non_cheap']:.1%} | {run['easy_to_cheap']:.1%} | "
+                f"{Decimal(run['cost_usd']):.4f} | {run['vs_oracle']:+.1%} | {run['meeting_bar']:.1%} | "
+                f"{shares}% | {'met' if run['target']['met'] else 'not met'} |"
+            )
+        lines.append("")
+    mixes = list(first["mixes"])
+    lines += ["### Where `auto` pays more than the oracle (default quality)", ""]
+    lines.append("| kind | " + " | ".join(f"{m}: oracle $ -> auto $ | auto's tiers" for m in mixes) + " |")
+    lines.append("|---|" + "---|---|" * len(mixes))
+    kinds = sorted({k for m in mixes for k in first["mixes"][m]["runs"]["auto"]["per_kind"]})
+    totals = []
+    for kind in kinds:
+        cells = []
+        for m in mixes:
+            runs = first["mixes"][m]["runs"]
+            oracle, auto = runs["oracle"]["per_kind"].get(kind), runs["auto"]["per_kind"].get(kind)
+            if oracle is None or auto is None:
+                cells += ["-", "-"]
+                continue
+            before, after = Decimal(oracle["cost_usd"]), Decimal(auto["cost_usd"])
+            change = f" ({after - before:+.3f})" if round(after - before, 3) else ""
+            tiers = ", ".join(f"{n} {t}" for t, n in sorted(auto["tiers"].items(), key=lambda x: -x[1]))
+            cells += [f"{before:.3f} -> {after:.3f}{change}", tiers]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    for m in mixes:
+        runs = first["mixes"][m]["runs"]
+        gap = Decimal(runs["auto"]["cost_usd"]) - Decimal(runs["oracle"]["cost_usd"])
+        totals += [f"**{gap:+.3f} ({runs['auto']['vs_oracle']:+.1%})**", ""]
+    lines += ["| **total** | " + " | ".join(totals) + " |", ""]
+    if len(results) > 1:
+        lines += ["### How stable the verdict is: other draws of the same mixes", ""]
+        head = " | ".join(
+            f"{m}: oracle saves | `auto` vs oracle / meets bar | settings meeting the target" for m in mixes
+        )
+        lines += [f"| seed | {head} |", "|---|" + "---:|---|---|" * len(mixes)]
+        for result in results:
+            cells = []
+            for m in mixes:
+                mix = result["mixes"][m]
+                runs = mix["runs"]
+                meeting = [str(row["quality"]) for row in mix["curve"] if runs[row["run"]]["target"]["met"]]
+                cells += [
+                    f"{runs['oracle']['saving_vs_bare']:.1%}",
+                    f"{runs['auto']['vs_oracle']:+.1%} / {runs['auto']['meeting_bar']:.1%}",
+                    ", ".join(meeting) or "none",
+                ]
+            lines.append(f"| {result['seed']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mixes", default=",".join(MIXES), help="comma-separated mixes (default: all)")
     parser.add_argument("--seed", type=int, default=SEED, help="another draw of the same mixes")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="print savings.md's tables from result files (the recorded draw first) and stop",
+    )
     options = parser.parse_args(argv)
+    if options.tables:
+        print(tables(options.tables))
+        return 0
     prompts = load_prompts()  # first: a missing folder stops here, before anything is set up
 
     import anthropic

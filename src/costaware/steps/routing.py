@@ -64,11 +64,12 @@ def apply_route(
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
     ladder = tiers.get(provider)
     decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder)
+    prefix = static_prefix(prepared.kwargs)  # read once: both steps below weigh it
     auto = auto_classifier(policy)
-    if auto is not None:
-        decision = _keep_warm(runtime, auto, decision, provider, prepared.kwargs, ladder)
+    if auto is not None and prefix is not None:
+        decision = _keep_warm(runtime, auto, decision, provider, prefix, ladder)
     if not isinstance(policy, Cascade):  # a cascade's model is known once an answer is accepted
-        runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model)
+        runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model, prefix)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
@@ -76,37 +77,42 @@ def apply_route(
 
 
 def _keep_warm(
-    runtime: Runtime, auto: AutoClassifier, decision: Decision, provider: str, kwargs: Any, ladder: Any
+    runtime: Runtime,
+    auto: AutoClassifier,
+    decision: Decision,
+    provider: str,
+    prefix: tuple[str, int],
+    ladder: Any,
 ) -> Decision:
-    """``decision``, or a cheaper tier whose model's prompt cache holds the request's static prefix
-    when the chosen model's does not and p(hard) falls short of :func:`leave_cutoff` for that move."""
+    """``decision``, or a cheaper tier whose model's prompt cache holds the request's static
+    ``prefix`` (:func:`static_prefix`) when the chosen model's does not and p(hard) falls short of
+    :func:`leave_cutoff` for that move."""
     chosen = ladder.index_of(decision.chosen_model) if ladder is not None else None
     if not chosen or decision.tier is None:
         return decision
     p = dict(decision.signals).get("p_hard")
     cutoff = dict(auto.cut_table(ladder)).get(decision.tier)
-    found = static_prefix(kwargs) if p is not None and cutoff is not None else None
-    if found is None or p is None or cutoff is None:
+    if p is None or cutoff is None:
         return decision
-    text, rest = found
+    text, rest = prefix
     affinity = runtime.affinity
     if affinity.warm(provider, decision.chosen_model, text):
         return decision
     for tier in reversed(ladder.tiers[:chosen]):
         if not affinity.warm(provider, tier.model, text):
             continue
-        prefix = typical_tokens(text)
+        tokens = typical_tokens(text)
         warm, cold = (
             runtime.prices.lookup(provider, tier.model),
             runtime.prices.lookup(provider, decision.chosen_model),
         )
-        if warm is None or cold is None or prefix < min_cacheable_tokens(tier.model):
+        if warm is None or cold is None or tokens < min_cacheable_tokens(tier.model):
             return decision
-        needed = leave_cutoff(cutoff, prefix, prefix + typical_tokens_of_length(rest), warm, cold)
+        needed = leave_cutoff(cutoff, tokens, tokens + typical_tokens_of_length(rest), warm, cold)
         if p >= needed:
             return decision
         reason = (
-            f"{decision.reason}; kept on {tier.model}: its prompt cache holds the {prefix:,}-token prefix, "
+            f"{decision.reason}; kept on {tier.model}: its prompt cache holds the {tokens:,}-token prefix, "
             f"so {decision.chosen_model} needs p(hard) >= {needed:.4g}"
         )
         signals = (*decision.signals, ("warm_cutoff", round(needed, 4)))
@@ -202,22 +208,23 @@ class Affinity:
         text = json.dumps([provider, kwargs.get("system"), users], default=str, sort_keys=True)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
-    def remember(self, provider: str, kwargs: Any, model: str) -> None:
-        """``model`` answered this request: the conversation's next turn should find its cache there."""
+    def remember(self, provider: str, kwargs: Any, model: str, prefix: tuple[str, int] | None) -> None:
+        """``model`` answered this request: the conversation's next turn should find its cache there,
+        and a request with the same static ``prefix`` (the request's :func:`static_prefix`) finds it
+        warm there."""
         if not model:
             return
         key = self._key(provider, kwargs, None)
-        found = static_prefix(kwargs)
-        prefix = self._prefix_key(provider, model, found[0]) if found is not None else None
+        digest = self._prefix_key(provider, model, prefix[0]) if prefix is not None else None
         with self._lock:
             if key is not None:
                 self._models[key] = model
                 self._models.move_to_end(key)
                 while len(self._models) > self._capacity:
                     self._models.popitem(last=False)
-            if prefix is not None:
-                self._prefixes[prefix] = time.monotonic()
-                self._prefixes.move_to_end(prefix)
+            if digest is not None:
+                self._prefixes[digest] = time.monotonic()
+                self._prefixes.move_to_end(digest)
                 while len(self._prefixes) > self._capacity:
                     self._prefixes.popitem(last=False)
 
@@ -270,7 +277,7 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
     )
     call.cascade_checks.append((current, following is not None))
     if following is None:
-        call.runtime.affinity.remember(call.request.provider, kwargs, current)
+        call.runtime.affinity.remember(call.request.provider, kwargs, current, static_prefix(kwargs))
         call.span.add_event(
             "costaware.cascade.accepted" if ok else "costaware.cascade.exhausted",
             {"costaware.cascade.model": current, "costaware.cascade.reason": reason},

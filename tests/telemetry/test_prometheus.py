@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 ALERTS = ROOT / "grafana" / "prometheus" / "alerts.yml"
 APP = Path(__file__).with_name("prometheus_app.py")

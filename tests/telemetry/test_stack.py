@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-GRAFANA = Path(__file__).resolve().parents[1] / "grafana"
+GRAFANA = Path(__file__).resolve().parents[2] / "grafana"
 
 
 def _load(relative: str) -> Any:

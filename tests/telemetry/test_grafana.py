@@ -16,7 +16,7 @@ from costaware.sim import Fault
 from helpers import HAIKU, user
 
 LONG = "Shared instructions for every request. " * 600
-DASHBOARDS = sorted((Path(__file__).parent.parent / "grafana" / "dashboards").glob("*.json"))
+DASHBOARDS = sorted((Path(__file__).resolve().parents[2] / "grafana" / "dashboards").glob("*.json"))
 _UNITS = {"s": "seconds", "USD": "USD"}
 
 

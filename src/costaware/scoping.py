@@ -176,7 +176,7 @@ class Scope:
         self.arguments = arguments
         """The decorated function's arguments by name, kept only for a response cache whose
         namespace is a callable of them."""
-        self.id = uuid.uuid4().hex[:16]
+        self._id: str | None = None
         self._tracker = CostTracker()
         self._lock = threading.Lock()
         ledgers: tuple[BudgetLedger, ...] = ()
@@ -213,6 +213,13 @@ class Scope:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def id(self) -> str:
+        """A random id for this invocation (made on first read: most scopes are never asked)."""
+        if self._id is None:
+            self._id = uuid.uuid4().hex[:16]
+        return self._id
 
     @property
     def tracker(self) -> CostTracker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -58,6 +59,7 @@ def _model_version(model: str) -> tuple[str, tuple[int, int]] | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def min_cacheable_tokens(model: str) -> int:
     """The shortest prefix ``model`` caches: 4096 (Opus 4.5+, Haiku 4.5), 2048 (Haiku 3 / 3.5),
     1024 (Sonnet, Opus 4 / 4.1, and any model not in the table).

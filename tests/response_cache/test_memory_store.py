@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from costaware.core.errors import ConfigurationError
+from costaware.stores import open_response_store
 from costaware.stores.response_memory import FULL_SCAN_BELOW, MemoryResponseStore
-from costaware.stores.responses import Entry, ResponseStore, open_response_store
+from costaware.stores.responses import Entry, ResponseStore
 
 from helpers import FakeClock
 

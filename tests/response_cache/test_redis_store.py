@@ -19,8 +19,9 @@ import pytest
 import redis
 
 from costaware.core.errors import ConfigurationError
+from costaware.stores import open_response_store
 from costaware.stores.response_redis import RedisResponseStore
-from costaware.stores.responses import Entry, open_response_store
+from costaware.stores.responses import Entry
 
 from helpers import start_redis_server, wait_until_listening
 

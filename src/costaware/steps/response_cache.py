@@ -42,7 +42,8 @@ from decimal import Decimal
 from typing import Any
 
 from costaware.core.errors import ConfigurationError
-from costaware.stores.responses import Entry, ResponseStore, open_response_store
+from costaware.stores import open_response_store
+from costaware.stores.responses import Entry, ResponseStore
 
 log = logging.getLogger("costaware")
 

@@ -1,5 +1,7 @@
 """Where budget spend lives: ``memory://`` (one process), ``sqlite:///file.db`` (one machine),
 ``redis://host:port/db`` (many machines). Every store implements :class:`costaware.core.budget.Store`.
+The response cache's stores (:func:`open_response_store`) implement
+:class:`costaware.stores.responses.ResponseStore`.
 
 ```python
 from costaware.core.budget import Budget
@@ -15,12 +17,15 @@ waits, a breaker, and a journal of the writes made while the store was unreachab
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costaware.core.budget import Budget, BudgetLedger, Store, parse_store_url, redact_url
 from costaware.core.errors import ConfigurationError
 
-__all__ = ["open_ledger", "open_store"]
+if TYPE_CHECKING:
+    from costaware.stores.responses import ResponseStore
+
+__all__ = ["open_ledger", "open_response_store", "open_store"]
 
 
 def open_store(url_or_store: Any = None) -> Store:
@@ -66,3 +71,33 @@ def open_store(url_or_store: Any = None) -> Store:
 def open_ledger(budget: Budget) -> BudgetLedger:
     """A ledger for ``budget`` over a freshly opened ``budget.store``."""
     return BudgetLedger(budget, open_store(budget.store))
+
+
+def open_response_store(url: str = "memory://", *, max_entries: int | None = 100_000) -> ResponseStore:
+    """Open the response store a URL names.
+
+    ``memory://``; ``sqlite:///path.db``; ``redis://host:port/db`` with optional query parameters
+    ``prefix=`` (key prefix, default ``costaware:rc``) and ``timeout=`` (seconds per operation, default
+    0.1). Raises :class:`ConfigurationError` for an invalid URL or an unreachable store.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"a response store must be a URL, not {type(url).__name__}")
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "memory":
+        from costaware.stores.response_memory import MemoryResponseStore
+
+        return MemoryResponseStore(max_entries=max_entries)
+    if scheme == "sqlite":
+        from costaware.stores.response_memory import MemoryResponseStore
+
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigurationError(f"a SQLite response store needs a path: sqlite:///file.db, not {url!r}")
+        return MemoryResponseStore(max_entries=max_entries, path=path)
+    if scheme in ("redis", "rediss"):
+        from costaware.stores.response_redis import RedisResponseStore
+
+        return RedisResponseStore.from_url(url, max_entries=max_entries)
+    raise ConfigurationError(
+        f"unknown response store {url!r}: use memory://, sqlite:///file.db or redis://host:port/db"
+    )

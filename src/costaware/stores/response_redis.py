@@ -1,7 +1,7 @@
 """The response store on Redis: one cache shared by processes on many machines.
 
 Open it with ``RedisResponseStore.from_url("redis://host:6379/0?prefix=costaware:rc&timeout=0.1")``
-(or :func:`costaware.stores.responses.open_response_store`). Works on any Redis >= 6 (and Valkey) with
+(or :func:`costaware.stores.open_response_store`). Works on any Redis >= 6 (and Valkey) with
 plain types and Lua scripts; the server's vector search (Redis 8, Redis Stack) is not used, so Debian's
 redis-server 7.0 and Redis 8 behave the same. Single-node Redis only: the scripts touch keys in
 several hash slots (as the budget store's do).

@@ -6,7 +6,7 @@ the wording of the last user turn, namespace included) with the embedding of tha
 lookup only ever compares entries of one partition, so an answer cannot cross a model, a tier, a system
 prompt, tools, earlier turns or a tenant, whatever the embeddings say.
 
-Stores are opened from a URL by :func:`open_response_store`:
+Stores are opened from a URL by :func:`costaware.stores.open_response_store`:
 
 - ``memory://`` (the default): this process only; ``sqlite:///path.db``: the same in-process index,
   written through to a SQLite file so it survives restarts and is shared by the processes of one machine;
@@ -21,9 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from costaware.core.errors import ConfigurationError
-
-__all__ = ["Entry", "ResponseStore", "open_response_store"]
+__all__ = ["Entry", "ResponseStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,33 +82,3 @@ class ResponseStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def open_response_store(url: str = "memory://", *, max_entries: int | None = 100_000) -> ResponseStore:
-    """Open the response store a URL names.
-
-    ``memory://``; ``sqlite:///path.db``; ``redis://host:port/db`` with optional query parameters
-    ``prefix=`` (key prefix, default ``costaware:rc``) and ``timeout=`` (seconds per operation, default
-    0.1). Raises :class:`ConfigurationError` for an invalid URL or an unreachable store.
-    """
-    if not isinstance(url, str):
-        raise ConfigurationError(f"a response store must be a URL, not {type(url).__name__}")
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme == "memory":
-        from costaware.stores.response_memory import MemoryResponseStore
-
-        return MemoryResponseStore(max_entries=max_entries)
-    if scheme == "sqlite":
-        from costaware.stores.response_memory import MemoryResponseStore
-
-        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
-        if not path:
-            raise ConfigurationError(f"a SQLite response store needs a path: sqlite:///file.db, not {url!r}")
-        return MemoryResponseStore(max_entries=max_entries, path=path)
-    if scheme in ("redis", "rediss"):
-        from costaware.stores.response_redis import RedisResponseStore
-
-        return RedisResponseStore.from_url(url, max_entries=max_entries)
-    raise ConfigurationError(
-        f"unknown response store {url!r}: use memory://, sqlite:///file.db or redis://host:port/db"
-    )

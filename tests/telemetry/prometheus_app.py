@@ -1,4 +1,4 @@
-"""An application under costaware whose metrics a real Prometheus scrapes (tests/test_prometheus.py).
+"""An application under costaware whose metrics a real Prometheus scrapes (tests/telemetry/test_prometheus.py).
 
 ``python prometheus_app.py PORT ANTHROPIC_URL OPENAI_URL STORE_PATH``: serves /metrics on PORT, runs a
 first workload, prints ``ready``; then for each line read from stdin runs the second workload (more

@@ -2,7 +2,7 @@
 images are pinned, the collector's pipelines use only components it defines, Prometheus scrapes the
 collector's exporter and loads the alert rules (promtool checks the config), and Grafana's data
 sources and dashboard provider point at the services and the mounted folder. (No Docker engine runs
-here: the stack itself is not started; tests/test_prometheus.py runs a real Prometheus instead.)"""
+here: the stack itself is not started; tests/telemetry/test_prometheus.py runs a real Prometheus instead.)"""
 
 from __future__ import annotations
 

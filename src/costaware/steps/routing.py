@@ -66,7 +66,8 @@ def apply_route(
     decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder)
     prefix = static_prefix(prepared.kwargs)  # read once: both steps below weigh it
     auto = auto_classifier(policy)
-    if auto is not None and prefix is not None:
+    cache = runtime.setting(scope, "cache")  # prompt caching on for this call (as steps.prepare decides)
+    if auto is not None and prefix is not None and (scope is not None if cache is None else bool(cache)):
         decision = _keep_warm(runtime, auto, decision, provider, prefix, ladder)
     if not isinstance(policy, Cascade):  # a cascade's model is known once an answer is accepted
         runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model, prefix)
@@ -101,6 +102,8 @@ def _keep_warm(
     for tier in reversed(ladder.tiers[:chosen]):
         if not affinity.warm(provider, tier.model, text):
             continue
+        if ladder.index_of(tier.model) != chosen - 1:
+            return decision  # only the next tier down: a wider drop would skip tiers p clears
         tokens = typical_tokens(text)
         warm, cold = (
             runtime.prices.lookup(provider, tier.model),

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2
 import openai
+import anthropic
 import pytest
 from opentelemetry.trace import StatusCode
 
@@ -115,7 +116,9 @@ def test_helper_never_entered_is_not_a_call(anthropic_client: Any, telemetry: An
 def test_connection_dropped_mid_stream(anthropic_client: Any, telemetry: Any, sim: Any) -> None:
     sim.add_fault(Fault(drop_mid_stream_after=3))
     stream = anthropic_client.messages.create(**KWARGS, stream=True)
-    with pytest.raises(httpx2.RemoteProtocolError):  # what the SDK itself raises mid-stream
+    # What the SDK itself raises mid-stream: the transport's error (anthropic <= 2.16), wrapped in an
+    # APIConnectionError since 2.17.
+    with pytest.raises((httpx2.RemoteProtocolError, anthropic.APIConnectionError)):
         for _ in stream:
             pass
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+import anthropic
 import httpx2
 import openai
-import anthropic
 import pytest
 from opentelemetry.trace import StatusCode
 

@@ -98,7 +98,7 @@ def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Sco
         return
     from costaware.steps import routing
 
-    routing.apply_route(runtime, target, prepared, policy, scope)
+    routing.apply_route(runtime, target, prepared, policy, scope, caching=cache_enabled(runtime, scope))
 
 
 def _plan_cache(runtime: Runtime, target: PatchTarget, prepared: Prepared) -> None:

@@ -51,8 +51,16 @@ def ladders_of(runtime: Runtime) -> Any:
 
 
 def apply_route(
-    runtime: Runtime, target: PatchTarget, prepared: Prepared, policy: Any, scope: Scope | None
+    runtime: Runtime,
+    target: PatchTarget,
+    prepared: Prepared,
+    policy: Any,
+    scope: Scope | None,
+    *,
+    caching: bool = False,
 ) -> None:
+    """Route ``prepared`` by ``policy``; ``caching``: prompt caching is on for this call (the
+    warm-cache rule weighs a prefix only where caches are used)."""
     provider = target.endpoint.provider
     tiers = ladders_of(runtime)
     label = scope.spec.feature if scope is not None else None
@@ -66,8 +74,7 @@ def apply_route(
     decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder)
     prefix = static_prefix(prepared.kwargs)  # read once: both steps below weigh it
     auto = auto_classifier(policy)
-    cache = runtime.setting(scope, "cache")  # prompt caching on for this call (as steps.prepare decides)
-    if auto is not None and prefix is not None and (scope is not None if cache is None else bool(cache)):
+    if auto is not None and prefix is not None and caching:
         decision = _keep_warm(runtime, auto, decision, provider, prefix, ladder)
     if not isinstance(policy, Cascade):  # a cascade's model is known once an answer is accepted
         runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model, prefix)

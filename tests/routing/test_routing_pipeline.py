@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import anthropic
 import pytest
 
 import costaware
 from costaware import Budget, cost_aware
 from costaware.core.routing import Auto, Cascade, Labels
+from costaware.sim import Fault
 
 from helpers import HAIKU, SONNET, anthropic_cost, user
 
@@ -434,3 +436,35 @@ def test_auto_weighs_leaving_a_warm_prompt_cache(anthropic_client: Any, sim: Any
     assert p < attributes["costaware.route.signal.warm_cutoff"] < 1
     assert chat(HARD[0]["content"]).model == SONNET  # clearly hard: worth the cold cache
     assert chat(marginal_text).model == SONNET  # Sonnet holds the prefix now: nothing to weigh
+
+
+def test_a_prefix_is_warm_only_where_a_model_answered_it(
+    anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    """The warm-cache rule remembers the model that answered, after it answered: a request that
+    failed leaves no cache behind, and a cascade's prefix is remembered as routed (before its cache
+    breakpoints were placed) on the model whose answer was accepted."""
+    marginal_text = "Which of our plans includes priority support, and how do I upgrade to it?"
+    p = Auto().probability(marginal_text)
+    policy = Auto(thresholds={"medium": p - 0.01, "large": 0.99999})
+
+    def chat(text: str, route: Any = policy, system: str = LONG_POLICY) -> Any:
+        @cost_aware(route=route)
+        def ask() -> Any:
+            return anthropic_client.messages.create(
+                model=OPUS, max_tokens=300, system=system, messages=user(text)
+            )
+
+        return ask()
+
+    sim.add_fault(Fault(status=400, times=1))
+    with pytest.raises(anthropic.BadRequestError):
+        chat(TRIVIAL[0]["content"])  # routed to Haiku, which never answered
+    assert chat(marginal_text).model == SONNET  # so no warm cache holds it back
+
+    other = "Second product. " + LONG_POLICY  # a prefix no model has answered yet
+    cascade = Cascade(models=[HAIKU, SONNET], accept=lambda text: True)
+    accepted = chat(TRIVIAL[0]["content"], route=cascade, system=other)
+    assert accepted.model == HAIKU  # accepted on Haiku: warm there
+    kept = chat(marginal_text, system=other)
+    assert kept.model == HAIKU and kept.usage.cache_read_input_tokens > 0

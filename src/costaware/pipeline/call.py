@@ -143,6 +143,8 @@ class Call:
         self.cascade_cost = ZERO
         self.escalations = 0
         self.route: Any = None
+        self.sighting: Any = None
+        """What routing remembers once a model has answered (``costaware.steps.routing.Sighting``)."""
         self.client: Any = None
         """The SDK client the call goes through (its server is part of a response-cache key)."""
         self.retried: list[str] = []
@@ -534,8 +536,11 @@ class Call:
         total_cost = _plus(cost, overhead)
         if self.scope is not None and sent:
             self._record_in_scope(result, total_cost)
-        saved = None
         lookup = self.cache_lookup
+        answered = sent and error is None and (lookup is None or lookup.hit is None)
+        if answered and self.sighting is not None and self.sent_model:
+            self.runtime.affinity.remember(self.sighting, self.sent_model)
+        saved = None
         if lookup is not None and lookup.hit is not None:
             saved = Savings(baseline=lookup.hit.cost or ZERO, response_cache=lookup.hit.cost or ZERO)
         elif sent and (self.requested_model != cost.priced_model or overhead or _has_cache(result)):
@@ -730,6 +735,7 @@ def open_call(
         call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
         call.requested_model = prepared.requested_model
         call.route = prepared.decision
+        call.sighting = prepared.sighting
         call.client = client
         call.cascade = prepared.cascade
         call.default_cap = prepared.default_cap

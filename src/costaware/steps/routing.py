@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from costaware.core.caching import min_cacheable_tokens
@@ -72,12 +73,13 @@ def apply_route(
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
     ladder = tiers.get(provider)
     decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder)
-    prefix = static_prefix(prepared.kwargs)  # read once: both steps below weigh it
+    prefix = static_prefix(prepared.kwargs)  # read once, before cache breakpoints change the request
     auto = auto_classifier(policy)
     if auto is not None and prefix is not None and caching:
         decision = _keep_warm(runtime, auto, decision, provider, prefix, ladder)
-    if not isinstance(policy, Cascade):  # a cascade's model is known once an answer is accepted
-        runtime.affinity.remember(provider, prepared.kwargs, decision.chosen_model, prefix)
+    # Remembered once a model has answered (Call._complete): not the model chosen here, which a
+    # budget downgrade, a fallback or a cascade may replace, nor one whose request failed.
+    prepared.sighting = runtime.affinity.sighting(provider, prepared.kwargs, prefix)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
@@ -175,6 +177,17 @@ def decision_attributes(decision: Decision) -> list[tuple[str, Any]]:
     return attributes
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """A routed request as :class:`Affinity` remembers it once a model has answered."""
+
+    provider: str
+    conversation: bytes | None
+    """The conversation's key (its system prompt and user turns, hashed), if it has one."""
+    prefix: str | None
+    """Its static prefix as canonical text, if it has one."""
+
+
 class Affinity:
     """Keeps a conversation on the model that holds its prompt cache, and remembers which models
     recently answered each static prefix (tools, system prompt) so routing can weigh leaving a warm
@@ -218,14 +231,22 @@ class Affinity:
         text = json.dumps([provider, kwargs.get("system"), users], default=str, sort_keys=True)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
-    def remember(self, provider: str, kwargs: Any, model: str, prefix: tuple[str, int] | None) -> None:
-        """``model`` answered this request: the conversation's next turn should find its cache there,
-        and a request with the same static ``prefix`` (the request's :func:`static_prefix`) finds it
-        warm there."""
+    def sighting(self, provider: str, kwargs: Any, prefix: tuple[str, int] | None) -> Sighting | None:
+        """What to remember of this request (read as routed, before cache breakpoints are placed) once
+        a model has answered it: its conversation and its static ``prefix`` (:func:`static_prefix`)."""
+        key = self._key(provider, kwargs, None)
+        if key is None and prefix is None:
+            return None
+        return Sighting(provider, key, prefix[0] if prefix is not None else None)
+
+    def remember(self, sighting: Sighting, model: str) -> None:
+        """``model`` answered the request seen in ``sighting``: the conversation's next turn should find
+        its cache there, and a request with the same static prefix finds it warm there."""
         if not model:
             return
-        key = self._key(provider, kwargs, None)
-        digest = self._prefix_key(provider, model, prefix[0]) if prefix is not None else None
+        key = sighting.conversation
+        prefix = sighting.prefix
+        digest = self._prefix_key(sighting.provider, model, prefix) if prefix is not None else None
         with self._lock:
             if key is not None:
                 self._models[key] = model
@@ -287,7 +308,6 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
     )
     call.cascade_checks.append((current, following is not None))
     if following is None:
-        call.runtime.affinity.remember(call.request.provider, kwargs, current, static_prefix(kwargs))
         call.span.add_event(
             "costaware.cascade.accepted" if ok else "costaware.cascade.exhausted",
             {"costaware.cascade.model": current, "costaware.cascade.reason": reason},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -76,14 +77,24 @@ class BudgetGauges:
     """``costaware.budget.remaining`` and ``costaware.budget.limit``: every budget a call was charged
     to, by key, read from its store when the reader collects. A call only notes its ledgers (a dict
     update); the store is read once per budget per collection, never on a call's path, and the value
-    is the budget's current window's, not the one of its last call. A budget whose store cannot be read
-    keeps its last value. Bounded: past ``limit`` keys the oldest is dropped."""
+    is the budget's current window's, not the one of its last call. Bounded: past ``limit`` keys the
+    oldest is dropped.
 
-    def __init__(self, meter: Any, limit: int = 10_000) -> None:
+    A collection never waits long on a store, whatever thread or event loop runs it (a Prometheus
+    ``/metrics`` handler may run on the application's loop): a store that fails is not read again in
+    that collection, a shared store whose breaker is open or which holds writes to replay is not read
+    at all (the replay is a call's work, not the reader's, and a read would count as a store failure),
+    and reading stops after ``read_for_s`` seconds or half the reader's timeout, whichever is shorter;
+    the next collection starts with the budgets not reached. A budget not read keeps its last value."""
+
+    def __init__(self, meter: Any, limit: int = 10_000, read_for_s: float = 1.0) -> None:
         self._ledgers: dict[str, Any] = {}
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
         self._limit = limit
+        self._read_for_s = read_for_s
+        self._start = 0
+        """Where the next collection starts reading (after a collection that ran out of time)."""
         meter.create_observable_gauge(
             "costaware.budget.remaining",
             callbacks=[self._remaining],
@@ -112,17 +123,31 @@ class BudgetGauges:
     def _remaining(self, options: Any) -> Iterable[Observation]:
         with self._lock:
             ledgers = list(self._ledgers.items())
-        observed = []
-        for key, ledger in ledgers:
-            value: float | None
+        if not ledgers:
+            return []
+        timeout_s = getattr(options, "timeout_millis", None)
+        allowed = self._read_for_s if timeout_s is None else min(self._read_for_s, timeout_s / 2000)
+        deadline = time.monotonic() + allowed
+        start = self._start % len(ledgers)
+        self._start = 0
+        passed: set[int] = set()  # stores not to read again in this collection
+        for turn, (key, ledger) in enumerate(ledgers[start:] + ledgers[:start]):
+            store = ledger.store
+            if id(store) in passed or not _ready(store):
+                continue
+            if time.monotonic() >= deadline:
+                self._start = start + turn  # out of time: the next collection starts here
+                break
             try:
-                value = self._last[key] = float(ledger.remaining())
+                self._last[key] = float(ledger.remaining())
             except Exception:  # the store is down: its last value stands
+                passed.add(id(store))
                 log.debug("costaware: could not read budget %r from its store", key, exc_info=True)
-                value = self._last.get(key)
-            if value is not None:
-                observed.append(Observation(value, {"costaware.budget.key": key}))
-        return observed
+        return [
+            Observation(self._last[key], {"costaware.budget.key": key})
+            for key, _ in ledgers
+            if key in self._last
+        ]
 
     def _limits(self, options: Any) -> Iterable[Observation]:
         with self._lock:
@@ -130,6 +155,12 @@ class BudgetGauges:
         return [
             Observation(float(ledger.budget.limit), {"costaware.budget.key": key}) for key, ledger in ledgers
         ]
+
+
+def _ready(store: Any) -> bool:
+    """Whether a budget store can be read without waiting on an outage: a shared store's breaker is
+    closed and it has no journalled writes to replay first (``costaware.stores.guarded``)."""
+    return bool(getattr(store, "available", True)) and not getattr(store, "pending", 0)
 
 
 def _callback_running(action: Callable[[], None]) -> Callable[[Any], Iterable[Observation]]:

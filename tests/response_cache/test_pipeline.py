@@ -723,6 +723,46 @@ def test_a_replay_that_fails_falls_back_to_the_provider_priced_charged_and_store
     assert sim.requests(path=MESSAGES) == 3
 
 
+@pytest.mark.filterwarnings("error:coroutine .* was never awaited:RuntimeWarning")
+def test_a_replay_that_fails_before_sending_leaves_no_request_behind(
+    anthropic_client: Any, async_anthropic_client: Any, telemetry: Any, sim: Any, monkeypatch: Any
+) -> None:
+    """A cached answer that cannot even be prepared for replay (an internal error, logged): the
+    stream helpers, sync and async, fall back to the provider with a fresh request, and the request
+    the async helper's manager prepared at ``stream()`` time is closed, never left un-awaited."""
+    from costaware.pipeline.call import Call
+
+    costaware.configure(raise_internal_errors=False)
+    cache = costaware.ResponseCache()
+    question = user("Do you ship to Norway?")
+
+    @cost_aware(cache=cache)
+    def sync_helper() -> Any:
+        with anthropic_client.messages.stream(model=HAIKU, max_tokens=100, messages=question) as stream:
+            return stream.get_final_message()
+
+    @cost_aware(cache=cache)
+    async def async_helper() -> Any:
+        async with async_anthropic_client.messages.stream(
+            model=HAIKU, max_tokens=100, messages=question
+        ) as stream:
+            return await stream.get_final_message()
+
+    first = sync_helper()
+
+    def broken(self: Any, hit: Any, kwargs: Any) -> Any:
+        raise RuntimeError("cannot build the replay")
+
+    monkeypatch.setattr(Call, "_replay_body", broken)
+    assert sync_helper().content[0].text == first.content[0].text
+    assert sim.requests(path=MESSAGES) == 2
+    # An un-awaited request would warn when collected (the mark makes that an error, at teardown).
+    assert asyncio.run(async_helper()).content[0].text == first.content[0].text
+    assert sim.requests(path=MESSAGES) == 3
+    results = [s.attributes["costaware.response_cache.result"] for s in telemetry.call_spans()]
+    assert results == ["miss", "error", "error"]
+
+
 def test_answers_never_cross_servers_or_answer_changing_headers(
     anthropic_client: Any, telemetry: Any, sim: Any
 ) -> None:

@@ -311,6 +311,8 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
             if first and kwargs == original and not self._self_replayed:
                 first = False
                 return self.__wrapped__
+            if first:  # the caller's manager is never entered: close the request it prepared
+                _discard(self.__wrapped__)
             first = False
             self._self_entered = self._self_request.make(*args, **kwargs)
             return self._self_entered
@@ -361,7 +363,8 @@ class HelperProxy(_HelperBase):
 
 def _discard(manager: Any) -> None:
     """Close the request an async helper's manager prepared at ``stream()`` time (a coroutine it
-    holds) when the answer comes from the cache instead, so it is never left un-awaited."""
+    holds) when that manager is not the one entered (the answer comes from the cache, or the first
+    attempt's request changed), so it is never left un-awaited. A sync manager holds none."""
     for value in list(getattr(manager, "__dict__", {}).values()):
         if inspect.iscoroutine(value):
             value.close()

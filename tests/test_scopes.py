@@ -153,3 +153,30 @@ async def test_last_scope_after_await(async_anthropic_client: Any, telemetry: An
 
     await ask()
     assert costaware.last_scope().tracker.calls == 1
+
+
+def test_a_scope_has_one_id_when_threads_ask_for_it_first_together() -> None:
+    """The id is made on first read; threads racing to read it first all get the same one."""
+    import sys
+    import threading
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: widen any race
+    try:
+        for _ in range(50):
+            with costaware.scope("shared") as scope:
+                start = threading.Barrier(8)
+                ids: list[str] = []
+
+                def read(scope: Any = scope, start: threading.Barrier = start, ids: list[str] = ids) -> None:
+                    start.wait()
+                    ids.append(scope.id)
+
+                threads = [threading.Thread(target=read) for _ in range(8)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                assert len(set(ids)) == 1 and len(ids) == 8
+    finally:
+        sys.setswitchinterval(interval)

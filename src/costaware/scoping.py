@@ -217,9 +217,13 @@ class Scope:
     @property
     def id(self) -> str:
         """A random id for this invocation (made on first read: most scopes are never asked)."""
-        if self._id is None:
-            self._id = uuid.uuid4().hex[:16]
-        return self._id
+        found = self._id
+        if found is None:
+            with self._lock:  # two threads asking first get the same id
+                if self._id is None:
+                    self._id = uuid.uuid4().hex[:16]
+                found = self._id
+        return found
 
     @property
     def tracker(self) -> CostTracker:

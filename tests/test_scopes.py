@@ -180,3 +180,40 @@ def test_a_scope_has_one_id_when_threads_ask_for_it_first_together() -> None:
                 assert len(set(ids)) == 1 and len(ids) == 8
     finally:
         sys.setswitchinterval(interval)
+
+
+def test_a_scope_span_records_an_exception_that_leaves_it(anthropic_client: Any, telemetry: Any) -> None:
+    """As ``start_as_current_span`` would: an ``Exception`` leaving the scope is an exception event and
+    an ERROR status on its span; a normal end, and a generator closed early, leave the status unset."""
+    from opentelemetry.trace import StatusCode
+
+    @cost_aware
+    def fails() -> None:
+        anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("hi"))
+        raise ValueError("bad input")
+
+    @cost_aware
+    def works() -> None:
+        anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=user("hi"))
+
+    @cost_aware
+    def feed() -> Any:
+        yield 1
+        yield 2
+
+    with pytest.raises(ValueError, match="bad input"):
+        fails()
+    works()
+    stream = feed()
+    next(stream)
+    stream.close()  # GeneratorExit leaves the scope: not an error
+
+    failed = telemetry.span_named(f"costaware.scope {fails.__qualname__}")
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.status.description == "ValueError: bad input"
+    (event,) = failed.events
+    assert event.name == "exception" and event.attributes["exception.type"] == "ValueError"
+    assert failed.attributes["costaware.scope.calls"] == 1
+    for name in (works.__qualname__, feed.__qualname__):
+        span = telemetry.span_named(f"costaware.scope {name}")
+        assert span.status.status_code is StatusCode.UNSET and not span.events

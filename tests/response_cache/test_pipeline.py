@@ -879,3 +879,34 @@ def test_answers_waiting_for_a_slow_shared_store_are_bounded(monkeypatch: Any, c
         time.sleep(0.02)
     assert [store.get(f"k{n}") is not None for n in range(5)] == [True, True, False, False, False]
     assert len([r for r in caplog.records if "slower than the calls" in r.getMessage()]) == 1
+
+
+def test_a_cascade_does_not_check_an_answer_from_the_cache(
+    anthropic_client: Any, telemetry: Any, sim: Any
+) -> None:
+    """A cascade's accepted answer is stored; asked again, the stored answer is returned as is: no
+    check runs on it and nothing escalates, even if the checks would now reject it."""
+    from costaware.core.routing import Cascade
+
+    verdicts: list[bool] = []
+    accept_next = [True]
+
+    def accept(text: str) -> bool:
+        verdicts.append(accept_next[0])
+        return accept_next[0]
+
+    cache = costaware.ResponseCache()
+
+    @cost_aware(cache=cache, route=Cascade(models=[HAIKU, SONNET], accept=accept, checks=()))
+    def faq() -> Any:
+        return ask(anthropic_client, "What are your opening hours?", model=SONNET)
+
+    first = faq()
+    assert first.model == HAIKU and verdicts == [True]
+    accept_next[0] = False  # a check that would now reject Haiku's answer
+    again = faq()
+    assert again.model == HAIKU and again.content[0].text == first.content[0].text
+    assert verdicts == [True] and sim.requests(path=MESSAGES) == 1
+    span = telemetry.call_spans()[-1].attributes
+    assert span["costaware.response_cache.result"] == "exact_hit"
+    assert "costaware.cascade.escalations" not in span

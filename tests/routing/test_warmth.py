@@ -80,3 +80,27 @@ def test_an_unserialisable_request_has_no_prefix_rather_than_an_error() -> None:
     loop: list[object] = []
     loop.append(loop)
     assert static_prefix({"system": loop, "messages": []}) is None
+
+
+def test_a_prefix_stays_warm_for_the_cache_lifetime_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model counts as holding a prefix for ``WARM_S`` after it answered (the prompt cache's default
+    lifetime), for that provider, model and prefix only."""
+    import time
+
+    from costaware.steps import routing
+
+    monkeypatch.setattr(routing, "WARM_S", 0.2)
+    affinity = routing.Affinity()
+    kwargs = {
+        "system": "You answer questions about costaware.",
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
+    prefix = static_prefix(kwargs)
+    sighting = affinity.sighting("anthropic", kwargs, prefix)
+    assert sighting is not None and prefix is not None
+    affinity.remember(sighting, "claude-haiku-4-5")
+    assert affinity.warm("anthropic", "claude-haiku-4-5", prefix[0])
+    assert not affinity.warm("anthropic", "claude-sonnet-4-6", prefix[0])
+    assert not affinity.warm("openai", "claude-haiku-4-5", prefix[0])
+    time.sleep(0.25)
+    assert not affinity.warm("anthropic", "claude-haiku-4-5", prefix[0])

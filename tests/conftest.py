@@ -86,6 +86,15 @@ class Telemetry:
     def counter_value(self, name: str, **attributes: Any) -> float:
         return sum(p.value for p in self.points(name) if _matches(p, attributes))
 
+    def budget_remaining(self, key: str) -> float | None:
+        """The ``costaware.budget.remaining`` gauge of budget ``key`` at a new collection, if observed."""
+        values = [
+            p.value
+            for p in self.points("costaware.budget.remaining")
+            if p.attributes["costaware.budget.key"] == key
+        ]
+        return values[-1] if values else None
+
 
 def _matches(point: Any, attributes: dict[str, Any]) -> bool:
     return all(point.attributes.get(k.replace("__", ".")) == v for k, v in attributes.items())

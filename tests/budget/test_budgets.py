@@ -305,15 +305,6 @@ def test_budget_metrics(anthropic_client: Any, telemetry: Any, caplog: pytest.Lo
     assert remaining.value == pytest.approx(float(1 - cost))
 
 
-def _remaining_gauge(telemetry: Any, key: str) -> float | None:
-    values = [
-        p.value
-        for p in telemetry.points("costaware.budget.remaining")
-        if p.attributes["costaware.budget.key"] == key
-    ]
-    return values[-1] if values else None
-
-
 def test_budget_gauges_read_the_store_at_collection(
     anthropic_client: Any, telemetry: Any, tmp_path: Path
 ) -> None:
@@ -329,11 +320,11 @@ def test_budget_gauges_read_the_store_at_collection(
         return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
 
     cost = anthropic_cost(HAIKU, ask().usage)
-    assert _remaining_gauge(telemetry, "gauged") == pytest.approx(float(2 - cost))
+    assert telemetry.budget_remaining("gauged") == pytest.approx(float(2 - cost))
     other = costaware.steps.spend.shared_ledger(Budget(limit=2, period="day", key="gauged", store=store))
     held = other.reserve(Decimal("0.5"))
     other.settle(held, Charge(budget_key="gauged", amount=Decimal("0.5")))
-    assert _remaining_gauge(telemetry, "gauged") == pytest.approx(float(Decimal("1.5") - cost))
+    assert telemetry.budget_remaining("gauged") == pytest.approx(float(Decimal("1.5") - cost))
     limits = [
         p.value
         for p in telemetry.points("costaware.budget.limit")
@@ -356,11 +347,11 @@ def test_budget_gauge_keeps_its_last_value_while_the_store_is_down(
 
     try:
         cost = anthropic_cost(HAIKU, ask().usage)
-        assert _remaining_gauge(telemetry, "gauge-down") == pytest.approx(float(1 - cost))
+        assert telemetry.budget_remaining("gauge-down") == pytest.approx(float(1 - cost))
     finally:
         server.terminate()
         server.wait(10)
-    assert _remaining_gauge(telemetry, "gauge-down") == pytest.approx(float(1 - cost))
+    assert telemetry.budget_remaining("gauge-down") == pytest.approx(float(1 - cost))
 
 
 def test_budget_status_reads_the_store(anthropic_client: Any, telemetry: Any, tmp_path: Path) -> None:

@@ -287,15 +287,6 @@ def test_a_settle_that_fails_part_way_is_replayed_and_booked(
     assert costaware.budget_status(budget).spent == _cost(spans[1]) + _cost(spans[2])
 
 
-def _gauge(telemetry: Any, key: str) -> float | None:
-    values = [
-        p.value
-        for p in telemetry.points("costaware.budget.remaining")
-        if p.attributes["costaware.budget.key"] == key
-    ]
-    return values[-1] if values else None
-
-
 def test_the_budget_gauge_leaves_an_outage_to_the_calls(
     redis_server: tuple[Any, str], anthropic_client: Any, sim: Any, telemetry: Any
 ) -> None:
@@ -309,22 +300,22 @@ def test_the_budget_gauge_leaves_an_outage_to_the_calls(
     def ask() -> Any:
         return anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
 
-    before = _gauge(telemetry, "gauge-outage") if ask() else None
+    before = telemetry.budget_remaining("gauge-outage") if ask() else None
     assert before is not None and 0 < before < 1
     store = shared_ledger(budget).store
     os.kill(server.pid, signal.SIGSTOP)
     ask()  # fails open: its spend is journalled
     failures, pending = store.failures, store.pending  # type: ignore[attr-defined]
     assert pending > 0
-    values, waited = _timed(lambda: [_gauge(telemetry, "gauge-outage") for _ in range(3)])
+    values, waited = _timed(lambda: [telemetry.budget_remaining("gauge-outage") for _ in range(3)])
     assert values == [before] * 3 and waited < 0.2  # no store timeout was waited for
     assert store.failures == failures  # type: ignore[attr-defined]
 
     os.kill(server.pid, signal.SIGCONT)
     time.sleep(1.1)  # the breaker's interval
-    assert _gauge(telemetry, "gauge-outage") == before
+    assert telemetry.budget_remaining("gauge-outage") == before
     assert store.pending == pending  # type: ignore[attr-defined]  # left for a call to replay
     ask()
     assert store.pending == 0  # type: ignore[attr-defined]
     spent = sum(_cost(s) for s in telemetry.our_spans() if s.name == f"chat {HAIKU}")
-    assert _gauge(telemetry, "gauge-outage") == pytest.approx(float(1 - spent))
+    assert telemetry.budget_remaining("gauge-outage") == pytest.approx(float(1 - spent))

@@ -63,43 +63,59 @@ Step = LookUp | Replay | Reserve | Send | Sleep
 """What a call's steps ask their driver to do next."""
 
 
+class _Walk:
+    """A call's steps as a driver walks them: :meth:`next` gives the next step, having handed the
+    steps the driver's ``reply`` to the last one (or thrown ``refusal`` into them); ``None`` once they
+    are done, their result in :attr:`value`."""
+
+    __slots__ = ("_steps", "refusal", "reply", "value")
+
+    def __init__(self, call: Call, kwargs: dict[str, Any], look_up: bool) -> None:
+        self._steps = call.attempts(kwargs, look_up=look_up)
+        self.reply: Any = None
+        self.refusal: BaseException | None = None
+        self.value: Any = None
+
+    def next(self) -> Step | None:
+        refusal, self.refusal = self.refusal, None
+        try:
+            return self._steps.send(self.reply) if refusal is None else self._steps.throw(refusal)
+        except StopIteration as finished:
+            self.value = finished.value
+            return None
+
+
 def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None) -> Any:
     """Run a call's steps synchronously: ``send`` sends one attempt; ``replayer()`` gives the function
     that answers from the response cache (``None``: the cache is not consulted, as for a cascade's
     later hops)."""
-    steps = call.attempts(kwargs, look_up=replayer is not None)
-    reply: Any = None
-    refusal: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(reply) if refusal is None else steps.throw(refusal)
-        except StopIteration as finished:
-            return finished.value
-        refusal = None
+    walk = _Walk(call, kwargs, replayer is not None)
+    while (step := walk.next()) is not None:
         if isinstance(step, Send):
             tokens = call.activate()
             try:
-                reply = (send(*args, **step.kwargs), None)
+                walk.reply = (send(*args, **step.kwargs), None)
             except BaseException as exc:
-                reply = (None, exc)
+                walk.reply = (None, exc)
             finally:
                 call.deactivate(tokens)
         elif isinstance(step, Reserve):
             try:
-                reply = call.reserve(step.kwargs)
+                walk.reply = call.reserve(step.kwargs)
             except BaseException as exc:
-                refusal = exc
+                walk.refusal = exc
         elif isinstance(step, LookUp):
-            reply = call.consult_cache(step.kwargs)
+            walk.reply = call.consult_cache(step.kwargs)
         elif isinstance(step, Replay):
             try:
-                reply = (call.replay(step.hit, replayer(), args, step.kwargs), True)
+                walk.reply = (call.replay(step.hit, replayer(), args, step.kwargs), True)
             except Exception:
                 internal_error("answering from the response cache")  # then the provider answers
-                reply = (None, False)
+                walk.reply = (None, False)
         else:
             time.sleep(step.seconds)
-            reply = None
+            walk.reply = None
+    return walk.value
 
 
 async def drive_async(
@@ -107,36 +123,30 @@ async def drive_async(
 ) -> Any:
     """Run a call's steps in the running event loop (same steps as :func:`drive`); a reservation in
     a store that does I/O (SQLite, Redis) is made on the budget worker thread, not in the loop."""
-    steps = call.attempts(kwargs, look_up=replayer is not None)
-    reply: Any = None
-    refusal: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(reply) if refusal is None else steps.throw(refusal)
-        except StopIteration as finished:
-            return finished.value
-        refusal = None
+    walk = _Walk(call, kwargs, replayer is not None)
+    while (step := walk.next()) is not None:
         if isinstance(step, Send):
             tokens = call.activate()
             try:
-                reply = (await send(*args, **step.kwargs), None)
+                walk.reply = (await send(*args, **step.kwargs), None)
             except BaseException as exc:
-                reply = (None, exc)
+                walk.reply = (None, exc)
             finally:
                 call.deactivate(tokens)
         elif isinstance(step, Reserve):
             try:
-                reply = await call.guard.off_loop(call.reserve, step.kwargs)
+                walk.reply = await call.guard.off_loop(call.reserve, step.kwargs)
             except BaseException as exc:
-                refusal = exc
+                walk.refusal = exc
         elif isinstance(step, LookUp):
-            reply = await call.consult_cache_async(step.kwargs)
+            walk.reply = await call.consult_cache_async(step.kwargs)
         elif isinstance(step, Replay):
             try:
-                reply = (await call.replay_async(step.hit, replayer(), args, step.kwargs), True)
+                walk.reply = (await call.replay_async(step.hit, replayer(), args, step.kwargs), True)
             except Exception:
                 internal_error("answering from the response cache")  # then the provider answers
-                reply = (None, False)
+                walk.reply = (None, False)
         else:
             await asyncio.sleep(step.seconds)
-            reply = None
+            walk.reply = None
+    return walk.value

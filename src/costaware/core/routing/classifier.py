@@ -106,6 +106,7 @@ class AutoModel:
     source: str = ""
     _word_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     _dense_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    _described: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> AutoModel:
@@ -136,6 +137,8 @@ class AutoModel:
         # frozensets: a set's intersection with one walks the smaller side, in C
         object.__setattr__(self, "_word_keys", frozenset(self.words))
         object.__setattr__(self, "_dense_keys", frozenset(self.dense))
+        described = {f: _describe(f) for f in (*self.words, *self.dense)}
+        object.__setattr__(self, "_described", MappingProxyType(described))
 
     def score(self, found: AbstractSet[str]) -> float:
         """The log-odds that an ask with these features is hard."""
@@ -151,22 +154,24 @@ class AutoModel:
         scale = 1.0 / math.sqrt(len(words)) if words else 0.0
         points = [(self.words[f] * scale, f) for f in words]
         points += [(self.dense[f], f) for f in found & self._dense_keys]
-        return _ranked(points)
+        return [Contribution(f, p, _describe(f)) for _, f, p in _ranked(points)]
 
-    def strongest(self, found: AbstractSet[str], count: int) -> list[Contribution]:
+    def reason(self, found: AbstractSet[str], count: int) -> str:
         """The ``count`` largest of the topic and shape contributions and of the strongest word each
-        way: what a decision's reason names (cheaper than ranking every word, on every call)."""
+        way, as a decision's reason names them ("topic code +1.98, word the -0.36"): cheaper than
+        ranking every word, on every call."""
         words = found & self._word_keys
         points = [(self.dense[f], f) for f in found & self._dense_keys]
         if words:
             scale, weight = 1.0 / math.sqrt(len(words)), self.words.__getitem__
             points += [(weight(f) * scale, f) for f in {max(words, key=weight), min(words, key=weight)}]
-        return _ranked(points, count)
+        described = self._described
+        return ", ".join([f"{described[f]} {p:+.2f}" for _, f, p in _ranked(points)[:count]])
 
 
-def _ranked(points: list[tuple[float, str]], count: int | None = None) -> list[Contribution]:
-    points.sort(key=lambda pf: (-abs(pf[0]), pf[1]))
-    return [Contribution(f, p, _describe(f)) for p, f in points[:count]]
+def _ranked(points: list[tuple[float, str]]) -> list[tuple[float, str, float]]:
+    """``(rank, feature, points)``, largest points first (by size), then by feature."""
+    return sorted([(-abs(p), f, p) for p, f in points])
 
 
 _models: dict[str, AutoModel] = {}
@@ -242,7 +247,7 @@ class AutoClassifier:
     thresholds: Mapping[str, float] | None = None
     weights: str | Path | None = None
     _model: list[AutoModel] = field(default_factory=list, init=False, repr=False, compare=False)
-    _tables: dict[int, tuple[TierLadder, tuple[tuple[str, float], ...]]] = field(
+    _tables: dict[int, tuple[TierLadder, tuple[tuple[str, float], ...], float]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -290,18 +295,23 @@ class AutoClassifier:
     def cut_table(self, ladder: TierLadder) -> tuple[tuple[str, float], ...]:
         """``(tier name, minimum p)`` for each tier of ``ladder`` above the cheapest that has one,
         dearest first (worked out once per ladder)."""
+        return self._table(ladder)[0]
+
+    def _table(self, ladder: TierLadder) -> tuple[tuple[tuple[str, float], ...], float]:
+        """:meth:`cut_table` and its lowest cut-off (1 when it is empty), worked out once per ladder."""
         cached = self._tables.get(id(ladder))
         if cached is not None and cached[0] is ladder:
-            return cached[1]
+            return cached[1], cached[2]
         if self.thresholds is not None:
             named = [(t.name, self.thresholds.get(t.name)) for t in ladder.tiers[1:]]
         else:
             names = (t.name for t in ladder.tiers[1:])
             named = list(zip(names, self.cutoffs(len(ladder.tiers)), strict=True))
         table = tuple((name, cut) for name, cut in reversed(named) if cut is not None)
+        lowest = min((cut for _, cut in table), default=1.0)
         if len(self._tables) < 64:
-            self._tables[id(ladder)] = (ladder, table)
-        return table
+            self._tables[id(ladder)] = (ladder, table, lowest)
+        return table, lowest
 
     def tier_for(self, p: float, ladder: TierLadder) -> tuple[str, float | None]:
         """The dearest tier of ``ladder`` whose cut-off ``p`` reaches, and that cut-off (``None``: the
@@ -321,17 +331,12 @@ class AutoClassifier:
         p = found.p
         tier, cutoff = self.tier_for(p, request.ladder)
         if cutoff is None:
-            verdict = f"p(hard) {p:.6g} < {self._lowest(request.ladder):.6g}: cheapest tier"
+            verdict = f"p(hard) {p:.6g} < {self._table(request.ladder)[1]:.6g}: cheapest tier"
         else:
             verdict = f"p(hard) {p:.6g} >= {cutoff:.6g}: {tier}"
         turn = "" if found.ask == 0 else " (from an earlier turn of the conversation)"
-        top = model.strongest(found.features, _EXPLAINED)
-        why = ", ".join(f"{c.detail} {c.points:+.2f}" for c in top)
+        why = model.reason(found.features, _EXPLAINED)
         return Choice(tier, f"{verdict}{turn}; {why}" if why else verdict + turn, (("p_hard", round(p, 4)),))
-
-    def _lowest(self, ladder: TierLadder) -> float:
-        table = self.cut_table(ladder)
-        return min(cut for _, cut in table) if table else 1.0
 
     def validate(self, ladders: Mapping[str, TierLadder]) -> None:
         """Reads the weights (a missing file fails here, at configuration time); thresholds, if given,

@@ -76,7 +76,7 @@ ANSWER_TOKENS = {"easy": (40, 250), "hard": (300, 1200)}
 MAX_TOKENS = 4096
 REQUESTED = {"anthropic": "claude-opus-4-6", "openai": "o3"}
 OPENAI_SHARE = 0.25
-QUALITIES = (0.3, 0.4, 0.5, 0.58, 0.6, 0.7, 0.8)
+QUALITIES = (0.3, 0.4, 0.5, 0.56, 0.6, 0.7, 0.8)
 TARGET_BAR, TARGET_COST = 0.95, 0.10
 
 MIXES: dict[str, dict[str, int]] = {  # conversations per kind, fixed before any run

@@ -51,7 +51,7 @@ from costaware.core.routing.features import ask_window, features, is_dense  # no
 DATA = ROOT.parent / "shared" / "routing-dev"
 C = 2.0
 MIN_FAMILIES = 2
-QUALITIES = (0.3, 0.4, 0.5, 0.55, 0.58, 0.6, 0.65, 0.7, 0.8, 0.9)
+QUALITIES = (0.3, 0.4, 0.5, 0.55, 0.56, 0.58, 0.6, 0.65, 0.7, 0.8, 0.9)
 
 
 def load(folder: Path) -> list[dict[str, Any]]:

@@ -196,7 +196,7 @@ def test_quality_zero_keeps_everything_cheap_and_one_nothing(tiers: Ladders) -> 
 
 
 def test_cutoffs_follow_the_quality() -> None:
-    assert cutoffs_for(0.6, 3) == (0.4, 0.999956) and cutoffs_for(1.0, 3) == (0.0, 0.98)
+    assert cutoffs_for(0.6, 3) == (0.4, 0.999978) and cutoffs_for(1.0, 3) == (0.0, 0.99)
     assert cutoffs_for(0.6, 2) == (0.4,) and cutoffs_for(0.6, 1) == ()
     assert AutoClassifier().cutoffs(3) == cutoffs_for(DEFAULT_QUALITY, 3)
 

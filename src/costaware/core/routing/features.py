@@ -14,7 +14,9 @@ Features are strings, each counted once per ask:
   ``<num>``, a one-digit one ``<digit>``;
 - ``p:<mark>``: a punctuation mark or symbol (``p:=``, ``p:{``, ``p:$``);
 - ``g:<topic>`` and ``g:<topic>+``: one, or two or more distinct, terms of a topic of
-  :mod:`~costaware.core.routing.lexicon` (code, math, reasoning, writing, ...);
+  :mod:`~costaware.core.routing.lexicon` (code, math, reasoning, writing, ...); in a message of
+  several lines, a topic found only outside the lines that ask something is ``g:<topic>~`` instead
+  (the topic of the material asked about, not of the ask);
 - ``s:<shape>``: a structural sign: code lines, formulas, lettered choices, several numbers, a very
   short ask.
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 
 from costaware.core.routing.lexicon import GROUPS
@@ -144,11 +147,7 @@ def ask_text(parts: tuple[str, ...]) -> str:
 
 def features(text: str) -> set[str]:
     """The features of one ask (see the module docstring); the caller cuts it to its window."""
-    lower = text.lower()
-    for name, word in _JOINED:
-        if name in lower:
-            lower = lower.replace(name, word)
-    raw = lower.encode("utf-8", "ignore").translate(_CLEAN).decode("ascii")
+    raw = _clean(text)
     tokens = raw.split()
     found = set(tokens)
     numbers = 0
@@ -157,23 +156,59 @@ def features(text: str) -> set[str]:
         zeros = [t for t in found if t[0] == "0"]
         found.difference_update(zeros)
         found.update(["<digit>" if len(t) == 1 else "<num>" for t in zeros])
-    topics: dict[str, set[str]] = {}
-    for term in found.intersection(_WORD_TERMS):
-        topics.setdefault(_WORD_GROUP[term], set()).add(term)
-    heads = found.intersection(_PAIR_HEADS)
-    if heads:
-        joined = f" {' '.join(tokens)} "
-        for head in heads:
-            for pair, group in _PAIRS_BY_HEAD[head]:
-                if pair in joined:
-                    topics.setdefault(group, set()).add(pair)
+    topics = _topics(found, tokens)
+    asked = _asked_topics(text) if topics and "\n" in text else None
     for group, terms in topics.items():
+        if asked is not None and group not in asked:
+            found.add("g:" + group + "~")  # only in what the ask is about, not in the ask itself
+            continue
         found.add("g:" + group)
         if len(terms) >= 2:
             found.add("g:" + group + "+")
     found.update(["p:" + mark for mark in _SYMBOLS if mark in text])
     found.update(_shapes(text, numbers, len(tokens)))
     return found
+
+
+def _clean(text: str) -> str:
+    """``text`` lower-cased, with the joined names (``c++``) made words, digits made ``0`` and anything
+    else not a letter made a space."""
+    lower = text.lower()
+    for name, word in _JOINED:
+        if name in lower:
+            lower = lower.replace(name, word)
+    return lower.encode("utf-8", "ignore").translate(_CLEAN).decode("ascii")
+
+
+def _topics(found: AbstractSet[str], tokens: list[str]) -> dict[str, set[str]]:
+    """The lexicon's topics among ``tokens`` (``found``: the same as a set), each with its terms."""
+    topics: dict[str, set[str]] = {}
+    for term in found & _WORD_TERMS:
+        topics.setdefault(_WORD_GROUP[term], set()).add(term)
+    heads = found & _PAIR_HEADS
+    if heads:
+        joined = f" {' '.join(tokens)} "
+        for head in heads:
+            for pair, group in _PAIRS_BY_HEAD[head]:
+                if pair in joined:
+                    topics.setdefault(group, set()).add(pair)
+    return topics
+
+
+def _asked_topics(text: str) -> AbstractSet[str]:
+    """The topics of the lines of a message that ask something (hold a question mark or open like a
+    request); all topics when no line does. Topics only in the other lines are those of the material
+    the ask is about (a news article to file under a section, two sentences to compare), and are
+    features of their own (``g:<topic>~``): "react" in an article is not a question about React.
+
+    >>> sorted(_asked_topics("Which of the following is it about?\\nReact faster."))
+    ['reasoning']
+    """
+    lines = [line for line in text.splitlines() if "?" in line or opens_like_a_request(line)]
+    if not lines:
+        return GROUPS.keys()
+    tokens = _clean(" ".join(lines)).split()
+    return _topics(set(tokens), tokens).keys()
 
 
 def _shapes(text: str, numbers: int, words: int) -> list[str]:

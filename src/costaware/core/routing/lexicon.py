@@ -77,6 +77,7 @@ GROUPS: Mapping[str, tuple[str, ...]] = {
         "label", "extract", "choose", "options", "pick", "title", "summary", "summarize", "summarise",
         "tldr", "yes or no", "true or false", "identify", "answer the question", "the following text",
         "the passage", "the article", "the review", "the sentence", "the dialogue", "the conversation",
+        "the text above", "the document above", "the article above", "the passage above",
         "keywords", "named entities", "list the", "what is", "who is", "who was", "when did", "where is",
         "define", "definition", "meaning of", "synonym", "antonym", "spell", "fill in",
     ),

@@ -366,7 +366,8 @@ def run_workload(
     import costaware
     from costaware import cost_aware
 
-    costaware.configure(prompt_cache=None)  # a fresh runtime: cache planner, conversation affinity
+    # A fresh runtime (cache planner, conversation affinity, warm prefixes) on the simulated clock.
+    costaware.configure(prompt_cache=None, clock=clock)
     sim.reset()
     exporter.clear()
     handlers: dict[str, Callable[..., tuple[str, Any]]] = {}

@@ -81,6 +81,10 @@ class Settings:
     allow_upgrade: bool = False
     """Let routing choose a dearer tier than the model the code requested (cascades escalate
     regardless). Off by default: routing is there to cut the bill, the requested model is its ceiling."""
+    clock: Any = None
+    """Seconds, monotonic: what the memories that follow prompt-cache lifetimes read (how long ago a
+    prefix was last sent, which model's cache holds it). ``None``: ``time.monotonic``. For simulations
+    and tests that move time themselves, alongside a simulated provider's clock."""
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -274,6 +278,8 @@ def build_settings(base: Settings, **changes: Any) -> Settings:
 
         changes["retries"] = RetryPolicy.of(changes["retries"])
         check_fallback(changes["retries"], changes.get("prices", base.prices))
+    if changes.get("clock") is not None and not callable(changes["clock"]):
+        raise ConfigurationError(f"clock must be a callable returning seconds, not {changes['clock']!r}")
     cap = changes.get("budget_max_output_tokens", base.budget_max_output_tokens)
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         raise ConfigurationError(f"budget_max_output_tokens must be a positive int, not {cap!r}")

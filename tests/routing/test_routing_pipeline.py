@@ -468,3 +468,27 @@ def test_a_prefix_is_warm_only_where_a_model_answered_it(
     assert accepted.model == HAIKU  # accepted on Haiku: warm there
     kept = chat(marginal_text, system=other)
     assert kept.model == HAIKU and kept.usage.cache_read_input_tokens > 0
+
+
+def test_warm_prefixes_follow_the_configured_clock(anthropic_client: Any, sim: Any, telemetry: Any) -> None:
+    """``configure(clock=...)``: a simulation that moves time itself moves the warm-prefix memory with
+    it: five minutes after Haiku last answered the prefix, it no longer holds a borderline ask back."""
+    marginal_text = "Which of our plans includes priority support, and how do I upgrade to it?"
+    p = Auto().probability(marginal_text)
+    policy = Auto(thresholds={"medium": p - 0.01, "large": 0.99999})
+    now = [1000.0]
+    costaware.configure(clock=lambda: now[0])
+
+    @cost_aware(route=policy)
+    def chat(text: str) -> Any:
+        return anthropic_client.messages.create(
+            model=OPUS, max_tokens=300, system=LONG_POLICY, messages=user(text)
+        )
+
+    assert chat(TRIVIAL[0]["content"]).model == HAIKU
+    now[0] += 299
+    assert chat(marginal_text).model == HAIKU  # within the cache's lifetime: kept
+    now[0] += 301  # Haiku last answered 301 s ago (the kept ask was Haiku's, so count from it)
+    assert chat(marginal_text).model == SONNET
+    with pytest.raises(costaware.ConfigurationError, match="clock must be a callable"):
+        costaware.configure(clock=5)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +58,12 @@ class Runtime:
             self._default_ledgers = (shared_ledger(settings.budget),)
         self._no_retry_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._replay_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self.clock: Callable[[], float] = settings.clock or time.monotonic
+        """What prompt-cache reuse and warm-prefix memories read (``configure(clock=...)``)."""
         self.cache_tracker = ReuseTracker()
         from costaware.steps.routing import Affinity
 
-        self.affinity = Affinity()
+        self.affinity = Affinity(clock=self.clock)
         self._default_guard = SpendGuard(self._default_ledgers, self.prices)
         # Whether calls outside any scope are routed, cached or budgeted (else they are only observed).
         self.policies_outside_scopes = bool(

@@ -7,7 +7,6 @@ module only decides which steps apply to a call (scope settings first, then ``co
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -110,7 +109,7 @@ def _plan_cache(runtime: Runtime, target: PatchTarget, prepared: Prepared) -> No
     if plan is None:
         return
     planned, attributes = plan(
-        prepared.kwargs, _model(prepared.kwargs), runtime.cache_tracker, time.monotonic()
+        prepared.kwargs, _model(prepared.kwargs), runtime.cache_tracker, runtime.clock()
     )
     prepared.kwargs = planned
     prepared.attributes.extend(attributes)

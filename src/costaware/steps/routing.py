@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -200,7 +201,8 @@ class Affinity:
     the least recently used conversations are forgotten.
     """
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._models: OrderedDict[bytes, str] = OrderedDict()
         self._prefixes: OrderedDict[bytes, float] = OrderedDict()
         self._capacity = capacity
@@ -216,7 +218,7 @@ class Affinity:
         key = self._prefix_key(provider, model, prefix)
         with self._lock:
             seen = self._prefixes.get(key)
-        return seen is not None and time.monotonic() - seen <= WARM_S
+        return seen is not None and self._clock() - seen <= WARM_S
 
     @staticmethod
     def _key(provider: str, kwargs: Any, turns: int | None) -> bytes | None:
@@ -254,7 +256,7 @@ class Affinity:
                 while len(self._models) > self._capacity:
                     self._models.popitem(last=False)
             if digest is not None:
-                self._prefixes[digest] = time.monotonic()
+                self._prefixes[digest] = self._clock()
                 self._prefixes.move_to_end(digest)
                 while len(self._prefixes) > self._capacity:
                     self._prefixes.popitem(last=False)

@@ -149,6 +149,11 @@ class Call:
         """The SDK client the call goes through (its server is part of a response-cache key)."""
         self.retried: list[str] = []
         self.cascade_checks: list[tuple[str, bool]] = []
+        self.response_cache: Any = (
+            runtime.setting(scope, "response_cache") if target.endpoint.replay is not None else None
+        )
+        """The call's response cache (the innermost scope's, else ``configure()``'s); ``None`` or
+        ``False``: none, or an endpoint whose answers are never cached."""
         self.cache_plan: response_cache.Plan | None = None
         self._replayed_plan: response_cache.Plan | None = None
         """The response cache's keys for this call, when its answer is to be stored."""
@@ -172,7 +177,7 @@ class Call:
     def attempts(self, kwargs: dict[str, Any], look_up: bool = False) -> Generator[Step, Any, Any]:
         """A call's steps: the response cache first (``look_up``), then the attempt loop. Yields steps
         for a driver; returns the SDK's value (or the cache's, :attr:`from_cache`) or raises its error."""
-        if look_up:
+        if look_up and self.response_cache:
             hit = yield LookUp(kwargs)
             if hit is not None:
                 value, served = yield Replay(hit, kwargs)
@@ -342,8 +347,8 @@ class Call:
             return None
 
     def _cache_plan(self, kwargs: dict[str, Any]) -> response_cache.Plan | None:
-        cache = self.runtime.setting(self.scope, "response_cache")
-        if not cache or self.target.endpoint.replay is None:  # off (cache=False), or never cached
+        cache = self.response_cache
+        if not cache:  # off (cache=False), or an endpoint never cached
             return None
         arguments, tenant = _invocation_of(self.scope, cache)
         try:

@@ -134,3 +134,16 @@ def run_concurrent_budget(client_factory: Any, budget: Any) -> Decimal:
     for t in threads:
         t.join()
     return sum(spent, Decimal(0))
+
+
+def unawaited_requests(manager: Any) -> list[Any]:
+    """The requests an async stream helper's manager (``client.messages.stream(...)``, as costaware
+    returns it) prepared and that were neither awaited nor closed: each would warn "never awaited"."""
+    import inspect
+
+    wrapped = getattr(manager, "__wrapped__", manager)
+    return [
+        value
+        for value in vars(wrapped).values()
+        if inspect.iscoroutine(value) and inspect.getcoroutinestate(value) == inspect.CORO_CREATED
+    ]

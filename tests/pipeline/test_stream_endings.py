@@ -11,6 +11,7 @@ import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
+from costaware import cost_aware
 from costaware.sim import Fault
 
 from helpers import HAIKU, user
@@ -175,3 +176,72 @@ def test_openai_error_status_propagates_unchanged(openai_client: Any, telemetry:
     span = ended_once(telemetry)
     assert span.attributes["error.type"] == "503"
     assert span.attributes["costaware.cost.usd"] == 0.0  # an error response is not billed
+
+
+def test_an_async_stream_helper_that_never_sends_its_own_request_closes_it(
+    async_anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    """The request an async helper's manager prepares at ``stream()`` time is closed, not left
+    un-awaited, when that manager is never entered: a budget refusal (nothing is sent) and a budget
+    downgrade (a fresh request for the cheaper model is sent instead)."""
+    import asyncio
+    from decimal import Decimal
+
+    from costaware import Budget, BudgetExceededError
+    from costaware.core.pricing import PriceBook
+    from costaware.providers.anthropic import MESSAGES
+    from costaware.steps.spend import SpendGuard
+
+    from helpers import unawaited_requests
+
+    sonnet = "claude-sonnet-4-6"
+    kwargs = {"model": sonnet, "max_tokens": 300, "messages": user("Name three rivers.")}
+    managers: list[Any] = []
+
+    async def stream() -> Any:
+        manager = async_anthropic_client.messages.stream(**kwargs)
+        managers.append(manager)
+        async with manager as events:
+            return await events.get_final_message()
+
+    worst_haiku = SpendGuard([], PriceBook()).worst_case(MESSAGES, HAIKU, {**kwargs, "model": HAIKU})
+    refused = cost_aware(budget=Budget(limit=worst_haiku / 2, key="refused-helper"))(stream)
+    downgraded = cost_aware(
+        budget=Budget(limit=worst_haiku * Decimal("1.2"), key="downgraded-helper"), on_exceed="downgrade"
+    )(stream)
+
+    with pytest.raises(BudgetExceededError):
+        asyncio.run(refused())
+    assert sim.requests() == 0 and not unawaited_requests(managers[0])
+    assert asyncio.run(downgraded()).model == HAIKU
+    assert sim.requests(model=HAIKU) == 1 and sim.requests(model=sonnet) == 0
+    assert not unawaited_requests(managers[1])
+
+
+def test_a_call_cancelled_while_it_waits_to_retry_ends_its_span(
+    async_anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    """A task cancelled during the wait before a retry (the driver's own await, not the SDK's): the
+    call still ends, its span with the cancellation as its error, and the cancellation propagates."""
+    import asyncio
+
+    sim.add_fault(Fault(status=529, retry_after=5, times=1))
+
+    @cost_aware(retries=2)
+    async def ask() -> Any:
+        return await async_anthropic_client.messages.create(**KWARGS)
+
+    async def main() -> None:
+        task = asyncio.create_task(ask())
+        while sim.requests() < 1:  # the first attempt was refused: the call now waits 5 s
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    (span,) = telemetry.call_spans()
+    assert span.attributes["error.type"] == "CancelledError"
+    assert span.status.status_code is StatusCode.ERROR
+    assert sim.requests() == 1

@@ -14,7 +14,7 @@ import pytest
 import costaware
 from costaware import cost_aware
 
-from helpers import HAIKU, SONNET, anthropic_cost, user
+from helpers import HAIKU, SONNET, anthropic_cost, unawaited_requests, user
 
 MESSAGES = "/v1/messages"
 CHAT = "/v1/chat/completions"
@@ -723,7 +723,6 @@ def test_a_replay_that_fails_falls_back_to_the_provider_priced_charged_and_store
     assert sim.requests(path=MESSAGES) == 3
 
 
-@pytest.mark.filterwarnings("error:coroutine .* was never awaited:RuntimeWarning")
 def test_a_replay_that_fails_before_sending_leaves_no_request_behind(
     anthropic_client: Any, async_anthropic_client: Any, telemetry: Any, sim: Any, monkeypatch: Any
 ) -> None:
@@ -741,11 +740,13 @@ def test_a_replay_that_fails_before_sending_leaves_no_request_behind(
         with anthropic_client.messages.stream(model=HAIKU, max_tokens=100, messages=question) as stream:
             return stream.get_final_message()
 
+    managers: list[Any] = []
+
     @cost_aware(cache=cache)
     async def async_helper() -> Any:
-        async with async_anthropic_client.messages.stream(
-            model=HAIKU, max_tokens=100, messages=question
-        ) as stream:
+        manager = async_anthropic_client.messages.stream(model=HAIKU, max_tokens=100, messages=question)
+        managers.append(manager)
+        async with manager as stream:
             return await stream.get_final_message()
 
     first = sync_helper()
@@ -756,9 +757,9 @@ def test_a_replay_that_fails_before_sending_leaves_no_request_behind(
     monkeypatch.setattr(Call, "_replay_body", broken)
     assert sync_helper().content[0].text == first.content[0].text
     assert sim.requests(path=MESSAGES) == 2
-    # An un-awaited request would warn when collected (the mark makes that an error, at teardown).
     assert asyncio.run(async_helper()).content[0].text == first.content[0].text
     assert sim.requests(path=MESSAGES) == 3
+    assert not unawaited_requests(managers[0])  # the caller's manager was not the one sent: closed
     results = [s.attributes["costaware.response_cache.result"] for s in telemetry.call_spans()]
     assert results == ["miss", "error", "error"]
 

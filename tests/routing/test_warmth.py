@@ -82,25 +82,25 @@ def test_an_unserialisable_request_has_no_prefix_rather_than_an_error() -> None:
     assert static_prefix({"system": loop, "messages": []}) is None
 
 
-def test_a_prefix_stays_warm_for_the_cache_lifetime_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model counts as holding a prefix for ``WARM_S`` after it answered (the prompt cache's default
+def test_a_prefix_stays_warm_for_the_cache_lifetime_only() -> None:
+    """A model counts as holding a prefix for ``WARM_S`` after it read it (the prompt cache's default
     lifetime), for that provider, model and prefix only."""
-    import time
-
     from costaware.steps import routing
 
-    monkeypatch.setattr(routing, "WARM_S", 0.2)
-    affinity = routing.Affinity()
+    now = [100.0]
+    affinity = routing.Affinity(clock=lambda: now[0])
     kwargs = {
         "system": "You answer questions about costaware.",
         "messages": [{"role": "user", "content": "Hi"}],
     }
     prefix = static_prefix(kwargs)
-    sighting = affinity.sighting("anthropic", kwargs, prefix)
-    assert sighting is not None and prefix is not None
-    affinity.remember(sighting, "claude-haiku-4-5")
+    footprint = affinity.footprint("anthropic", kwargs, prefix)
+    assert footprint is not None and prefix is not None
+    affinity.remember(footprint, "claude-haiku-4-5", at=90.0)  # read 10 s ago, answered now
     assert affinity.warm("anthropic", "claude-haiku-4-5", prefix[0])
     assert not affinity.warm("anthropic", "claude-sonnet-4-6", prefix[0])
     assert not affinity.warm("openai", "claude-haiku-4-5", prefix[0])
-    time.sleep(0.25)
+    now[0] = 90.0 + routing.WARM_S
+    assert affinity.warm("anthropic", "claude-haiku-4-5", prefix[0])
+    now[0] += 0.5  # the lifetime counts from when the prompt was read, not from the answer's end
     assert not affinity.warm("anthropic", "claude-haiku-4-5", prefix[0])

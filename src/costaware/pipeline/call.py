@@ -143,8 +143,10 @@ class Call:
         self.cascade_cost = ZERO
         self.escalations = 0
         self.route: Any = None
-        self.sighting: Any = None
-        """What routing remembers once a model has answered (``costaware.steps.routing.Sighting``)."""
+        self.footprint: Any = None
+        """What routing remembers once a model has answered (``costaware.steps.routing.Footprint``)."""
+        self.answered_at: float | None = None
+        """When the last attempt's answer began to arrive (the runtime's clock): its prompt was read."""
         self.client: Any = None
         """The SDK client the call goes through (its server is part of a response-cache key)."""
         self.retried: list[str] = []
@@ -192,6 +194,8 @@ class Call:
             value, error = yield Send(kwargs)
             if error is None:
                 self.held = held
+                if self.footprint is not None:
+                    self.answered_at = self.runtime.clock()
                 return value
             failure = classify(error)
             self._settle_failed(held, error)
@@ -542,9 +546,8 @@ class Call:
         if self.scope is not None and sent:
             self._record_in_scope(result, total_cost)
         lookup = self.cache_lookup
-        answered = sent and error is None and (lookup is None or lookup.hit is None)
-        if answered and self.sighting is not None and self.sent_model:
-            self.runtime.affinity.remember(self.sighting, self.sent_model)
+        if self.answered_at is not None and error is None and stream_end != "abandoned":
+            self._remember_answer(self.answered_at)
         saved = None
         if lookup is not None and lookup.hit is not None:
             saved = Savings(baseline=lookup.hit.cost or ZERO, response_cache=lookup.hit.cost or ZERO)
@@ -581,6 +584,14 @@ class Call:
         telemetry.end(self.span, outcome)
         if self.guard:
             telemetry.record_budgets(outcome, self.guard.ledgers)
+
+    def _remember_answer(self, at: float) -> None:
+        """Routing's memory: the sent model now holds this request's prompt in its cache (not for a
+        stream collected unread: that ending runs in a finaliser, where no lock may be waited for)."""
+        try:
+            self.runtime.affinity.remember(self.footprint, self.sent_model or "", at)
+        except Exception:
+            internal_error("remembering which model answered")
 
     def _settled_cost(self, result: CallResult, error: BaseException | None, sent: bool) -> Cost:
         """The last attempt's cost, settled in the budgets (an unknown cost is charged its reservation)."""
@@ -740,7 +751,7 @@ def open_call(
         call = Call(runtime, target, request, span, scope, runtime.guard(scope), runtime.retry_policy(scope))
         call.requested_model = prepared.requested_model
         call.route = prepared.decision
-        call.sighting = prepared.sighting
+        call.footprint = prepared.footprint
         call.client = client
         call.cascade = prepared.cascade
         call.default_cap = prepared.default_cap

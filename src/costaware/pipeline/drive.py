@@ -66,15 +66,27 @@ Step = LookUp | Replay | Reserve | Send | Sleep
 class _Walk:
     """A call's steps as a driver walks them: :meth:`next` gives the next step, having handed the
     steps the driver's ``reply`` to the last one (or thrown ``refusal`` into them); ``None`` once they
-    are done, their result in :attr:`value`."""
+    are done, their result in :attr:`value`. Used as a context manager: a driver interrupted between
+    steps (a task cancelled while it waits to retry or for a reservation, a KeyboardInterrupt) ends
+    the call with that exception and closes its steps."""
 
-    __slots__ = ("_steps", "refusal", "reply", "value")
+    __slots__ = ("_call", "_steps", "refusal", "reply", "value")
 
     def __init__(self, call: Call, kwargs: dict[str, Any], look_up: bool) -> None:
+        self._call = call
         self._steps = call.attempts(kwargs, look_up=look_up)
         self.reply: Any = None
         self.refusal: BaseException | None = None
         self.value: Any = None
+
+    def __enter__(self) -> _Walk:
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if error is not None:
+            if not self._call.done:
+                self._call.fail(error)
+            self._steps.close()
 
     def next(self) -> Step | None:
         refusal, self.refusal = self.refusal, None
@@ -89,32 +101,32 @@ def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
     """Run a call's steps synchronously: ``send`` sends one attempt; ``replayer()`` gives the function
     that answers from the response cache (``None``: the cache is not consulted, as for a cascade's
     later hops)."""
-    walk = _Walk(call, kwargs, replayer is not None)
-    while (step := walk.next()) is not None:
-        if isinstance(step, Send):
-            tokens = call.activate()
-            try:
-                walk.reply = (send(*args, **step.kwargs), None)
-            except BaseException as exc:
-                walk.reply = (None, exc)
-            finally:
-                call.deactivate(tokens)
-        elif isinstance(step, Reserve):
-            try:
-                walk.reply = call.reserve(step.kwargs)
-            except BaseException as exc:
-                walk.refusal = exc
-        elif isinstance(step, LookUp):
-            walk.reply = call.consult_cache(step.kwargs)
-        elif isinstance(step, Replay):
-            try:
-                walk.reply = (call.replay(step.hit, replayer(), args, step.kwargs), True)
-            except Exception:
-                internal_error("answering from the response cache")  # then the provider answers
-                walk.reply = (None, False)
-        else:
-            time.sleep(step.seconds)
-            walk.reply = None
+    with _Walk(call, kwargs, replayer is not None) as walk:
+        while (step := walk.next()) is not None:
+            if isinstance(step, Send):
+                tokens = call.activate()
+                try:
+                    walk.reply = (send(*args, **step.kwargs), None)
+                except BaseException as exc:
+                    walk.reply = (None, exc)
+                finally:
+                    call.deactivate(tokens)
+            elif isinstance(step, Reserve):
+                try:
+                    walk.reply = call.reserve(step.kwargs)
+                except BaseException as exc:
+                    walk.refusal = exc
+            elif isinstance(step, LookUp):
+                walk.reply = call.consult_cache(step.kwargs)
+            elif isinstance(step, Replay):
+                try:
+                    walk.reply = (call.replay(step.hit, replayer(), args, step.kwargs), True)
+                except Exception:
+                    internal_error("answering from the response cache")  # then the provider answers
+                    walk.reply = (None, False)
+            else:
+                time.sleep(step.seconds)
+                walk.reply = None
     return walk.value
 
 
@@ -123,30 +135,30 @@ async def drive_async(
 ) -> Any:
     """Run a call's steps in the running event loop (same steps as :func:`drive`); a reservation in
     a store that does I/O (SQLite, Redis) is made on the budget worker thread, not in the loop."""
-    walk = _Walk(call, kwargs, replayer is not None)
-    while (step := walk.next()) is not None:
-        if isinstance(step, Send):
-            tokens = call.activate()
-            try:
-                walk.reply = (await send(*args, **step.kwargs), None)
-            except BaseException as exc:
-                walk.reply = (None, exc)
-            finally:
-                call.deactivate(tokens)
-        elif isinstance(step, Reserve):
-            try:
-                walk.reply = await call.guard.off_loop(call.reserve, step.kwargs)
-            except BaseException as exc:
-                walk.refusal = exc
-        elif isinstance(step, LookUp):
-            walk.reply = await call.consult_cache_async(step.kwargs)
-        elif isinstance(step, Replay):
-            try:
-                walk.reply = (await call.replay_async(step.hit, replayer(), args, step.kwargs), True)
-            except Exception:
-                internal_error("answering from the response cache")  # then the provider answers
-                walk.reply = (None, False)
-        else:
-            await asyncio.sleep(step.seconds)
-            walk.reply = None
+    with _Walk(call, kwargs, replayer is not None) as walk:
+        while (step := walk.next()) is not None:
+            if isinstance(step, Send):
+                tokens = call.activate()
+                try:
+                    walk.reply = (await send(*args, **step.kwargs), None)
+                except BaseException as exc:
+                    walk.reply = (None, exc)
+                finally:
+                    call.deactivate(tokens)
+            elif isinstance(step, Reserve):
+                try:
+                    walk.reply = await call.guard.off_loop(call.reserve, step.kwargs)
+                except BaseException as exc:
+                    walk.refusal = exc
+            elif isinstance(step, LookUp):
+                walk.reply = await call.consult_cache_async(step.kwargs)
+            elif isinstance(step, Replay):
+                try:
+                    walk.reply = (await call.replay_async(step.hit, replayer(), args, step.kwargs), True)
+                except Exception:
+                    internal_error("answering from the response cache")  # then the provider answers
+                    walk.reply = (None, False)
+            else:
+                await asyncio.sleep(step.seconds)
+                walk.reply = None
     return walk.value

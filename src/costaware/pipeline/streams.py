@@ -291,6 +291,9 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_call: Call | None = None
         self._self_entered: Any = manager
         self._self_replayed = False
+        self._self_own_entered = False
+        """Whether the caller's own manager was the one entered (else the request it prepared is
+        closed: :func:`_discard`)."""
 
     def _self_start(self) -> Call | None:
         request = self._self_request
@@ -310,9 +313,8 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
             nonlocal first
             if first and kwargs == original and not self._self_replayed:
                 first = False
+                self._self_own_entered = True
                 return self.__wrapped__
-            if first:  # the caller's manager is never entered: close the request it prepared
-                _discard(self.__wrapped__)
             first = False
             self._self_entered = self._self_request.make(*args, **kwargs)
             return self._self_entered
@@ -363,11 +365,15 @@ class HelperProxy(_HelperBase):
 
 def _discard(manager: Any) -> None:
     """Close the request an async helper's manager prepared at ``stream()`` time (a coroutine it
-    holds) when that manager is not the one entered (the answer comes from the cache, or the first
-    attempt's request changed), so it is never left un-awaited. A sync manager holds none."""
-    for value in list(getattr(manager, "__dict__", {}).values()):
-        if inspect.iscoroutine(value):
-            value.close()
+    holds) when that manager is never entered: the answer came from the cache, the first attempt's
+    request changed (a budget downgrade), or the call ended before sending (a budget refusal, a
+    cancellation). Else it would be left un-awaited. A sync manager holds none."""
+    try:
+        for value in list(getattr(manager, "__dict__", {}).values()):
+            if inspect.iscoroutine(value):
+                value.close()
+    except Exception:
+        internal_error("closing a stream helper's unused request")
 
 
 class AsyncHelperProxy(_HelperBase):
@@ -388,13 +394,16 @@ class AsyncHelperProxy(_HelperBase):
             make = call.replayer(request.make, request.instance)
 
             async def replay(*args: Any, **kwargs: Any) -> Any:
-                _discard(self.__wrapped__)
                 self._self_entered = make(*args, **kwargs)
                 return await self._self_entered.__aenter__()
 
             return replay
 
-        helper_stream = await request.drive(call, send, request.args, request.prepared.kwargs, replayer)
+        try:
+            helper_stream = await request.drive(call, send, request.args, request.prepared.kwargs, replayer)
+        finally:
+            if not self._self_own_entered:
+                _discard(self.__wrapped__)
         _attach_to_helper_stream(call, helper_stream)
         return helper_stream
 

@@ -35,9 +35,9 @@ class Prepared:
     """The output cap given because the call is under a budget and set none (a refusal says so)."""
     decision: Any = None
     """The routing decision (``costaware.core.routing.Decision``), counted when the call ends."""
-    sighting: Any = None
+    footprint: Any = None
     """What routing remembers of the request once a model has answered it
-    (``costaware.steps.routing.Sighting``)."""
+    (``costaware.steps.routing.Footprint``)."""
 
 
 def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:

@@ -80,7 +80,7 @@ def apply_route(
         decision = _keep_warm(runtime, auto, decision, provider, prefix, ladder)
     # Remembered once a model has answered (Call._complete): not the model chosen here, which a
     # budget downgrade, a fallback or a cascade may replace, nor one whose request failed.
-    prepared.sighting = runtime.affinity.sighting(provider, prepared.kwargs, prefix)
+    prepared.footprint = runtime.affinity.footprint(provider, prepared.kwargs, prefix)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
@@ -179,7 +179,7 @@ def decision_attributes(decision: Decision) -> list[tuple[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Sighting:
+class Footprint:
     """A routed request as :class:`Affinity` remembers it once a model has answered."""
 
     provider: str
@@ -233,22 +233,25 @@ class Affinity:
         text = json.dumps([provider, kwargs.get("system"), users], default=str, sort_keys=True)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
-    def sighting(self, provider: str, kwargs: Any, prefix: tuple[str, int] | None) -> Sighting | None:
+    def footprint(self, provider: str, kwargs: Any, prefix: tuple[str, int] | None) -> Footprint | None:
         """What to remember of this request (read as routed, before cache breakpoints are placed) once
         a model has answered it: its conversation and its static ``prefix`` (:func:`static_prefix`)."""
         key = self._key(provider, kwargs, None)
         if key is None and prefix is None:
             return None
-        return Sighting(provider, key, prefix[0] if prefix is not None else None)
+        return Footprint(provider, key, prefix[0] if prefix is not None else None)
 
-    def remember(self, sighting: Sighting, model: str) -> None:
-        """``model`` answered the request seen in ``sighting``: the conversation's next turn should find
-        its cache there, and a request with the same static prefix finds it warm there."""
+    def remember(self, footprint: Footprint, model: str, at: float | None = None) -> None:
+        """``model`` answered the request seen in ``footprint`` (its prompt was read at ``at``, by the
+        affinity's clock; default now): the conversation's next turn should find its cache there, and a
+        request with the same static prefix finds it warm there until ``at`` + :data:`WARM_S`."""
         if not model:
             return
-        key = sighting.conversation
-        prefix = sighting.prefix
-        digest = self._prefix_key(sighting.provider, model, prefix) if prefix is not None else None
+        if at is None:
+            at = self._clock()
+        key = footprint.conversation
+        prefix = footprint.prefix
+        digest = self._prefix_key(footprint.provider, model, prefix) if prefix is not None else None
         with self._lock:
             if key is not None:
                 self._models[key] = model
@@ -256,7 +259,7 @@ class Affinity:
                 while len(self._models) > self._capacity:
                     self._models.popitem(last=False)
             if digest is not None:
-                self._prefixes[digest] = self._clock()
+                self._prefixes[digest] = at
                 self._prefixes.move_to_end(digest)
                 while len(self._prefixes) > self._capacity:
                     self._prefixes.popitem(last=False)
@@ -315,6 +318,8 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
             {"costaware.cascade.model": current, "costaware.cascade.reason": reason},
         )
         return None
+    if call.footprint is not None:  # the rejected hop read the prompt: its model's cache holds it
+        call.runtime.affinity.remember(call.footprint, current)
     call.escalate(value, current, following, reason)
     return following
 

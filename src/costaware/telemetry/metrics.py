@@ -80,12 +80,13 @@ class BudgetGauges:
     is the budget's current window's, not the one of its last call. Bounded: past ``limit`` keys the
     oldest is dropped.
 
-    A collection never waits long on a store, whatever thread or event loop runs it (a Prometheus
-    ``/metrics`` handler may run on the application's loop): a store that fails is not read again in
-    that collection, a shared store whose breaker is open or which holds writes to replay is not read
-    at all (the replay is a call's work, not the reader's, and a read would count as a store failure),
-    and reading stops after ``read_for_s`` seconds or half the reader's timeout, whichever is shorter;
-    the next collection starts with the budgets not reached. A budget not read keeps its last value."""
+    A collection waits on stores as little as it can, whatever thread or event loop runs it (a
+    Prometheus ``/metrics`` handler may run on the application's loop): a store that fails is tried
+    once per collection, a shared store whose breaker is open or which holds writes to replay is not
+    read at all (the replay is a call's work, not the reader's, and a read would count as a store
+    failure), and no read starts after ``read_for_s`` seconds or half the reader's timeout, whichever is
+    shorter (one read may still take its store's own timeout, 250 ms by default for a shared store);
+    the next collection starts with the budget not reached. A budget not read keeps its last value."""
 
     def __init__(self, meter: Any, limit: int = 10_000, read_for_s: float = 1.0) -> None:
         self._ledgers: dict[str, Any] = {}
@@ -93,8 +94,8 @@ class BudgetGauges:
         self._lock = threading.Lock()
         self._limit = limit
         self._read_for_s = read_for_s
-        self._start = 0
-        """Where the next collection starts reading (after a collection that ran out of time)."""
+        self._resume: str | None = None
+        """The budget the next collection starts with (after a collection that ran out of time)."""
         meter.create_observable_gauge(
             "costaware.budget.remaining",
             callbacks=[self._remaining],
@@ -123,31 +124,33 @@ class BudgetGauges:
     def _remaining(self, options: Any) -> Iterable[Observation]:
         with self._lock:
             ledgers = list(self._ledgers.items())
+            resume, self._resume = self._resume, None
         if not ledgers:
             return []
         timeout_s = getattr(options, "timeout_millis", None)
         allowed = self._read_for_s if timeout_s is None else min(self._read_for_s, timeout_s / 2000)
         deadline = time.monotonic() + allowed
-        start = self._start % len(ledgers)
-        self._start = 0
+        start = next((i for i, (key, _) in enumerate(ledgers) if key == resume), 0) if resume else 0
         passed: set[int] = set()  # stores not to read again in this collection
-        for turn, (key, ledger) in enumerate(ledgers[start:] + ledgers[:start]):
+        for key, ledger in ledgers[start:] + ledgers[:start]:
             store = ledger.store
             if id(store) in passed or not _ready(store):
                 continue
             if time.monotonic() >= deadline:
-                self._start = start + turn  # out of time: the next collection starts here
+                with self._lock:
+                    self._resume = key  # out of time: the next collection starts with this budget
                 break
             try:
-                self._last[key] = float(ledger.remaining())
+                value = float(ledger.remaining())
             except Exception:  # the store is down: its last value stands
                 passed.add(id(store))
                 log.debug("costaware: could not read budget %r from its store", key, exc_info=True)
-        return [
-            Observation(self._last[key], {"costaware.budget.key": key})
-            for key, _ in ledgers
-            if key in self._last
-        ]
+                continue
+            with self._lock:
+                self._last[key] = value
+        with self._lock:
+            last = dict(self._last)
+        return [Observation(last[key], {"costaware.budget.key": key}) for key, _ in ledgers if key in last]
 
     def _limits(self, options: Any) -> Iterable[Observation]:
         with self._lock:

@@ -259,7 +259,7 @@ class Affinity:
                 while len(self._models) > self._capacity:
                     self._models.popitem(last=False)
             if digest is not None:
-                self._prefixes[digest] = at
+                self._prefixes[digest] = max(at, self._prefixes.get(digest, at))  # calls end out of order
                 self._prefixes.move_to_end(digest)
                 while len(self._prefixes) > self._capacity:
                     self._prefixes.popitem(last=False)

@@ -319,3 +319,41 @@ def test_the_budget_gauge_leaves_an_outage_to_the_calls(
     assert store.pending == 0  # type: ignore[attr-defined]
     spent = sum(_cost(s) for s in telemetry.our_spans() if s.name == f"chat {HAIKU}")
     assert telemetry.budget_remaining("gauge-outage") == pytest.approx(float(1 - spent))
+
+
+def test_a_call_cancelled_while_its_reservation_is_being_made_releases_it(
+    tmp_path: Path, async_anthropic_client: Any, sim: Any, telemetry: Any
+) -> None:
+    """An async call reserves on the budget worker; its task is cancelled while the store makes it wait
+    (SQLite locked by another connection). The reservation the worker makes once the lock is gone
+    reaches nobody: it is released, not left holding the budget until its TTL, and nothing is sent."""
+    path = tmp_path / "budget.db"
+    budget = Budget(1, key="cancelled", store=f"sqlite:///{path}?timeout=3s")
+
+    @cost_aware(budget=budget)
+    async def ask() -> Any:
+        return await async_anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=QUESTION)
+
+    async def main() -> None:
+        await ask()  # the database exists, the worker is up
+        holder = sqlite3.connect(path, isolation_level=None)  # another process in a transaction
+        holder.execute("BEGIN IMMEDIATE")
+        task = asyncio.create_task(ask())
+        await asyncio.sleep(0.3)  # the worker now waits for the lock
+        task.cancel()
+        await asyncio.sleep(0.1)  # the cancellation reaches the task (its scope then waits its turn)
+        holder.execute("COMMIT")  # the worker's reservation goes through, for nobody
+        holder.close()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    deadline = time.monotonic() + 5
+    while costaware.budget_status(budget).reserved and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = costaware.budget_status(budget)
+    assert status.reserved == 0 and sim.requests() == 1
+    (first,) = [
+        s for s in telemetry.our_spans() if s.name == f"chat {HAIKU}" and "error.type" not in s.attributes
+    ]
+    assert status.spent == _cost(first)

@@ -240,6 +240,11 @@ class Call:
         self.span.set_attribute("costaware.budget.downgraded_to", cheaper)
         return self.guard.reserve(endpoint, cheaper, kwargs), kwargs
 
+    def unreserve(self, reserved: tuple[Reservations, dict[str, Any]]) -> None:
+        """Release what :meth:`reserve` made for an attempt that will never be sent (its task was
+        cancelled while the reservation was being made on the budget worker)."""
+        self.guard.release(reserved[0])
+
     def _downgrade(self, refusal: BudgetExceededError, kwargs: dict[str, Any]) -> str | None:
         if getattr(refusal, "on_exceed", None) != "downgrade":
             return None

@@ -147,7 +147,7 @@ async def drive_async(
                     call.deactivate(tokens)
             elif isinstance(step, Reserve):
                 try:
-                    walk.reply = await call.guard.off_loop(call.reserve, step.kwargs)
+                    walk.reply = await call.guard.off_loop(call.reserve, step.kwargs, call.unreserve)
                 except BaseException as exc:
                     walk.refusal = exc
             elif isinstance(step, LookUp):

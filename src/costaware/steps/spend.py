@@ -91,10 +91,30 @@ def _submitted(action: Callable[..., T], *args: Any) -> Future[T] | None:
         return None
 
 
-async def _on_worker(action: Callable[..., T], *args: Any) -> T:
-    """``await`` ``action(*args)`` done on the budget worker; its exception is raised here unchanged."""
+async def _on_worker(action: Callable[..., T], *args: Any, undo: Callable[[T], None] | None = None) -> T:
+    """``await`` ``action(*args)`` done on the budget worker; its exception is raised here unchanged.
+    ``undo``: what to do with the result if the awaiting task is cancelled while the worker is already
+    at it (the result reaches nobody: a reservation made for a cancelled call is released, not left
+    held until its TTL)."""
     queued = _submitted(action, *args)
-    return action(*args) if queued is None else await asyncio.wrap_future(queued)
+    if queued is None:
+        return action(*args)
+    try:
+        return await asyncio.wrap_future(queued)
+    except asyncio.CancelledError:
+        if undo is not None:
+            queued.add_done_callback(lambda done: _undo(done, undo))
+        raise
+
+
+def _undo(done: Any, undo: Callable[[Any], None]) -> None:
+    """Undo a worker's result that its cancelled caller will never read (on the worker thread)."""
+    if done.cancelled() or done.exception() is not None:
+        return  # nothing was made
+    try:
+        undo(done.result())
+    except Exception:
+        log.warning("costaware: undoing a cancelled call's budget operation failed", exc_info=True)
 
 
 def _background(action: Callable[..., None], *args: Any) -> None:
@@ -302,12 +322,15 @@ class SpendGuard:
     def __bool__(self) -> bool:
         return bool(self.ledgers)
 
-    async def off_loop(self, action: Callable[[Any], T], argument: Any) -> T:
+    async def off_loop(
+        self, action: Callable[[Any], T], argument: Any, undo: Callable[[T], None] | None = None
+    ) -> T:
         """``action(argument)`` without stalling the event loop: on the budget worker when a store
-        does I/O, else right here. Its exception, if any, is raised here unchanged."""
+        does I/O, else right here. Its exception, if any, is raised here unchanged; ``undo(result)``
+        runs if the caller is cancelled while the worker is at it."""
         if not self.blocking:
             return action(argument)
-        return await _on_worker(action, argument)
+        return await _on_worker(action, argument, undo=undo)
 
     def later_if_async(self, action: Callable[..., None], *args: Any) -> None:
         """Run ``action(*args)`` now, or, from async code with a store that does I/O, queue it on the

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from costaware._version import __version__
 
 __all__ = [
     "Auto",
@@ -54,9 +54,9 @@ if TYPE_CHECKING:
     from costaware.core.retry import RetryPolicy, retry_testing
     from costaware.core.routing import Auto, AutoClassifier, Cascade, ForceModel, Labels, Threshold
     from costaware.core.types import Cost, CostRecord, CostTracker, Usage
-    from costaware.current import current_scope
+    from costaware.current import Scope, current_scope
     from costaware.instrumentation.api import configure, instrument, is_instrumented, uninstrument
-    from costaware.scoping import Scope, cost_aware, last_scope, scope
+    from costaware.scoping import cost_aware, last_scope, scope
     from costaware.steps.response_cache import ResponseCache
     from costaware.steps.spend import (
         BudgetStatus,
@@ -80,7 +80,7 @@ _LAZY = {
     "CostTracker": "costaware.core.types",
     "Usage": "costaware.core.types",
     "ResponseCache": "costaware.steps.response_cache",
-    "Scope": "costaware.scoping",
+    "Scope": "costaware.current",
     "cost_aware": "costaware.scoping",
     "current_scope": "costaware.current",
     "last_scope": "costaware.scoping",

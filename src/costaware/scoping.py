@@ -23,13 +23,9 @@ print(s.tracker.total_cost)
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import functools
 import inspect
-import threading
-import uuid
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
 
@@ -40,7 +36,7 @@ from costaware.config import check_fallback, validate_policy
 from costaware.core.budget import Budget, BudgetLedger, OnExceed
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
-from costaware.core.types import CostRecord, CostTracker
+from costaware.current import Scope, ScopeSpec
 from costaware.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -52,199 +48,85 @@ _CURRENT = current.CURRENT
 _LAST = current.LAST
 
 
-@dataclass(frozen=True)
-class ScopeSpec:
-    """A scope's settings, validated once (at decoration time)."""
-
-    name: str
-    budget: Budget | None = None
-    """A shared budget (its ledger lives in its store), or ``None``."""
-    per_call: Budget | None = None
-    """``budget=<number>``: that limit for each invocation, each with a ledger of its own (the
-    budget's key is the scope's name, so invocations share it in refusals and metric attributes,
-    a bounded set of series, never their spend)."""
-    retry: RetryPolicy | None = None
-    feature: str | None = None
-    tenant: str | None = None
-    on_exceed: OnExceed | None = None
-    route: Any = None
-    cache: bool | None = None
-    """Place prompt-cache breakpoints for this scope's calls (``None``: on inside scopes)."""
-    max_output_tokens: int | None = None
-    """Cap every call's output length in this scope (the smaller of this and the caller's own)."""
+def build_spec(
+    name: str,
+    *,
+    budget: Budget | float | int | str | Decimal | None = None,
+    retries: RetryPolicy | int | None = None,
+    feature: str | None = None,
+    tenant: str | None = None,
+    on_exceed: OnExceed | None = None,
+    fallback: str | None = None,
+    route: Any = None,
+    cache: Any = None,
+    max_output_tokens: int | None = None,
+) -> ScopeSpec:
+    """A scope's settings, validated (bad ones raise :class:`ConfigurationError`)."""
     response_cache: Any = None
-    """``cache=ResponseCache(...)``: answer repeated requests from this cache."""
-
-    @classmethod
-    def build(
-        cls,
-        name: str,
-        *,
-        budget: Budget | float | int | str | Decimal | None = None,
-        retries: RetryPolicy | int | None = None,
-        feature: str | None = None,
-        tenant: str | None = None,
-        on_exceed: OnExceed | None = None,
-        fallback: str | None = None,
-        route: Any = None,
-        cache: Any = None,
-        max_output_tokens: int | None = None,
-    ) -> ScopeSpec:
-        response_cache: Any = None
-        if getattr(cache, "is_response_cache", False):
-            response_cache, cache = cache, None  # prompt-cache breakpoints stay on (the default)
-        elif cache is False:
-            response_cache = False  # no caching of any kind here, whatever encloses the scope
-        if cache not in (None, True, False):
-            raise ConfigurationError(
-                f"cache must be True, False, None or a costaware.ResponseCache, not {cache!r}"
-            )
-        if max_output_tokens is not None and (
-            isinstance(max_output_tokens, bool)
-            or not isinstance(max_output_tokens, int)
-            or max_output_tokens < 1
-        ):
-            raise ConfigurationError(f"max_output_tokens must be a positive int, not {max_output_tokens!r}")
-        if route is not None:
-            route = validate_policy(route)
-        if on_exceed not in (None, "raise", "downgrade", "warn"):
-            raise ConfigurationError(f"on_exceed must be 'raise', 'downgrade' or 'warn', not {on_exceed!r}")
-        shared: Budget | None = None
-        per_call: Budget | None = None
-        if isinstance(budget, Budget):
-            shared = budget
-        elif budget is not None:  # validates: a number >= 0
-            per_call = Budget(limit=budget, key=name, on_exceed=on_exceed or "raise")
-        retry = RetryPolicy.of(retries)
-        if fallback is not None:
-            base = retry or RetryPolicy(retries=0)
-            retry = RetryPolicy(**{**_fields(base), "fallback": fallback})
-        check_fallback(retry)
-        for label, value in (("feature", feature), ("tenant", tenant)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigurationError(f"{label} must be a non-empty string")
-        spec = cls(
-            name,
-            shared,
-            per_call,
-            retry,
-            feature,
-            tenant,
-            on_exceed,
-            route,
-            cache,
-            max_output_tokens,
-            response_cache,
+    if getattr(cache, "is_response_cache", False):
+        response_cache, cache = cache, None  # prompt-cache breakpoints stay on (the default)
+    elif cache is False:
+        response_cache = False  # no caching of any kind here, whatever encloses the scope
+    if cache not in (None, True, False):
+        raise ConfigurationError(
+            f"cache must be True, False, None or a costaware.ResponseCache, not {cache!r}"
         )
-        if shared is not None:
-            from costaware.steps import spend
+    if max_output_tokens is not None and (
+        isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens < 1
+    ):
+        raise ConfigurationError(f"max_output_tokens must be a positive int, not {max_output_tokens!r}")
+    if route is not None:
+        route = validate_policy(route)
+    if on_exceed not in (None, "raise", "downgrade", "warn"):
+        raise ConfigurationError(f"on_exceed must be 'raise', 'downgrade' or 'warn', not {on_exceed!r}")
+    shared: Budget | None = None
+    per_call: Budget | None = None
+    if isinstance(budget, Budget):
+        shared = budget
+    elif budget is not None:  # validates: a number >= 0
+        per_call = Budget(limit=budget, key=name, on_exceed=on_exceed or "raise")
+    retry = RetryPolicy.of(retries)
+    if fallback is not None:
+        base = retry or RetryPolicy(retries=0)
+        retry = RetryPolicy(**{**_fields(base), "fallback": fallback})
+    check_fallback(retry)
+    for label, value in (("feature", feature), ("tenant", tenant)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigurationError(f"{label} must be a non-empty string")
+    spec = ScopeSpec(
+        name,
+        shared,
+        per_call,
+        retry,
+        feature,
+        tenant,
+        on_exceed,
+        route,
+        cache,
+        max_output_tokens,
+        response_cache,
+    )
+    if shared is not None:
+        from costaware.steps import spend
 
-            spend.shared_ledger(shared)  # opens the store now: an unreachable one fails here
-        return spec
-
-    def named(self, name: str) -> ScopeSpec:
-        """This spec under another name (a decorated function's), its per-invocation budget keyed by it."""
-        per_call = self.per_call
-        if per_call is not None:
-            per_call = Budget(limit=per_call.limit, key=name, on_exceed=per_call.on_exceed)
-        return dataclasses.replace(self, name=name, per_call=per_call)
-
-    @functools.cached_property
-    def settings(self) -> dict[str, Any]:
-        """The scoped settings this scope sets itself (``None``: not set here). Read-only."""
-        return {name: getattr(self, name) for name in _SCOPED_SETTINGS}
-
-
-_SCOPED_SETTINGS = ("route", "cache", "max_output_tokens", "retry", "response_cache")
-"""The settings a scope may set for its calls; the innermost scope that sets one wins."""
+        spend.shared_ledger(shared)  # opens the store now: an unreachable one fails here
+    return spec
 
 
 def _fields(policy: RetryPolicy) -> dict[str, Any]:
     return {name: getattr(policy, name) for name in policy.__dataclass_fields__}
 
 
-class Scope:
-    """One invocation of a ``@cost_aware`` function (or one ``with costaware.scope(...)`` block)."""
+def _ledgers_of(spec: ScopeSpec) -> tuple[BudgetLedger, ...]:
+    """A new invocation's own budgets: the shared budget's ledger, then a per-invocation one."""
+    from costaware.steps import spend
 
-    def __init__(
-        self, spec: ScopeSpec, parent: Scope | None, arguments: Mapping[str, Any] | None = None
-    ) -> None:
-        from costaware.steps import spend
-
-        self.spec = spec
-        self.parent = parent
-        self.arguments = arguments
-        """The decorated function's arguments by name, kept only for a response cache whose
-        namespace is a callable of them."""
-        self._id: str | None = None
-        self._tracker = CostTracker()
-        self._lock = threading.Lock()
-        ledgers: tuple[BudgetLedger, ...] = ()
-        if spec.budget is not None:
-            ledgers = (spend.shared_ledger(spec.budget),)
-        if spec.per_call is not None:
-            ledgers += (BudgetLedger(spec.per_call, MemoryStore()),)
-        self.ledgers = ledgers
-        """This scope's own budgets."""
-        own = (ledgers, (spec.on_exceed,) * len(ledgers))
-        if parent is None:
-            self.budgets: tuple[tuple[BudgetLedger, ...], tuple[str | None, ...]] = own
-            self.settings: dict[str, Any] = spec.settings
-        else:
-            inherited = parent.budgets
-            self.budgets = (own[0] + inherited[0], own[1] + inherited[1])
-            outer = parent.settings
-            self.settings = {
-                name: value if value is not None else outer[name] for name, value in spec.settings.items()
-            }
-        """``budgets``: every budget a call here is charged to (innermost first) and each one's
-        ``on_exceed`` override. ``settings``: each scoped setting's value here: this scope's own, else
-        the innermost enclosing scope's, else ``None`` (``configure()`` then decides). Both resolved
-        once: a scope's parents never change."""
-        self.remaining: dict[str, float | None] = {}
-        """What was left of each budget when the scope ended, by key (for its span)."""
-
-    def setting(self, name: str) -> Any:
-        """The innermost scope's value of ``name`` (``route``, ``cache``, ``max_output_tokens``,
-        ``retry``, ``response_cache``), or ``None`` when no enclosing scope sets it (``configure()``
-        then decides)."""
-        return self.settings[name]
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def id(self) -> str:
-        """A random id for this invocation (made on first read: most scopes are never asked)."""
-        found = self._id
-        if found is None:
-            with self._lock:  # two threads asking first get the same id
-                if self._id is None:
-                    self._id = uuid.uuid4().hex[:16]
-                found = self._id
-        return found
-
-    @property
-    def tracker(self) -> CostTracker:
-        """The frozen record of this scope's calls so far (inner scopes' calls included)."""
-        return self._tracker
-
-    def chain(self) -> Iterator[Scope]:
-        """This scope and every enclosing one, innermost first."""
-        scope: Scope | None = self
-        while scope is not None:
-            yield scope
-            scope = scope.parent
-
-    def record(self, record: CostRecord) -> None:
-        for scope in self.chain():
-            with scope._lock:
-                scope._tracker = scope._tracker.add(record)
-
-    def __repr__(self) -> str:
-        t = self._tracker
-        return f"<Scope {self.name!r} calls={t.calls} cost=${t.total_cost}>"
+    ledgers: tuple[BudgetLedger, ...] = ()
+    if spec.budget is not None:
+        ledgers = (spend.shared_ledger(spec.budget),)
+    if spec.per_call is not None:
+        ledgers += (BudgetLedger(spec.per_call, MemoryStore()),)
+    return ledgers
 
 
 def last_scope() -> Scope | None:
@@ -272,7 +154,7 @@ class _Opened:
         from costaware.instrumentation import patching
 
         patching.ensure_instrumented()
-        scope = self._scope = Scope(self._spec, _CURRENT.get(), self._arguments)
+        scope = self._scope = Scope(self._spec, _CURRENT.get(), _ledgers_of(self._spec), self._arguments)
         runtime = patching.current_runtime()
         if runtime is not None and otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY):
             runtime = runtime.silent()  # no span, the budgets as usual
@@ -373,7 +255,7 @@ def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> ScopeBlock:
     """The context-manager form of :func:`cost_aware`: ``with costaware.scope("batch", budget=5) as s:``
     (or ``async with`` in a coroutine) gives the :class:`Scope`, readable after the block. Bad
     arguments raise :class:`ConfigurationError` here."""
-    spec = ScopeSpec.build(name, **options)
+    spec = build_spec(name, **options)
     if callable(getattr(spec.response_cache, "namespace", None)):
         raise ConfigurationError(
             "a ResponseCache whose namespace is a function needs a decorated function's arguments: "
@@ -404,7 +286,7 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
     """
     import wrapt
 
-    settings = ScopeSpec.build(name or "scope", **options)  # validated now, function given or not
+    settings = build_spec(name or "scope", **options)  # validated now, function given or not
 
     def decorate(function: Any) -> Any:
         spec = settings.named(name or str(getattr(function, "__qualname__", "scope")))

@@ -53,7 +53,7 @@ from costaware.steps.prepare import Prepared, Savings, savings
 from costaware.steps.spend import Reservations, SpendGuard
 
 if TYPE_CHECKING:
-    from costaware.scoping import Scope
+    from costaware.current import Scope
 
 log = logging.getLogger("costaware")
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from costaware.config import internal_error
 
 if TYPE_CHECKING:
-    from costaware.pipeline.call import Call
+    from costaware.steps.spend import Reservations, SpendGuard
 
 
 @dataclass(slots=True)
@@ -27,7 +28,7 @@ class Send:
 
 @dataclass(slots=True)
 class Reserve:
-    """Reserve one attempt's worst case in the call's budgets (:meth:`Call.reserve`, off the event loop
+    """Reserve one attempt's worst case in the call's budgets (``Call.reserve``, off the event loop
     when a store does I/O). The driver replies ``(reservation, arguments to send)``, or throws the
     refusal into the steps."""
 
@@ -63,6 +64,37 @@ Step = LookUp | Replay | Reserve | Send | Sleep
 """What a call's steps ask their driver to do next."""
 
 
+class Driven(Protocol):
+    """What a driver needs of a call (``costaware.pipeline.call.Call``)."""
+
+    guard: SpendGuard
+
+    @property
+    def done(self) -> bool: ...
+
+    def attempts(self, kwargs: dict[str, Any], look_up: bool = False) -> Generator[Step, Any, Any]: ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+    def activate(self) -> Any: ...
+
+    def deactivate(self, tokens: Any) -> None: ...
+
+    def reserve(self, kwargs: dict[str, Any]) -> tuple[Reservations, dict[str, Any]]: ...
+
+    def unreserve(self, reserved: tuple[Reservations, dict[str, Any]]) -> None: ...
+
+    def consult_cache(self, kwargs: dict[str, Any]) -> Any: ...
+
+    async def consult_cache_async(self, kwargs: dict[str, Any]) -> Any: ...
+
+    def replay(self, hit: Any, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any: ...
+
+    async def replay_async(
+        self, hit: Any, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any: ...
+
+
 class _Walk:
     """A call's steps as a driver walks them: :meth:`next` gives the next step, having handed the
     steps the driver's ``reply`` to the last one (or thrown ``refusal`` into them); ``None`` once they
@@ -72,7 +104,7 @@ class _Walk:
 
     __slots__ = ("_call", "_steps", "refusal", "reply", "value")
 
-    def __init__(self, call: Call, kwargs: dict[str, Any], look_up: bool) -> None:
+    def __init__(self, call: Driven, kwargs: dict[str, Any], look_up: bool) -> None:
         self._call = call
         self._steps = call.attempts(kwargs, look_up=look_up)
         self.reply: Any = None
@@ -97,7 +129,9 @@ class _Walk:
             return None
 
 
-def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None) -> Any:
+def drive(
+    call: Driven, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None
+) -> Any:
     """Run a call's steps synchronously: ``send`` sends one attempt; ``replayer()`` gives the function
     that answers from the response cache (``None``: the cache is not consulted, as for a cascade's
     later hops)."""
@@ -131,7 +165,7 @@ def drive(call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
 
 
 async def drive_async(
-    call: Call, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None
+    call: Driven, send: Any, args: tuple[Any, ...], kwargs: dict[str, Any], replayer: Any = None
 ) -> Any:
     """Run a call's steps in the running event loop (same steps as :func:`drive`); a reservation in
     a store that does I/O (SQLite, Redis) is made on the budget worker thread, not in the loop."""

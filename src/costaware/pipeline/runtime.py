@@ -7,6 +7,7 @@ pipeline reads it at each call, so a new configuration applies to the next call.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from costaware.core.budget import BudgetLedger
 from costaware.core.caching import ReuseTracker
 from costaware.core.pricing import PriceBook
 from costaware.core.retry import RetryPolicy, http_status
+from costaware.core.routing.tiers import Ladders, ladders
 from costaware.core.types import NOT_BILLED, UNPRICED, CallRequest, CallResult, Cost
 from costaware.providers.base import PatchTarget
 from costaware.steps.prepare import Prepared, prepare_request
@@ -27,7 +29,7 @@ from costaware.steps.spend import SpendGuard
 from costaware.telemetry.emit import Telemetry
 
 if TYPE_CHECKING:
-    from costaware.scoping import Scope
+    from costaware.current import Scope
 
 log = logging.getLogger("costaware")
 
@@ -75,6 +77,11 @@ class Runtime:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         self._silent: Runtime | None = None
+
+    @functools.cached_property
+    def ladders(self) -> Ladders:
+        """The tier ladders (defaults, ``COSTAWARE_TIERS``, ``configure(tiers=...)``), read once."""
+        return ladders(self.settings.tiers, prices=self.prices)
 
     def silent(self) -> Runtime:
         """This runtime with telemetry off, for calls made inside OpenTelemetry's suppression

@@ -16,15 +16,37 @@ import inspect
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import wrapt
 
 from costaware.config import internal_error
 
 if TYPE_CHECKING:
-    from costaware.pipeline.call import Call
-    from costaware.providers.base import PatchTarget
+    from costaware.core.types import StreamEnd
+    from costaware.providers.base import PatchTarget, StreamAccumulator
+
+
+class Streamed(Protocol):
+    """What a stream proxy needs of its call (``costaware.pipeline.call.Call``)."""
+
+    accumulator: StreamAccumulator | None
+    stream_attached: bool
+
+    @property
+    def done(self) -> bool: ...
+
+    def note_first_chunk(self) -> None: ...
+
+    def finish_stream(self, stream_end: StreamEnd) -> None: ...
+
+    def fail(self, error: BaseException, stream_end: StreamEnd | None = None) -> None: ...
+
+    def observe(self, value: Any) -> Any: ...
+
+    def attach_stream(self, stream: Any) -> Any: ...
+
+    def replayer(self, wrapped: Any, instance: Any) -> Any: ...
 
 
 STREAM, RAW, VALUE = "stream", "raw", "value"
@@ -64,13 +86,13 @@ def _finish_on_gc(proxy: Any) -> None:
         _abandon(call)
 
 
-def _first_event(call: Call) -> Any:
+def _first_event(call: Streamed) -> Any:
     """Note a stream's first event; returns what reads each event (the accumulator's ``add``)."""
     call.note_first_chunk()
     return call.accumulator.add  # type: ignore[union-attr]
 
 
-def _read_events(stream: Any, call: Call) -> Iterator[Any]:
+def _read_events(stream: Any, call: Streamed) -> Iterator[Any]:
     """The events of ``stream``, each read into ``call``: a generator, so a ``for`` loop resumes it
     directly instead of calling a Python ``__next__`` on the proxy for every event."""
     iterator = iter(stream)
@@ -93,7 +115,7 @@ def _read_events(stream: Any, call: Call) -> Iterator[Any]:
         yield event
 
 
-def _abandon(call: Call) -> None:
+def _abandon(call: Streamed) -> None:
     if not call.done:
         with contextlib.suppress(Exception):  # never raise from a finaliser
             call.finish_stream("abandoned")
@@ -107,7 +129,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     the generator), so the call is finished as abandoned when the generator is collected, not the proxy.
     """
 
-    def __init__(self, stream: Any, call: Call) -> None:
+    def __init__(self, stream: Any, call: Streamed) -> None:
         super().__init__(stream)
         self._self_call = call
         self._self_events = events = _read_events(stream, call)
@@ -139,7 +161,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """An async stream (``anthropic.AsyncStream``, ``openai.AsyncStream``) that records its call."""
 
-    def __init__(self, stream: Any, call: Call) -> None:
+    def __init__(self, stream: Any, call: Streamed) -> None:
         super().__init__(stream)
         self._self_call = call
         self._self_iter: Any = None
@@ -189,7 +211,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         _finish_on_gc(self)
 
 
-def wrap_stream(stream: Any, call: Call) -> Any:
+def wrap_stream(stream: Any, call: Streamed) -> Any:
     return AsyncStreamProxy(stream, call) if hasattr(stream, "__anext__") else StreamProxy(stream, call)
 
 
@@ -199,7 +221,7 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     parsed stream is proxied in turn) and ends at the latest on ``close()``. A raw response whose body
     is already read is not wrapped: the caller gets the SDK's own object (see ``Call.observe``)."""
 
-    def __init__(self, response: Any, call: Call) -> None:
+    def __init__(self, response: Any, call: Streamed) -> None:
         super().__init__(response)
         self._self_call = call
         self._self_parsed: tuple[Any, Any] | None = None
@@ -240,11 +262,11 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         _finish_on_gc(self)
 
 
-def wrap_raw_response(response: Any, call: Call) -> Any:
+def wrap_raw_response(response: Any, call: Streamed) -> Any:
     return RawResponseProxy(response, call)
 
 
-def _attach_to_helper_stream(call: Call, helper_stream: Any) -> None:
+def _attach_to_helper_stream(call: Streamed, helper_stream: Any) -> None:
     """Feed ``call`` from the SDK stream under a helper's high-level stream.
 
     The helpers (``MessageStream``, ``ChatCompletionStream``, ``ResponseStream``) read their raw SSE
@@ -273,7 +295,7 @@ class HelperRequest:
     prepared: Any
     """The :class:`costaware.steps.prepare.Prepared` request: routed, capped and cache-planned."""
     scope: Any
-    open_call: Callable[..., Call | None]
+    open_call: Callable[..., Streamed | None]
     """The pipeline's entrance (``costaware.pipeline.call.open_call``), given by the wrapper: helpers
     start their call the same way a plain call does."""
     drive: Callable[..., Any]
@@ -288,14 +310,14 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, manager: Any, request: HelperRequest) -> None:
         super().__init__(manager)
         self._self_request = request
-        self._self_call: Call | None = None
+        self._self_call: Streamed | None = None
         self._self_entered: Any = manager
         self._self_replayed = False
         self._self_own_entered = False
         """Whether the caller's own manager was the one entered (else the request it prepared is
         closed: :func:`_discard`)."""
 
-    def _self_start(self) -> Call | None:
+    def _self_start(self) -> Streamed | None:
         request = self._self_request
         call = request.open_call(
             request.runtime, request.target, request.instance, request.prepared, request.scope

@@ -7,18 +7,42 @@ module only decides which steps apply to a call (scope settings first, then ``co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from costaware.core import caching
 from costaware.core.types import Cost, Usage
 from costaware.steps.spend import output_cap, output_cap_field
 
 if TYPE_CHECKING:
-    from costaware.pipeline.runtime import Runtime
+    from costaware.config import Settings
+    from costaware.core.caching import ReuseTracker
+    from costaware.core.pricing import PriceBook
+    from costaware.core.routing.tiers import Ladders
+    from costaware.current import Scope
     from costaware.providers.base import PatchTarget
-    from costaware.scoping import Scope
+    from costaware.steps.routing import Affinity
+
+
+class Machinery(Protocol):
+    """What preparing a request reads of the configured runtime (``costaware.pipeline.runtime.Runtime``;
+    routing's :class:`~costaware.steps.routing.Machinery` is part of it)."""
+
+    settings: Settings
+    prices: PriceBook
+    affinity: Affinity
+    cache_tracker: ReuseTracker
+    clock: Callable[[], float]
+    policies_outside_scopes: bool
+
+    @property
+    def ladders(self) -> Ladders: ...
+
+    def setting(self, scope: Scope | None, name: str) -> Any: ...
+
+    def budgeted(self, scope: Scope | None) -> bool: ...
 
 
 @dataclass
@@ -40,7 +64,7 @@ class Prepared:
     (``costaware.steps.routing.Footprint``)."""
 
 
-def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
+def cache_enabled(runtime: Machinery, scope: Scope | None) -> bool:
     """Prompt-cache breakpoints: a scope's ``cache=`` wins, then ``configure(prompt_cache=...)``;
     by default they are placed inside ``@cost_aware`` scopes only (plain instrumentation only observes)."""
     setting = runtime.setting(scope, "cache")
@@ -48,7 +72,7 @@ def cache_enabled(runtime: Runtime, scope: Scope | None) -> bool:
 
 
 def prepare_request(
-    runtime: Runtime, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None
+    runtime: Machinery, target: PatchTarget, kwargs: dict[str, Any], scope: Scope | None
 ) -> Prepared:
     prepared = Prepared(kwargs=kwargs, requested_model=_model(kwargs))
     if target.endpoint.operation != "chat" or (scope is None and not runtime.policies_outside_scopes):
@@ -69,7 +93,7 @@ def prepare_request(
     return prepared
 
 
-def for_model(runtime: Runtime, target: PatchTarget, prepared: Prepared, model: str) -> dict[str, Any]:
+def for_model(runtime: Machinery, target: PatchTarget, prepared: Prepared, model: str) -> dict[str, Any]:
     """The prepared request sent to another model (a cascade's next hop): cache breakpoints are
     planned again, since where they pay depends on the model's minimum cacheable prefix."""
     if prepared.uncached is None:
@@ -94,7 +118,7 @@ def _model(kwargs: dict[str, Any]) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Scope | None) -> None:
+def _route(runtime: Machinery, target: PatchTarget, prepared: Prepared, scope: Scope | None) -> None:
     policy = runtime.setting(scope, "route")
     if policy is None:
         return
@@ -103,7 +127,7 @@ def _route(runtime: Runtime, target: PatchTarget, prepared: Prepared, scope: Sco
     routing.apply_route(runtime, target, prepared, policy, scope, caching=cache_enabled(runtime, scope))
 
 
-def _plan_cache(runtime: Runtime, target: PatchTarget, prepared: Prepared) -> None:
+def _plan_cache(runtime: Machinery, target: PatchTarget, prepared: Prepared) -> None:
     """Place the endpoint's prompt-cache breakpoints or key (its adapter knows how)."""
     plan = target.endpoint.plan_cache
     if plan is None:
@@ -128,7 +152,12 @@ class Savings:
 
 
 def savings(
-    runtime: Runtime, provider: str, requested: str | None, usage: Usage | None, cost: Cost, overhead: Decimal
+    runtime: Machinery,
+    provider: str,
+    requested: str | None,
+    usage: Usage | None,
+    cost: Cost,
+    overhead: Decimal,
 ) -> Savings | None:
     """Savings of one priced call: baseline = its tokens at the requested model, all uncached.
 

@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from costaware.core.caching import min_cacheable_tokens
 from costaware.core.routing import (
@@ -20,7 +20,6 @@ from costaware.core.routing import (
     Decision,
     ToolCall,
     cheapest_fitting,
-    ladders,
     provider_of_model,
     requested_json,
     route,
@@ -30,32 +29,79 @@ from costaware.core.routing.warmth import leave_cutoff, static_prefix
 from costaware.core.tokens import typical_tokens, typical_tokens_of_length
 
 if TYPE_CHECKING:
-    from costaware.pipeline.call import Call
-    from costaware.pipeline.runtime import Runtime
-    from costaware.providers.base import PatchTarget
-    from costaware.scoping import Scope
-    from costaware.steps.prepare import Prepared
+    from collections.abc import Mapping
+    from decimal import Decimal
 
-_lock = threading.Lock()
+    from costaware.config import Settings
+    from costaware.core.pricing import PriceBook
+    from costaware.core.routing.tiers import Ladders
+    from costaware.core.types import CallRequest
+    from costaware.current import Scope
+    from costaware.providers.base import Endpoint, PatchTarget
+
+
+class Machinery(Protocol):
+    """What routing reads of the configured runtime (``costaware.pipeline.runtime.Runtime``)."""
+
+    settings: Settings
+    prices: PriceBook
+    affinity: Affinity
+
+    @property
+    def ladders(self) -> Ladders:
+        """The tier ladders: defaults, ``COSTAWARE_TIERS``, ``configure(tiers=...)``."""
+        ...
+
+
+class Routable(Protocol):
+    """The request being prepared (``costaware.steps.prepare.Prepared``): routing replaces its
+    kwargs and records its decision, cascade, footprint and span attributes."""
+
+    kwargs: dict[str, Any]
+    attributes: list[tuple[str, Any]]
+    cascade: Any
+    decision: Any
+    footprint: Any
+
+
+class Budgets(Protocol):
+    """What a budget downgrade asks of a call's budgets (``costaware.steps.spend.SpendGuard``)."""
+
+    def worst_case(
+        self, endpoint: Endpoint, model: str | None, kwargs: Mapping[str, Any]
+    ) -> Decimal | None: ...
+
+    def fits(self, amount: Decimal) -> bool: ...
+
+
+class RoutedCall(Protocol):
+    """What a cascade's next hop and a budget downgrade read of a call
+    (``costaware.pipeline.call.Call``)."""
+
+    target: PatchTarget
+    request: CallRequest
+    cascade: Any
+    cascade_checks: list[tuple[str, bool]]
+    span: Any
+    footprint: Any
+
+    @property
+    def guard(self) -> Budgets: ...
+
+    @property
+    def runtime(self) -> Machinery: ...
+
+    def escalate(self, value: Any, current: str, following: str, reason: str) -> None: ...
+
 
 WARM_S = 300.0
 """How long a prefix is taken to stay in a model's prompt cache: the default TTL (5 minutes)."""
 
 
-def ladders_of(runtime: Runtime) -> Any:
-    """The runtime's tier ladders, read (defaults, ``COSTAWARE_TIERS``, ``configure(tiers=...)``) once."""
-    with _lock:
-        found = getattr(runtime, "_ladders", None)
-        if found is None:
-            found = ladders(runtime.settings.tiers, prices=runtime.prices)
-            runtime._ladders = found  # type: ignore[attr-defined]
-        return found
-
-
 def apply_route(
-    runtime: Runtime,
+    runtime: Machinery,
     target: PatchTarget,
-    prepared: Prepared,
+    prepared: Routable,
     policy: Any,
     scope: Scope | None,
     *,
@@ -64,7 +110,7 @@ def apply_route(
     """Route ``prepared`` by ``policy``; ``caching``: prompt caching is on for this call (the
     warm-cache rule weighs a prefix only where caches are used)."""
     provider = target.endpoint.provider
-    tiers = ladders_of(runtime)
+    tiers = runtime.ladders
     label = scope.spec.feature if scope is not None else None
     upgrade = runtime.settings.allow_upgrade
     if isinstance(policy, Cascade):
@@ -88,7 +134,7 @@ def apply_route(
 
 
 def _keep_warm(
-    runtime: Runtime,
+    runtime: Machinery,
     auto: AutoClassifier,
     decision: Decision,
     provider: str,
@@ -284,7 +330,7 @@ class Affinity:
         return Decision(decision.requested_model, previous, tier, decision.policy, reason, decision.signals)
 
 
-def answer_of(call: Call, value: Any, kwargs: Any) -> Answer:
+def answer_of(call: RoutedCall, value: Any, kwargs: Any) -> Answer:
     """What the checks need from a response (read through the provider adapter)."""
     endpoint = call.target.endpoint
     result = endpoint.read_response(value, True)
@@ -299,7 +345,7 @@ def answer_of(call: Call, value: Any, kwargs: Any) -> Answer:
     )
 
 
-def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
+def next_hop(call: RoutedCall, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
     """The model to escalate to when ``value`` fails the cascade's checks, else ``None`` (accept it)."""
     cascade: Cascade = call.cascade
     ok, reason = cascade.check(answer_of(call, value, kwargs))
@@ -307,9 +353,7 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
     following = (
         None
         if ok
-        else cascade.next_model(
-            current, hops=hops, ladder=ladders_of(call.runtime).get(call.request.provider)
-        )
+        else cascade.next_model(current, hops=hops, ladder=call.runtime.ladders.get(call.request.provider))
     )
     call.cascade_checks.append((current, following is not None))
     if following is None:
@@ -324,9 +368,9 @@ def next_hop(call: Call, value: Any, kwargs: dict[str, Any], hops: int) -> str |
     return following
 
 
-def downgrade_model(call: Call, kwargs: dict[str, Any]) -> str | None:
+def downgrade_model(call: RoutedCall, kwargs: dict[str, Any]) -> str | None:
     """The cheapest tier of the call's provider whose worst case fits every budget, or ``None``."""
-    ladder = ladders_of(call.runtime).get(call.request.provider)
+    ladder = call.runtime.ladders.get(call.request.provider)
     if ladder is None:
         return None
 

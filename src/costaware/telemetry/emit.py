@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.context import attach, detach, get_current
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from costaware import __version__
+from costaware._version import __version__
 from costaware.core.types import CallOutcome, CallRequest
 from costaware.telemetry.metrics import Sums, instruments_for
 

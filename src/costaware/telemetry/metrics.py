@@ -19,7 +19,7 @@ from opentelemetry import metrics
 from opentelemetry.context import Context, get_current
 from opentelemetry.metrics import Observation
 
-from costaware import __version__
+from costaware._version import __version__
 from costaware.config import internal_error
 
 log = logging.getLogger("costaware")

@@ -280,3 +280,67 @@ def test_bad_retry_settings_fail_at_decoration() -> None:
         cost_aware(retries="3")  # type: ignore[arg-type]
     with pytest.raises(costaware.ConfigurationError, match="deadline"):
         RetryPolicy(deadline=0)
+
+
+def _seen_spans(seen: list[Any]) -> Any:
+    """An httpx request hook that notes the OpenTelemetry span current while the SDK sends."""
+    from opentelemetry import trace
+
+    def note(request: Any) -> None:
+        seen.append(trace.get_current_span())
+
+    return note
+
+
+def test_every_attempt_runs_under_the_calls_span_and_leaves_it_after(
+    sim: Any, telemetry: Any, no_sleep: None
+) -> None:
+    from opentelemetry import trace
+
+    seen: list[Any] = []
+    client = anthropic.Anthropic(
+        base_url=sim.anthropic_base_url,
+        api_key="k",
+        http_client=anthropic.DefaultHttpxClient(event_hooks={"request": [_seen_spans(seen)]}),
+    )
+    sim.add_fault(Fault(status=529, times=2))
+
+    @cost_aware(retries=3)
+    def ask() -> Any:
+        around = trace.get_current_span()
+        client.messages.create(model=HAIKU, max_tokens=20, messages=user("hi"))
+        return around, trace.get_current_span()
+
+    before, after = ask()
+    call = next(s for s in telemetry.our_spans() if s.name.startswith("chat"))
+    assert [s.get_span_context().span_id for s in seen] == [call.context.span_id] * 3
+    assert after is before  # the scope's span again, not the call's
+
+
+async def test_every_async_attempt_runs_under_the_calls_span_and_leaves_it_after(
+    sim: Any, telemetry: Any, no_sleep: None
+) -> None:
+    from opentelemetry import trace
+
+    seen: list[Any] = []
+
+    async def note(request: Any) -> None:
+        seen.append(trace.get_current_span())
+
+    client = anthropic.AsyncAnthropic(
+        base_url=sim.anthropic_base_url,
+        api_key="k",
+        http_client=anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [note]}),
+    )
+    sim.add_fault(Fault(status=503, times=1))
+
+    @cost_aware(retries=2)
+    async def ask() -> Any:
+        around = trace.get_current_span()
+        await client.messages.create(model=HAIKU, max_tokens=20, messages=user("hi"))
+        return around, trace.get_current_span()
+
+    before, after = await ask()
+    call = next(s for s in telemetry.our_spans() if s.name.startswith("chat"))
+    assert [s.get_span_context().span_id for s in seen] == [call.context.span_id] * 2
+    assert after is before

@@ -98,15 +98,18 @@ class Driven(Protocol):
 class _Walk:
     """A call's steps as a driver walks them: :meth:`next` gives the next step, having handed the
     steps the driver's ``reply`` to the last one (or thrown ``refusal`` into them); ``None`` once they
-    are done, their result in :attr:`value`. Used as a context manager: a driver interrupted between
-    steps (a task cancelled while it waits to retry or for a reservation, a KeyboardInterrupt) ends
-    the call with that exception and closes its steps."""
+    are done, their result in :attr:`value`. From a :class:`Send` step to the next call of
+    :meth:`next`, the call is current (the SDK's method runs as part of it: its span is the parent of
+    the SDK's own). Used as a context manager: a driver interrupted between steps (a task cancelled
+    while it waits to retry or for a reservation, a KeyboardInterrupt) ends the call with that
+    exception and closes its steps."""
 
-    __slots__ = ("_call", "_steps", "refusal", "reply", "value")
+    __slots__ = ("_active", "_call", "_steps", "refusal", "reply", "value")
 
     def __init__(self, call: Driven, kwargs: dict[str, Any], look_up: bool) -> None:
         self._call = call
         self._steps = call.attempts(kwargs, look_up=look_up)
+        self._active: Any = None
         self.reply: Any = None
         self.refusal: BaseException | None = None
         self.value: Any = None
@@ -115,18 +118,27 @@ class _Walk:
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if self._active is not None:
+            self._call.deactivate(self._active)
+            self._active = None
         if error is not None:
             if not self._call.done:
                 self._call.fail(error)
             self._steps.close()
 
     def next(self) -> Step | None:
+        if self._active is not None:
+            self._call.deactivate(self._active)
+            self._active = None
         refusal, self.refusal = self.refusal, None
         try:
-            return self._steps.send(self.reply) if refusal is None else self._steps.throw(refusal)
+            step = self._steps.send(self.reply) if refusal is None else self._steps.throw(refusal)
         except StopIteration as finished:
             self.value = finished.value
             return None
+        if isinstance(step, Send):
+            self._active = self._call.activate()
+        return step
 
 
 def drive(
@@ -138,13 +150,10 @@ def drive(
     with _Walk(call, kwargs, replayer is not None) as walk:
         while (step := walk.next()) is not None:
             if isinstance(step, Send):
-                tokens = call.activate()
                 try:
                     walk.reply = (send(*args, **step.kwargs), None)
                 except BaseException as exc:
                     walk.reply = (None, exc)
-                finally:
-                    call.deactivate(tokens)
             elif isinstance(step, Reserve):
                 try:
                     walk.reply = call.reserve(step.kwargs)
@@ -172,13 +181,10 @@ async def drive_async(
     with _Walk(call, kwargs, replayer is not None) as walk:
         while (step := walk.next()) is not None:
             if isinstance(step, Send):
-                tokens = call.activate()
                 try:
                     walk.reply = (await send(*args, **step.kwargs), None)
                 except BaseException as exc:
                     walk.reply = (None, exc)
-                finally:
-                    call.deactivate(tokens)
             elif isinstance(step, Reserve):
                 try:
                     walk.reply = await call.guard.off_loop(call.reserve, step.kwargs, call.unreserve)

@@ -94,6 +94,9 @@ class RoutedCall(Protocol):
     def escalate(self, value: Any, current: str, following: str, reason: str) -> None: ...
 
 
+_KEY_JSON = json.JSONEncoder(default=str, sort_keys=True)
+"""A conversation's key text (one encoder: ``json.dumps`` with options builds one per call)."""
+
 WARM_S = 300.0
 """How long a prefix is taken to stay in a model's prompt cache: the default TTL (5 minutes)."""
 
@@ -276,7 +279,7 @@ class Affinity:
             users = users[:turns]
         if not users:
             return None
-        text = json.dumps([provider, kwargs.get("system"), users], default=str, sort_keys=True)
+        text = _KEY_JSON.encode([provider, kwargs.get("system"), users])
         return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
     def footprint(self, provider: str, kwargs: Any, prefix: tuple[str, int] | None) -> Footprint | None:

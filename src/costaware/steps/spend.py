@@ -261,7 +261,11 @@ def estimate_input_tokens(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
     endpoint's prompt arguments (every argument, for an endpoint that declares none)."""
     fields = endpoint.prompt_fields or tuple(kwargs)
     parts = {k: kwargs[k] for k in fields if k in kwargs and _given(kwargs[k])}
-    return tokens_at_most(json.dumps(parts, default=str, ensure_ascii=False))
+    return tokens_at_most(_PROMPT_JSON.encode(parts))
+
+
+_PROMPT_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+"""One encoder for every estimate (``json.dumps`` with options builds one per call)."""
 
 
 def _given(value: Any) -> bool:

@@ -133,8 +133,14 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_CANONICAL_JSON = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default
+)
+"""One encoder for every segment (``json.dumps`` with options builds one per call)."""
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default)
+    return _CANONICAL_JSON.encode(value)
 
 
 def _without_marker(block: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from costaware.core.routing.reading import is_mapping
 __all__ = ["leave_cutoff", "static_prefix"]
 
 _LEADING_ROLES = frozenset({"system", "developer"})
+_SORTED_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+# One encoder each, made once: ``json.dumps`` with options builds a new one on every call.
 
 
 def static_prefix(kwargs: Mapping[str, object]) -> tuple[str, int] | None:
@@ -56,8 +59,8 @@ def static_prefix(kwargs: Mapping[str, object]) -> tuple[str, int] | None:
     if system is None and not leading and not tools:
         return None
     try:
-        text = json.dumps([tools, system, turns[:leading]], default=str, sort_keys=True, ensure_ascii=False)
-        rest = len(json.dumps(turns[leading:], default=str, ensure_ascii=False))
+        text = _SORTED_JSON.encode([tools, system, turns[:leading]])
+        rest = len(_JSON.encode(turns[leading:]))
     except (TypeError, ValueError):  # circular or unserialisable: no prefix to weigh
         return None
     return text, rest

@@ -1,0 +1,150 @@
+"""What each policy adds to an instrumented call: the scope alone, then a per-invocation budget,
+retries, ``route="auto"`` and prompt-cache breakpoints one at a time, then all of them (the
+``costaware-policies`` configuration of ``bench/overhead.py``).
+
+One measuring process (the simulator runs in a process of its own, as in ``bench/overhead.py``), the
+same client for every configuration; configurations interleaved in blocks of ``--block``
+calls so that machine noise falls on all of them alike. Each figure is a median wall time per call,
+and the median CPU time of the calling thread per call (``time.thread_time``: what the call's own
+Python work costs, without the wait for the simulator, so less noisy), each reported as µs over the
+plain instrumented call (no ``@cost_aware``). The costs are measured right after a real HTTP round
+trip, as an application pays them (not in a warm loop).
+
+    .venv/bin/python bench/policy_parts.py                  # anthropic messages.create, 3000 calls each
+    .venv/bin/python bench/policy_parts.py --case openai --calls 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from collections.abc import Callable
+from typing import Any
+
+PROMPT = "Tell me about budgets."  # as bench/overhead.py: a 7-token prompt, 183 tokens answered
+PARTS: dict[str, dict[str, Any] | None] = {
+    "plain": None,
+    "scope": {},
+    "scope + budget": {"budget": 1000},
+    "scope + retries": {"retries": 2},
+    'scope + route="auto"': {"route": "auto"},
+    "scope + cache breakpoints": {"cache": True},
+    "all (costaware-policies)": {"budget": 1000, "retries": 2, "route": "auto", "cache": True},
+}
+
+
+def _calls(case: str, url: str) -> dict[str, Callable[[], Any]]:
+    import costaware
+
+    messages = [{"role": "user", "content": PROMPT}]
+    if case == "anthropic":
+        import anthropic
+
+        client: Any = anthropic.Anthropic(base_url=url, api_key="x", max_retries=0)
+
+        def call() -> Any:
+            return client.messages.create(model="claude-haiku-4-5", max_tokens=200, messages=messages)
+
+    else:
+        import openai
+
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+
+        def call() -> Any:
+            return client.chat.completions.create(model="gpt-4o-mini", max_tokens=200, messages=messages)
+
+    made: dict[str, Callable[[], Any]] = {}
+    for label, options in PARTS.items():
+        made[label] = call if options is None else costaware.cost_aware(name="bench", **options)(call)
+    return made
+
+
+@contextlib.contextmanager
+def _simulator() -> Iterator[str]:
+    """``python -m costaware.sim`` on a free loopback port, in a process of its own; its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "costaware.sim", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", choices=("anthropic", "openai"), default="anthropic")
+    parser.add_argument("--calls", type=int, default=3000, help="measured calls per configuration")
+    parser.add_argument("--block", type=int, default=20, help="calls per interleaved block")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up calls per configuration")
+    args = parser.parse_args()
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import costaware
+
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    costaware.instrument(
+        tracer_provider=tracer_provider, meter_provider=MeterProvider([InMemoryMetricReader()])
+    )
+    times: dict[str, list[float]] = {label: [] for label in PARTS}
+    cpu: dict[str, list[float]] = {label: [] for label in PARTS}
+    with _simulator() as url:
+        calls = _calls(args.case, url)
+        for _ in range(args.warmup):
+            for call in calls.values():
+                call()
+        exporter.clear()
+        rounds = max(args.calls // args.block, 1)
+        for block in range(rounds):
+            order = list(calls.items())
+            if block % 2:
+                order.reverse()  # neither end of a block is always the same configuration
+            for label, call in order:
+                for _ in range(args.block):
+                    started, started_cpu = time.perf_counter(), time.thread_time()
+                    call()
+                    cpu[label].append(time.thread_time() - started_cpu)
+                    times[label].append(time.perf_counter() - started)
+            exporter.clear()
+    costaware.uninstrument()
+
+    base, base_cpu = statistics.median(times["plain"]), statistics.median(cpu["plain"])
+    print(f"{args.case}: {rounds * args.block} calls per configuration (µs per call, medians)")
+    print(f"{'configuration':<28} {'wall':>7} {'over plain':>11} {'CPU':>7} {'over plain':>11}")
+    for label in PARTS:
+        wall, used = statistics.median(times[label]), statistics.median(cpu[label])
+        print(
+            f"{label:<28} {wall * 1e6:>7.0f} {(wall - base) * 1e6:>+11.1f}"
+            f" {used * 1e6:>7.0f} {(used - base_cpu) * 1e6:>+11.1f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -46,14 +46,16 @@ from overhead import (  # noqa: E402
     DEFAULT_VENV,
     MAX_TOKENS,
     OPENAI_MODEL,
+    POLICIES,
     PROMPT,
     TARGET_RATIO,
     _instrument,
     _set_up_providers,
+    _with_policies,
     write_results,
 )
 
-CONFIGS = ("raw", "costaware", "openllmetry")
+CONFIGS = ("raw", "costaware", POLICIES, "openllmetry")
 DEFAULT_OUTPUT = BENCH / "results" / "instructions.json"
 
 
@@ -105,7 +107,8 @@ def worker(spec: dict[str, Any]) -> None:
     import gc
 
     _set_up_providers()
-    _instrument(spec["config"])
+    config = spec["config"]
+    _instrument("costaware" if config == POLICIES else config)
     case, answer = spec["case"], spec["answer"]
     body = answer["body"].encode("latin-1")
     provider = "anthropic" if case.startswith("anthropic") else "openai"
@@ -127,12 +130,15 @@ def worker(spec: dict[str, Any]) -> None:
     stream = case.endswith("stream")
     method = client.messages.create if provider == "anthropic" else client.chat.completions.create
 
-    def call() -> None:
+    def plain() -> int:
         if stream:
             for _ in method(stream=True, **kwargs):
                 pass
         else:
             method(**kwargs)
+        return 0
+
+    call = _with_policies(plain) if config == POLICIES else plain
 
     for _ in range(spec["warmup"]):
         call()
@@ -197,22 +203,27 @@ def main(argv: list[str] | None = None) -> int:
         for config in CONFIGS:
             spec = {"config": config, "case": case, "answer": answers[case], "warmup": args.warmup}
             counts[config] = per_call(str(python), spec, env, args.low, args.high)
-            print(f"{case:17} {config:12} {counts[config]:>12,.0f} instructions per call", flush=True)
-        ours, theirs = counts["costaware"] - counts["raw"], counts["openllmetry"] - counts["raw"]
+            print(f"{case:17} {config:18} {counts[config]:>12,.0f} instructions per call", flush=True)
+        ours, policies = counts["costaware"] - counts["raw"], counts[POLICIES] - counts["raw"]
+        theirs = counts["openllmetry"] - counts["raw"]
         results[case] = {
             "instructions_per_call": counts,
-            "overhead": {"costaware": ours, "openllmetry": theirs},
+            "overhead": {"costaware": ours, POLICIES: policies, "openllmetry": theirs},
             "ratio": ours / theirs,
+            "ratio_policies": policies / theirs,
         }
-        print(f"{case:17} added: costaware {ours:,.0f}, OpenLLMetry {theirs:,.0f}, ratio {ours / theirs:.2f}")
-    print()
-    print("| case | raw | costaware adds | OpenLLMetry adds | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for case, result in results.items():
-        counts = result["instructions_per_call"]
         print(
-            f"| {case} | {counts['raw']:,.0f} | +{result['overhead']['costaware']:,.0f} | "
-            f"+{result['overhead']['openllmetry']:,.0f} | {result['ratio']:.2f} |"
+            f"{case:17} added: costaware {ours:,.0f} ({ours / theirs:.2f}), with policies {policies:,.0f} "
+            f"({policies / theirs:.2f}), OpenLLMetry {theirs:,.0f}"
+        )
+    print()
+    print("| case | raw | costaware adds | with policies adds | OpenLLMetry adds | ratios |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for case, result in results.items():
+        counts, added = result["instructions_per_call"], result["overhead"]
+        print(
+            f"| {case} | {counts['raw']:,.0f} | +{added['costaware']:,.0f} | +{added[POLICIES]:,.0f} | "
+            f"+{added['openllmetry']:,.0f} | {result['ratio']:.2f} / {result['ratio_policies']:.2f} |"
         )
     write_results(
         args.output,

@@ -23,8 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 PROMPT = "Tell me about budgets."  # as bench/overhead.py: a 7-token prompt, 183 tokens answered

@@ -37,7 +37,7 @@ from costaware.core.budget import Budget, BudgetLedger, OnExceed
 from costaware.core.errors import ConfigurationError
 from costaware.core.retry import RetryPolicy
 from costaware.current import Scope, ScopeSpec
-from costaware.stores.memory import MemoryStore
+from costaware.stores.memory import InvocationStore
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -125,7 +125,7 @@ def _ledgers_of(spec: ScopeSpec) -> tuple[BudgetLedger, ...]:
     if spec.budget is not None:
         ledgers = (spend.shared_ledger(spec.budget),)
     if spec.per_call is not None:
-        ledgers += (BudgetLedger(spec.per_call, MemoryStore()),)
+        ledgers += (BudgetLedger(spec.per_call, InvocationStore()),)
     return ledgers
 
 

@@ -7,6 +7,8 @@ Money is kept as ``Decimal`` (exact). Nothing survives the process.
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -18,7 +20,7 @@ from decimal import Decimal, localcontext
 from costaware.core.budget import DEFAULT_RESERVATION_TTL, MONEY_CONTEXT, Charge, Reservation, as_utc
 from costaware.stores import _forksafe
 
-__all__ = ["MemoryStore"]
+__all__ = ["InvocationStore", "MemoryStore"]
 
 _ZERO = Decimal(0)
 # Settled ids remembered for idempotency. A duplicate settle comes from the same call's cleanup paths,
@@ -122,3 +124,79 @@ class MemoryStore:
             self._reserved[slot] = left
         else:
             self._reserved.pop(slot, None)
+
+
+class InvocationStore:
+    """The store of one invocation's budget (``@cost_aware(budget=0.50)``): what one call of the
+    function has spent and holds reserved, for as long as that call lasts.
+
+    The :class:`MemoryStore` semantics (atomic reserve, idempotent settle, spend booked even for a
+    reservation it did not make), without what a store that outlives its calls needs: one key and
+    one window, so no slots; no reservation TTL (the invocation's end drops what is left); no charge
+    history (nothing reports one invocation's charges, its scope's tracker has them); reservation ids
+    from a counter. A thread-safe ``threading.Lock`` guards it: an invocation may start threads that
+    call the provider. Made once per invocation, so it is cheap to make.
+
+    >>> from decimal import Decimal
+    >>> from costaware.core.budget import Charge
+    >>> store = InvocationStore()
+    >>> held, spent, reserved = store.reserve("f", "none", Decimal("0.30"), Decimal("0.50"))
+    >>> store.reserve("f", "none", Decimal("0.30"), Decimal("0.50"))[0] is None  # 0.60 > 0.50
+    True
+    >>> store.settle(held, Charge(budget_key="f", amount=Decimal("0.02")))
+    >>> store.usage("f", "none")
+    (Decimal('0.02'), Decimal('0.00'))
+    """
+
+    __slots__ = ("__weakref__", "_ids", "_lock", "_open", "_reserved", "_settled", "_spent")
+
+    blocking = False
+    """Its operations do no I/O (see :class:`MemoryStore`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._spent = _ZERO
+        self._reserved = _ZERO
+        self._open: dict[str, Decimal] = {}
+        self._settled: set[str] = set()
+
+    def reserve(
+        self, key: str, window: str, amount: Decimal, limit: Decimal, *, reservation_id: str | None = None
+    ) -> tuple[Reservation | None, Decimal, Decimal]:
+        with self._lock, localcontext(MONEY_CONTEXT):
+            spent, reserved = self._spent, self._reserved
+            if spent + reserved + amount > limit:
+                return None, spent, reserved
+            found = reservation_id or f"invocation-{next(self._ids)}"
+            self._open[found] = amount
+            self._reserved = reserved + amount
+        return Reservation(id=found, key=key, window=window, amount=amount), spent, reserved
+
+    def settle(self, reservation: Reservation, charge: Charge) -> None:
+        with self._lock, localcontext(MONEY_CONTEXT):
+            if reservation.id in self._settled:
+                return
+            self._settled.add(reservation.id)
+            self._drop(reservation.id)
+            self._spent += charge.amount
+
+    def release(self, reservation: Reservation) -> None:
+        with self._lock, localcontext(MONEY_CONTEXT):
+            self._drop(reservation.id)
+
+    def usage(self, key: str, window: str) -> tuple[Decimal, Decimal]:
+        with self._lock:
+            return self._spent, self._reserved
+
+    def charges(self, since: datetime | None = None) -> list[Charge]:
+        """None kept (see the class docstring)."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _drop(self, reservation_id: str) -> None:
+        amount = self._open.pop(reservation_id, None)
+        if amount is not None:
+            self._reserved -= amount

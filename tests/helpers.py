@@ -147,3 +147,18 @@ def unawaited_requests(manager: Any) -> list[Any]:
         for value in vars(wrapped).values()
         if inspect.iscoroutine(value) and inspect.getcoroutinestate(value) == inspect.CORO_CREATED
     ]
+
+
+def run_together(count: int, target: Any) -> None:
+    """Run ``target()`` in ``count`` threads that start at once (a barrier), and wait for them all."""
+    start = threading.Barrier(count)
+
+    def run() -> None:
+        start.wait()
+        target()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

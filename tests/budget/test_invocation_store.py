@@ -5,7 +5,6 @@ sequences, under threads, and on the paths a call takes when a store fails open.
 from __future__ import annotations
 
 import doctest
-import threading
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -14,6 +13,8 @@ from hypothesis import strategies as st
 from costaware.core.budget import Charge, Reservation
 from costaware.stores import memory
 from costaware.stores.memory import InvocationStore, MemoryStore
+
+from helpers import run_together
 
 D = Decimal
 LIMIT = D("0.50")
@@ -58,20 +59,14 @@ def test_it_answers_as_the_memory_store_does(steps: list[tuple[str, Decimal, int
 def test_threads_never_reserve_past_the_limit() -> None:
     store = InvocationStore()
     accepted: list[Reservation] = []
-    start = threading.Barrier(16)
 
     def claim() -> None:
-        start.wait()
         for _ in range(10):
             reservation, _, _ = store.reserve("f", "none", D("0.01"), LIMIT)
             if reservation is not None:
                 accepted.append(reservation)
 
-    threads = [threading.Thread(target=claim) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(16, claim)
     assert len(accepted) == 50
     assert len({r.id for r in accepted}) == 50
     assert store.usage("f", "none") == (D(0), LIMIT)

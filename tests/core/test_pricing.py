@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -17,6 +16,8 @@ from hypothesis import strategies as st
 import costaware.core.pricing as pricing
 from costaware.core.pricing import ModelPrice, PriceBook, price_usage
 from costaware.core.types import Cost, Usage
+
+from helpers import run_together
 
 D = Decimal
 # Pinned so the bundled data's dated prices (batch variants from 2026-10-14, Sonnet/Opus 4.6 losing
@@ -475,18 +476,8 @@ def test_misses_are_memoised(resolutions: list[str]) -> None:
 
 def test_many_threads_resolving_at_once_get_one_price(resolutions: list[str]) -> None:
     book = PriceBook(clock=Clock(NOW))
-    start = threading.Barrier(32)
     results: list[ModelPrice | None] = []
-
-    def resolve() -> None:
-        start.wait()
-        results.append(book.lookup("anthropic", "claude-opus-4-6"))
-
-    threads = [threading.Thread(target=resolve) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(32, lambda: results.append(book.lookup("anthropic", "claude-opus-4-6")))
 
     assert len(results) == 32
     assert all(result is results[0] for result in results)

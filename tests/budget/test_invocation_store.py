@@ -5,6 +5,10 @@ sequences, under threads, and on the paths a call takes when a store fails open.
 from __future__ import annotations
 
 import doctest
+import os
+import sys
+import threading
+import time
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -57,19 +61,25 @@ def test_it_answers_as_the_memory_store_does(steps: list[tuple[str, Decimal, int
 
 
 def test_threads_never_reserve_past_the_limit() -> None:
-    store = InvocationStore()
-    accepted: list[Reservation] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch inside reserve: without the lock, they overspend
+    try:
+        for _ in range(10):  # each contest catches a missing lock about two times in three
+            store = InvocationStore()
+            accepted: list[Reservation] = []
 
-    def claim() -> None:
-        for _ in range(10):
-            reservation, _, _ = store.reserve("f", "none", D("0.01"), LIMIT)
-            if reservation is not None:
-                accepted.append(reservation)
+            def claim(store: InvocationStore = store, accepted: list[Reservation] = accepted) -> None:
+                for _ in range(10):
+                    reservation, _, _ = store.reserve("f", "none", D("0.01"), LIMIT)
+                    if reservation is not None:
+                        accepted.append(reservation)
 
-    run_together(16, claim)
-    assert len(accepted) == 50
-    assert len({r.id for r in accepted}) == 50
-    assert store.usage("f", "none") == (D(0), LIMIT)
+            run_together(16, claim)
+            assert len(accepted) == 50
+            assert len({r.id for r in accepted}) == 50
+            assert store.usage("f", "none") == (D(0), LIMIT)
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def test_a_reservation_made_elsewhere_is_booked_once_when_settled() -> None:
@@ -87,3 +97,53 @@ def test_it_keeps_no_charge_history() -> None:
     assert reservation is not None
     store.settle(reservation, Charge(budget_key="f", amount=D("0.02")))
     assert store.charges() == []
+
+
+def test_a_reservation_never_settled_stops_counting_after_its_ttl() -> None:
+    now = [0.0]
+    store = InvocationStore(reservation_ttl=60.0, clock=lambda: now[0])
+    leaked, _, _ = store.reserve("f", "none", D("0.40"), LIMIT)  # an abandoned stream's, say
+    assert leaked is not None
+    assert store.reserve("f", "none", D("0.20"), LIMIT)[0] is None
+    now[0] = 61.0
+    assert store.usage("f", "none") == (D(0), D(0))
+    assert store.reserve("f", "none", D("0.20"), LIMIT)[0] is not None
+    store.settle(leaked, Charge(budget_key="f", amount=D("0.05")))  # a late settle still books it
+    assert store.usage("f", "none") == (D("0.05"), D("0.20"))
+
+
+def test_a_child_forked_while_a_thread_is_inside_the_store_can_use_it() -> None:
+    store = InvocationStore()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # an invocation's other thread, inside a store operation at the fork
+        with store._lock:
+            holding.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        threading.Timer(0.2, release.set).start()  # the fork waits for the operation in flight
+        pid = os.fork()
+        if pid == 0:  # the child: one reservation, then leave without the parent's cleanup
+            code = 1
+            try:
+                code = 0 if store.reserve("f", "none", D("0.01"), LIMIT)[0] is not None else 2
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise AssertionError("the forked child hung on the store's lock")
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        holder.join()

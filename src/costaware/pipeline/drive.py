@@ -118,18 +118,20 @@ class _Walk:
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if self._active is not None:
-            self._call.deactivate(self._active)
-            self._active = None
-        if error is not None:
-            if not self._call.done:
-                self._call.fail(error)
-            self._steps.close()
+        tokens, self._active = self._active, None
+        try:
+            if tokens is not None:
+                self._call.deactivate(tokens)
+        finally:
+            if error is not None:
+                if not self._call.done:
+                    self._call.fail(error)
+                self._steps.close()
 
     def next(self) -> Step | None:
-        if self._active is not None:
-            self._call.deactivate(self._active)
-            self._active = None
+        tokens, self._active = self._active, None
+        if tokens is not None:
+            self._call.deactivate(tokens)
         refusal, self.refusal = self.refusal, None
         try:
             step = self._steps.send(self.reply) if refusal is None else self._steps.throw(refusal)

@@ -8,7 +8,6 @@ Money is kept as ``Decimal`` (exact). Nothing survives the process.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -131,11 +130,11 @@ class InvocationStore:
     function has spent and holds reserved, for as long as that call lasts.
 
     The :class:`MemoryStore` semantics (atomic reserve, idempotent settle, spend booked even for a
-    reservation it did not make), without what a store that outlives its calls needs: one key and
-    one window, so no slots; no reservation TTL (the invocation's end drops what is left); no charge
-    history (nothing reports one invocation's charges, its scope's tracker has them); reservation ids
-    from a counter. A thread-safe ``threading.Lock`` guards it: an invocation may start threads that
-    call the provider. Made once per invocation, so it is cheap to make.
+    reservation it did not make, a reservation never settled nor released stops counting after
+    ``reservation_ttl``, a fork-safe lock), without what a store shared by many calls needs: one key
+    and one window, so no slots; no charge history (nothing reports one invocation's charges, its
+    scope's tracker has them); reservation ids from a counter, not ``uuid4``. Made once per
+    invocation, so it is cheap to make.
 
     >>> from decimal import Decimal
     >>> from costaware.core.budget import Charge
@@ -148,28 +147,38 @@ class InvocationStore:
     (Decimal('0.02'), Decimal('0.00'))
     """
 
-    __slots__ = ("__weakref__", "_ids", "_lock", "_open", "_reserved", "_settled", "_spent")
+    __slots__ = ("__weakref__", "_clock", "_ids", "_lock", "_open", "_reserved", "_settled", "_spent", "_ttl")
 
     blocking = False
     """Its operations do no I/O (see :class:`MemoryStore`)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        *,
+        reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = reservation_ttl
+        self._clock = clock
+        self._lock = _forksafe.register(self)  # an invocation's threads may be inside it at a fork
         self._ids = itertools.count(1)
         self._spent = _ZERO
         self._reserved = _ZERO
-        self._open: dict[str, Decimal] = {}
+        # id -> (amount, expiry). One TTL for all, so insertion order is expiry order.
+        self._open: dict[str, tuple[Decimal, float]] = {}
         self._settled: set[str] = set()
 
     def reserve(
         self, key: str, window: str, amount: Decimal, limit: Decimal, *, reservation_id: str | None = None
     ) -> tuple[Reservation | None, Decimal, Decimal]:
         with self._lock, localcontext(MONEY_CONTEXT):
+            now = self._clock()
+            self._expire(now)
             spent, reserved = self._spent, self._reserved
             if spent + reserved + amount > limit:
                 return None, spent, reserved
             found = reservation_id or f"invocation-{next(self._ids)}"
-            self._open[found] = amount
+            self._open[found] = (amount, now + self._ttl)
             self._reserved = reserved + amount
         return Reservation(id=found, key=key, window=window, amount=amount), spent, reserved
 
@@ -186,7 +195,8 @@ class InvocationStore:
             self._drop(reservation.id)
 
     def usage(self, key: str, window: str) -> tuple[Decimal, Decimal]:
-        with self._lock:
+        with self._lock, localcontext(MONEY_CONTEXT):
+            self._expire(self._clock())
             return self._spent, self._reserved
 
     def charges(self, since: datetime | None = None) -> list[Charge]:
@@ -196,7 +206,14 @@ class InvocationStore:
     def close(self) -> None:
         """Nothing to release."""
 
+    def _expire(self, now: float) -> None:
+        while self._open:
+            reservation_id, (_, expiry) = next(iter(self._open.items()))
+            if expiry > now:
+                return
+            self._drop(reservation_id)
+
     def _drop(self, reservation_id: str) -> None:
-        amount = self._open.pop(reservation_id, None)
-        if amount is not None:
-            self._reserved -= amount
+        entry = self._open.pop(reservation_id, None)
+        if entry is not None:
+            self._reserved -= entry[0]

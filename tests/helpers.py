@@ -162,3 +162,54 @@ def run_together(count: int, target: Any) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def in_forked_child(action: Any, seconds: float = 15.0) -> int | None:
+    """Run ``action()`` in a forked child that leaves without the parent's cleanup: its exit code (0
+    when ``action`` returned a true value, 2 when a false one, 1 when it raised, the traceback
+    printed), or ``None`` (the child killed) when it is still running after ``seconds``: the
+    watchdog that turns a hang into a failure."""
+    import os
+    import time
+    import traceback
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if action() else 2
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return None
+
+
+@contextlib.contextmanager
+def held_by_another_thread(lock: Any, seconds: float = 0.3) -> Any:
+    """Another thread holds ``lock`` (a store operation in flight) from entry until ``seconds``
+    later; the block runs meanwhile, and its exit waits for that thread."""
+    import time
+
+    holding = threading.Event()
+
+    def hold() -> None:
+        with lock:
+            holding.set()
+            time.sleep(seconds)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        yield
+    finally:
+        holder.join()

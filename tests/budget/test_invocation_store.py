@@ -5,10 +5,7 @@ sequences, under threads, and on the paths a call takes when a store fails open.
 from __future__ import annotations
 
 import doctest
-import os
 import sys
-import threading
-import time
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -18,7 +15,7 @@ from costaware.core.budget import Charge, Reservation
 from costaware.stores import memory
 from costaware.stores.memory import InvocationStore, MemoryStore
 
-from helpers import run_together
+from helpers import held_by_another_thread, in_forked_child, run_together
 
 D = Decimal
 LIMIT = D("0.50")
@@ -114,36 +111,5 @@ def test_a_reservation_never_settled_stops_counting_after_its_ttl() -> None:
 
 def test_a_child_forked_while_a_thread_is_inside_the_store_can_use_it() -> None:
     store = InvocationStore()
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:  # an invocation's other thread, inside a store operation at the fork
-        with store._lock:
-            holding.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(5)
-        threading.Timer(0.2, release.set).start()  # the fork waits for the operation in flight
-        pid = os.fork()
-        if pid == 0:  # the child: one reservation, then leave without the parent's cleanup
-            code = 1
-            try:
-                code = 0 if store.reserve("f", "none", D("0.01"), LIMIT)[0] is not None else 2
-            finally:
-                os._exit(code)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.02)
-        else:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            raise AssertionError("the forked child hung on the store's lock")
-        assert os.waitstatus_to_exitcode(status) == 0
-    finally:
-        release.set()
-        holder.join()
+    with held_by_another_thread(store._lock):  # an invocation's other thread, inside the store
+        assert in_forked_child(lambda: store.reserve("f", "none", D("0.01"), LIMIT)[0] is not None) == 0

@@ -20,6 +20,7 @@ from costaware.core.errors import ConfigurationError
 from costaware.steps.spend import shared_ledger
 
 from .conftest import SRC, url_for
+from helpers import held_by_another_thread, in_forked_child
 
 # --- a read-only SQLite database is refused when the budget is declared ---------------------------
 
@@ -70,34 +71,8 @@ def test_read_only_sqlite_is_refused_at_decoration(tmp_path: Path, directory_wri
 # --- a child forked while a thread holds a store's lock does not hang -----------------------------
 
 
-def _wait_child(pid: int, seconds: float) -> int | None:
-    """The child's exit code, or ``None`` (and the child killed) when it is still running after
-    ``seconds``: the watchdog that turns a hang into a failure."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.02)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    return None
-
-
 def _fork_and_reserve(budget: Budget) -> int | None:
-    pid = os.fork()
-    if pid == 0:  # the child: one reservation, then leave without running the parent's cleanup
-        code = 1
-        try:
-            reservation = shared_ledger(budget).reserve(Decimal("0.001"))
-            code = 0 if reservation is not None else 2
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    return _wait_child(pid, 15.0)
+    return in_forked_child(lambda: shared_ledger(budget).reserve(Decimal("0.001")) is not None)
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
@@ -107,20 +82,8 @@ def test_fork_while_another_thread_is_inside_the_store(
     budget = Budget(10, key=f"fork-held-{kind}", store=url_for(kind, tmp_path, request))
     ledger = shared_ledger(budget)
     ledger.reserve(Decimal("0.001"))  # the store is open and in use
-    holding = threading.Event()
-
-    def hold() -> None:  # a store operation in flight in another thread when the fork comes
-        with ledger.store._lock:  # type: ignore[attr-defined]
-            holding.set()
-            time.sleep(0.3)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(5)
+    with held_by_another_thread(ledger.store._lock):  # type: ignore[attr-defined]
         assert _fork_and_reserve(budget) == 0
-    finally:
-        holder.join()
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])

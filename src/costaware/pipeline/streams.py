@@ -24,6 +24,7 @@ from costaware.config import internal_error
 
 if TYPE_CHECKING:
     from costaware.core.types import StreamEnd
+    from costaware.pipeline.drive import Driven
     from costaware.providers.base import PatchTarget, StreamAccumulator
 
 
@@ -47,6 +48,12 @@ class Streamed(Protocol):
     def attach_stream(self, stream: Any) -> Any: ...
 
     def replayer(self, wrapped: Any, instance: Any) -> Any: ...
+
+
+if TYPE_CHECKING:
+
+    class HelperCall(Streamed, Driven, Protocol):
+        """What a stream helper needs of its call: a stream proxy's and a driver's needs together."""
 
 
 STREAM, RAW, VALUE = "stream", "raw", "value"
@@ -295,10 +302,10 @@ class HelperRequest:
     prepared: Any
     """The :class:`costaware.steps.prepare.Prepared` request: routed, capped and cache-planned."""
     scope: Any
-    open_call: Callable[..., Streamed | None]
+    open_call: Callable[..., HelperCall | None]
     """The pipeline's entrance (``costaware.pipeline.call.open_call``), given by the wrapper: helpers
     start their call the same way a plain call does."""
-    drive: Callable[..., Any]
+    drive: Callable[[HelperCall, Any, tuple[Any, ...], dict[str, Any], Any], Any]
     """The driver of the call's attempts (``costaware.pipeline.drive.drive`` or ``drive_async``)."""
 
 
@@ -310,14 +317,14 @@ class _HelperBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, manager: Any, request: HelperRequest) -> None:
         super().__init__(manager)
         self._self_request = request
-        self._self_call: Streamed | None = None
+        self._self_call: HelperCall | None = None
         self._self_entered: Any = manager
         self._self_replayed = False
         self._self_own_entered = False
         """Whether the caller's own manager was the one entered (else the request it prepared is
         closed: :func:`_discard`)."""
 
-    def _self_start(self) -> Streamed | None:
+    def _self_start(self) -> HelperCall | None:
         request = self._self_request
         call = request.open_call(
             request.runtime, request.target, request.instance, request.prepared, request.scope

@@ -97,15 +97,55 @@ def test_counts_survive_a_reconfiguration(anthropic_client: Any, telemetry: Tele
     assert telemetry.histogram_count(DURATION) == 2
 
 
-def test_exemplars_link_the_trace_the_call_was_made_in(anthropic_client: Any, telemetry: Telemetry) -> None:
+def _exemplar_spans(telemetry: Telemetry, *names: str) -> list[set[tuple[int, int]]]:
+    """(trace id, span id) of every exemplar on each metric's points, from one collection (a
+    collection hands the exemplars over: the next one starts without them)."""
+    data = telemetry.reader.get_metrics_data()
+    metrics = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    return [
+        {
+            (e.trace_id, e.span_id)
+            for m in metrics
+            if m.name == name
+            for p in m.data.data_points
+            for e in p.exemplars
+        }
+        for name in names
+    ]
+
+
+def test_exemplars_link_the_call_inside_the_trace_it_was_made_in(
+    anthropic_client: Any, telemetry: Telemetry
+) -> None:
     tracer = config.current_settings().tracer_provider.get_tracer("the-app")
     with tracer.start_as_current_span("handle request") as parent:
         _ask(anthropic_client)
-    _ask(anthropic_client)  # outside any span: offers no exemplar
-    (point,) = telemetry.points(DURATION)
-    assert point.count == 2
-    trace_ids = {exemplar.trace_id for exemplar in point.exemplars}
-    assert trace_ids == {parent.get_span_context().trace_id}
+    (call,) = telemetry.call_spans()
+    assert call.context is not None and call.parent is not None
+    assert call.context.trace_id == parent.get_span_context().trace_id
+    expected = {(call.context.trace_id, call.context.span_id)}
+    assert _exemplar_spans(telemetry, DURATION, "costaware.call.cost") == [expected] * 2
+
+
+def test_a_call_outside_any_span_links_its_own_trace(anthropic_client: Any, telemetry: Telemetry) -> None:
+    """An application with no tracing of its own (``import costaware.auto`` in a script) still gets
+    a link from a costly or slow call's point to that call's trace."""
+    _ask(anthropic_client)
+    (call,) = telemetry.call_spans()
+    assert call.context is not None and call.parent is None
+    expected = {(call.context.trace_id, call.context.span_id)}
+    assert _exemplar_spans(telemetry, DURATION, "costaware.call.cost", TOKENS) == [expected] * 3
+
+
+def test_a_call_inside_a_scope_links_its_own_span_not_the_scope(
+    anthropic_client: Any, telemetry: Telemetry
+) -> None:
+    costaware.cost_aware(name="job")(_ask)(anthropic_client)
+    (call,) = telemetry.call_spans()
+    scope = telemetry.span_named("costaware.scope job")
+    assert call.context is not None and call.parent is not None
+    assert call.parent.span_id == scope.context.span_id  # type: ignore[union-attr]
+    assert _exemplar_spans(telemetry, DURATION) == [{(call.context.trace_id, call.context.span_id)}]
 
 
 def test_threads_and_a_collecting_reader_lose_no_point(anthropic_client: Any, telemetry: Telemetry) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import attach, detach, get_current
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from costaware._version import __version__
@@ -70,7 +70,9 @@ class Telemetry:
         for model, escalated in outcome.cascade_checks:
             self._count_cascade(request.provider, model, escalated=escalated)
         if outcome.sent:
-            self._record_metrics(outcome)
+            # Each point in the call's own span's context: its exemplar links to this call, inside
+            # the caller's trace or, for a call made outside any span, in a trace of its own.
+            self._record_metrics(outcome, trace.set_span_in_context(span))
         elif outcome.refused_by is not None:  # a refused call is counted by costaware.budget.refusals only
             self.metrics.refusals.add(
                 1, {"costaware.budget.key": outcome.refused_by, "gen_ai.request.model": request.model or ""}
@@ -214,7 +216,7 @@ class Telemetry:
         span.set_attributes(attributes)
         span.end()
 
-    def _record_metrics(self, outcome: CallOutcome) -> None:
+    def _record_metrics(self, outcome: CallOutcome, context: Context) -> None:
         request, result, cost = outcome.request, outcome.result, outcome.cost
         points = self._points(
             request,
@@ -224,7 +226,7 @@ class Telemetry:
             outcome.feature,
             outcome.tenant,
         )
-        record, context = self.metrics.pending.record, get_current()
+        record = self.metrics.pending.record
         record(self.metrics.duration, outcome.duration_s, points.duration, context)
         self.metrics.calls.add_to(1, points.calls_key)
         if outcome.time_to_first_chunk_s is not None:

@@ -7,6 +7,8 @@ tens of microseconds between runs, an instruction count by well under 1%. It mea
 replace them.
 
     python bench/instructions.py            # ~10 minutes; needs valgrind (apt install valgrind)
+    python bench/instructions.py --parts --cases anthropic   # what each policy adds (policy_parts.py's
+                                                             # configurations), in instructions
 
 How: the simulator answers each case once; its exact bytes are then served to the real SDK clients by
 an ``httpx`` ``MockTransport`` (the SDKs' documented ``http_client`` hook), so no socket and no other
@@ -138,7 +140,12 @@ def worker(spec: dict[str, Any]) -> None:
             method(**kwargs)
         return 0
 
-    call = _with_policies(plain) if config == POLICIES else plain
+    if spec.get("options") is not None:  # a configuration of policy_parts.py
+        import costaware
+
+        call = costaware.cost_aware(name="bench", **spec["options"])(plain)
+    else:
+        call = _with_policies(plain) if config == POLICIES else plain
 
     for _ in range(spec["warmup"]):
         call()
@@ -182,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--seed", default="0", help="PYTHONHASHSEED of every worker; default 0")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="count policy_parts.py's configurations (plain costaware, the scope, each policy, all) instead",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -197,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     env.update(BENCH_ENV, PYTHONHASHSEED=args.seed, PYTHONPATH=str(REPO / "src"))
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "costaware-bench-pycache")
     answers = record_answers()
+    if args.parts:
+        return count_parts(args, str(python), env, answers, argv)
     results: dict[str, Any] = {}
     for case in args.cases:
         counts = {}
@@ -233,6 +247,45 @@ def main(argv: list[str] | None = None) -> int:
             "high": args.high,
             "seed": args.seed,
             "target_ratio": TARGET_RATIO,
+            "cases": results,
+        },
+    )
+    return 0
+
+
+def count_parts(
+    args: argparse.Namespace, python: str, env: dict[str, str], answers: dict[str, Any], argv: Any
+) -> int:
+    """``--parts``: instructions per call of each configuration of ``policy_parts.py``, and what each
+    adds to the plain instrumented call (the scope alone, then one policy at a time over the scope)."""
+    from policy_parts import PARTS
+
+    results: dict[str, Any] = {}
+    for case in args.cases:
+        counts: dict[str, float] = {}
+        for label, options in PARTS.items():
+            spec = {"config": "costaware", "case": case, "answer": answers[case], "warmup": args.warmup}
+            counts[label] = per_call(python, {**spec, "options": options}, env, args.low, args.high)
+            added = counts[label] - counts["plain"]
+            print(f"{case:17} {label:28} {counts[label]:>12,.0f} per call  {added:>+12,.0f}", flush=True)
+        results[case] = {"instructions_per_call": counts}
+    print()
+    print("| configuration | " + " | ".join(f"{case} adds to plain" for case in results) + " |")
+    print("| --- |" + " ---: |" * len(results))
+    for label in PARTS:
+        cells = [
+            f"{r['instructions_per_call'][label] - r['instructions_per_call']['plain']:+,.0f}"
+            for r in results.values()
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    write_results(
+        args.output,
+        {
+            "command": "python bench/instructions.py " + " ".join(argv or sys.argv[1:]),
+            "low": args.low,
+            "high": args.high,
+            "seed": args.seed,
+            "parts": {label: options for label, options in PARTS.items()},
             "cases": results,
         },
     )

@@ -118,7 +118,7 @@ def test_the_minimum_depends_on_the_model() -> None:
     assert Planner(SONNET).plan(kwargs).breakpoints
     plan = Planner("claude-opus-4-6").plan(kwargs)
     assert plan.breakpoints == ()
-    assert any(r.startswith("system: prefix below minimum") and "< 4096" in r for r in plan.skipped)
+    assert any("below minimum" in r and "< 4096 tokens" in r for r in plan.skipped)
 
 
 def test_min_tokens_overrides_the_table() -> None:
@@ -219,6 +219,56 @@ def test_a_growing_conversation_marks_the_last_user_message_from_the_second_turn
     assert second.breakpoints[1].reason.startswith("conversation: growing conversation")
     third = planner.plan(request(messages=conversation(3)), after=30)
     assert where(third)[-1] == ("messages[4].content[0]", "5m")
+
+
+def _whole(messages: list[dict[str, Any]]) -> int:
+    """The planner's token estimate of a system-less request (its canonical text)."""
+    return estimate_tokens(
+        "\n".join(
+            f"user: {m['content']}" if m["role"] == "user" else f"assistant: {m['content']}" for m in messages
+        )
+    )
+
+
+def _plan_turns(minimum: int, turns: int) -> list[CachePlan]:
+    tracker, plans = ReuseTracker(), []
+    for turn in range(1, turns + 1):
+        kwargs = request(system=None, messages=conversation(turn))
+        plans.append(
+            plan_anthropic(kwargs, model=SONNET, tracker=tracker, now=float(turn), min_tokens=minimum)
+        )
+    return plans
+
+
+def test_a_turn_from_half_the_minimum_up_is_remembered_for_the_next() -> None:
+    first_turn, second_turn = _whole(conversation(1)), _whole(conversation(2))
+    minimum = 2 * first_turn  # the first turn is exactly half: remembered
+    assert second_turn >= minimum
+    first, second = _plan_turns(minimum, 2)
+    assert first.breakpoints == ()
+    assert where(second) == [("messages[2].content[0]", "5m")]
+
+
+def test_a_request_under_half_the_minimum_is_neither_planned_nor_remembered() -> None:
+    first_turn, second_turn = _whole(conversation(1)), _whole(conversation(2))
+    minimum = 2 * first_turn + 2  # the first turn is just under half
+    assert second_turn >= minimum
+    first, second, third = _plan_turns(minimum, 3)
+    assert first.breakpoints == ()
+    assert first.skipped == (
+        f"request below minimum ({first_turn} < {minimum} tokens, under half of it): not planned or tracked",
+    )
+    # Its conversation's next turn crosses the minimum unseen: its breakpoint waits one turn.
+    assert second.breakpoints == ()
+    assert "conversation: no earlier turn seen (a first turn or a one-off prompt)" in second.skipped
+    assert where(third) == [("messages[4].content[0]", "5m")]
+
+
+def test_a_small_request_still_counts_the_callers_markers() -> None:
+    marked = {"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}
+    plan = Planner().plan(request(system=None, messages=[{"role": "user", "content": [marked]}]))
+    assert plan.breakpoints == () and plan.caller_breakpoints == 1
+    assert plan.skipped[0].startswith("request below minimum (")
 
 
 def test_the_conversation_tail_becomes_a_one_block_list_and_nothing_else_is_copied() -> None:

@@ -245,8 +245,10 @@ def plan_anthropic(
     if len(caller) >= MAX_BREAKPOINTS:
         why = f"the caller's {len(caller)} markers use every breakpoint"
         return CachePlan(skipped=(why,), caller_breakpoints=len(caller))
-    planner = _Planner(request, _Prefixes(model, request, estimate_tokens), tracker, now, policy)
     minimum = min_cacheable_tokens(model) if min_tokens is None else min_tokens
+    if (small := _too_small(request, minimum, estimate_tokens)) is not None:
+        return CachePlan(skipped=(small,), caller_breakpoints=len(caller))
+    planner = _Planner(request, _Prefixes(model, request, estimate_tokens), tracker, now, policy)
     static = planner.static_candidates()
     conversation, inherit = planner.conversation_candidates()
     chosen = planner.select(static + conversation, caller, minimum)
@@ -263,6 +265,22 @@ def plan_anthropic(
         for c in chosen
     )
     return CachePlan(breakpoints=breakpoints, skipped=tuple(planner.skipped), caller_breakpoints=len(caller))
+
+
+def _too_small(request: _Request, minimum: int, estimate: Callable[[str], int]) -> str | None:
+    """Why a request is neither planned nor tracked, if the whole of it is under half the minimum.
+
+    No prefix of it can be cached, and remembering it would only matter if the next turn of its
+    conversation more than doubled it past the minimum (then that turn's breakpoint waits one turn).
+    Skipping it spares the hashing and planning of every short prompt, and keeps the tracker's
+    memory for prefixes that can pay."""
+    texts = [segment.text for segment in request.segments]
+    if sum(map(len, texts)) >= 4 * minimum:  # four characters or more per token estimated: not small
+        return None
+    tokens = estimate("\n".join(texts))
+    if 2 * tokens >= minimum:
+        return None
+    return f"request below minimum ({tokens} < {minimum} tokens, under half of it): not planned or tracked"
 
 
 # -- applying a plan --------------------------------------------------------------------------------

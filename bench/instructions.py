@@ -239,18 +239,15 @@ def main(argv: list[str] | None = None) -> int:
             f"| {case} | {counts['raw']:,.0f} | +{added['costaware']:,.0f} | +{added[POLICIES]:,.0f} | "
             f"+{added['openllmetry']:,.0f} | {result['ratio']:.2f} / {result['ratio_policies']:.2f} |"
         )
-    write_results(
-        args.output,
-        {
-            "command": "python bench/instructions.py " + " ".join(argv or sys.argv[1:]),
-            "low": args.low,
-            "high": args.high,
-            "seed": args.seed,
-            "target_ratio": TARGET_RATIO,
-            "cases": results,
-        },
-    )
+    _write(args, argv, target_ratio=TARGET_RATIO, cases=results)
     return 0
+
+
+def _write(args: argparse.Namespace, argv: Any, **fields: Any) -> None:
+    """The JSON report: the command and its counting parameters, then ``fields``."""
+    command = "python bench/instructions.py " + " ".join(argv or sys.argv[1:])
+    header = {"command": command, "low": args.low, "high": args.high, "seed": args.seed}
+    write_results(args.output, {**header, **fields})
 
 
 def count_parts(
@@ -278,17 +275,7 @@ def count_parts(
             for r in results.values()
         ]
         print(f"| {label} | " + " | ".join(cells) + " |")
-    write_results(
-        args.output,
-        {
-            "command": "python bench/instructions.py " + " ".join(argv or sys.argv[1:]),
-            "low": args.low,
-            "high": args.high,
-            "seed": args.seed,
-            "parts": {label: options for label, options in PARTS.items()},
-            "cases": results,
-        },
-    )
+    _write(args, argv, parts=dict(PARTS), cases=results)
     return 0
 
 

@@ -31,9 +31,9 @@ the caller marked is not marked again; a top-level ``cache_control`` (automatic 
 planner do nothing; no breakpoint whose prefix is below the model's minimum
 (:func:`min_cacheable_tokens`), and a request whose whole estimate is under half that minimum is
 neither planned nor remembered (its conversation's next turn would have to more than double it to
-be cacheable; that turn's breakpoint then waits one turn); a 1h breakpoint never follows a 5m one (the API requires longer
-TTLs first: our 5m markers before a 1h one are upgraded, and a 1h marker of ours that would follow
-a 5m marker of the caller's is dropped). Token counts are estimates
+be cacheable; that turn's breakpoint then waits one turn); a 1h breakpoint never follows a 5m one
+(the API requires longer TTLs first: our 5m markers before a 1h one are upgraded, and a 1h marker of
+ours that would follow a 5m marker of the caller's is dropped). Token counts are estimates
 (``estimate_tokens``, by default ``ceil(utf8 bytes / 4)`` over the canonical serialisation that the
 simulator uses); a marker placed on a prefix the real tokenizer counts under the minimum is
 harmless: the API caches nothing there and raises no error.

@@ -12,6 +12,11 @@ trip, as an application pays them (not in a warm loop).
 
     .venv/bin/python bench/policy_parts.py                  # anthropic messages.create, 3000 calls each
     .venv/bin/python bench/policy_parts.py --case openai --calls 1000
+    .venv/bin/python bench/policy_parts.py --conversation-kb 400 --calls 300   # a long conversation
+
+``--conversation-kb N`` sends, instead of the 7-token prompt, a conversation of about N thousand
+characters: real prompts of ``../shared/routing-dev`` (in file order) as alternating user and
+assistant turns, ending on a user turn. What each policy costs that grows with the prompt shows there.
 """
 
 from __future__ import annotations
@@ -38,10 +43,38 @@ PARTS: dict[str, dict[str, Any] | None] = {
 }
 
 
-def _calls(case: str, url: str) -> dict[str, Callable[[], Any]]:
+def _conversation(characters: int) -> list[dict[str, str]]:
+    """Real prompts (``../shared/routing-dev``) as alternating user and assistant turns, about
+    ``characters`` long in all, ending on a user turn."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "shared" / "routing-dev"
+    if not folder.is_dir():
+        sys.exit(f"ERROR: --conversation-kb reads real prompts from {folder}, which is missing")
+    prompts = [
+        json.loads(line)["prompt"]
+        for name in ("hard.jsonl", "easy.jsonl")
+        for line in (folder / name).read_text(encoding="utf-8").split("\n")
+        if line.strip()
+    ]
+    turns: list[dict[str, str]] = []
+    total = 0
+    for number, prompt in enumerate(prompts):
+        role = "user" if number % 2 == 0 else "assistant"
+        turns.append({"role": role, "content": prompt})
+        total += len(prompt)
+        if total >= characters and role == "user":
+            break
+    return turns
+
+
+def _calls(case: str, url: str, conversation_kb: int = 0) -> dict[str, Callable[[], Any]]:
     import costaware
 
-    messages = [{"role": "user", "content": PROMPT}]
+    messages = (
+        _conversation(conversation_kb * 1000) if conversation_kb else [{"role": "user", "content": PROMPT}]
+    )
     if case == "anthropic":
         import anthropic
 
@@ -95,6 +128,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=3000, help="measured calls per configuration")
     parser.add_argument("--block", type=int, default=20, help="calls per interleaved block")
     parser.add_argument("--warmup", type=int, default=200, help="warm-up calls per configuration")
+    parser.add_argument(
+        "--conversation-kb",
+        type=int,
+        default=0,
+        help="send a real conversation of about N thousand characters",
+    )
     args = parser.parse_args()
 
     from opentelemetry.sdk.metrics import MeterProvider
@@ -114,7 +153,7 @@ def main() -> int:
     times: dict[str, list[float]] = {label: [] for label in PARTS}
     cpu: dict[str, list[float]] = {label: [] for label in PARTS}
     with _simulator() as url:
-        calls = _calls(args.case, url)
+        calls = _calls(args.case, url, args.conversation_kb)
         for _ in range(args.warmup):
             for call in calls.values():
                 call()
@@ -134,7 +173,8 @@ def main() -> int:
     costaware.uninstrument()
 
     base, base_cpu = statistics.median(times["plain"]), statistics.median(cpu["plain"])
-    print(f"{args.case}: {rounds * args.block} calls per configuration (µs per call, medians)")
+    prompt = f"a {args.conversation_kb} KB conversation" if args.conversation_kb else "a 7-token prompt"
+    print(f"{args.case}, {prompt}: {rounds * args.block} calls per configuration (µs per call, medians)")
     print(f"{'configuration':<28} {'wall':>7} {'over plain':>11} {'CPU':>7} {'over plain':>11}")
     for label in PARTS:
         wall, used = statistics.median(times[label]), statistics.median(cpu[label])

@@ -9,7 +9,7 @@ import pytest
 
 from costaware.core.pricing import ModelPrice
 from costaware.core.routing import warmth
-from costaware.core.routing.warmth import leave_cutoff, static_prefix
+from costaware.core.routing.warmth import characters, leave_cutoff, static_prefix
 
 HAIKU = ModelPrice(input=Decimal(1), output=Decimal(5), cache_read=Decimal("0.1"))
 SONNET = ModelPrice(input=Decimal(3), output=Decimal(15), cache_read=Decimal("0.3"))
@@ -80,6 +80,37 @@ def test_an_unserialisable_request_has_no_prefix_rather_than_an_error() -> None:
     loop: list[object] = []
     loop.append(loop)
     assert static_prefix({"system": loop, "messages": []}) is None
+
+
+def test_what_follows_the_prefix_is_measured_by_its_text_without_serialising_it() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    turns = [{"role": "user", "content": [{"type": "text", "text": "Read this."}, loop]}]
+    found = static_prefix({"system": "Policy.", "messages": turns})
+    assert found is not None and "Policy." in found[0]  # a cycle after the prefix voids nothing
+    assert found[1] == len("user") + len("text") + len("Read this.")
+    assert characters("x" * 10_000) == 10_000
+
+
+def test_a_turns_conversation_key_is_the_next_turns_previous_key() -> None:
+    from costaware.steps.routing import Affinity
+
+    blocks = [{"type": "text", "text": "Read this."}]
+    turns = [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi"},
+        {"role": "user", "content": blocks},
+    ]
+    previous, current = Affinity.keys("anthropic", {"system": "S", "messages": turns[:1]})
+    assert previous is None and current is not None
+    later_previous, later = Affinity.keys("anthropic", {"system": "S", "messages": turns})
+    assert later_previous == current and later not in (None, current)
+    # Another system prompt or provider is another conversation; so is a string spelling a turn's JSON.
+    assert Affinity.keys("anthropic", {"system": "T", "messages": turns[:1]})[1] != current
+    assert Affinity.keys("openai", {"system": "S", "messages": turns[:1]})[1] != current
+    spelled = {"role": "user", "content": '[{"text": "Read this.", "type": "text"}]'}
+    assert Affinity.keys("anthropic", {"system": "S", "messages": [*turns[:2], spelled]})[1] != later
+    assert Affinity.keys("anthropic", {"messages": "not a list"}) == (None, None)
 
 
 def test_a_prefix_stays_warm_for_the_cache_lifetime_only() -> None:

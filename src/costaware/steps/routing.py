@@ -122,14 +122,15 @@ def apply_route(
     else:
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
     ladder = tiers.get(provider)
-    decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder)
+    keys = runtime.affinity.keys(provider, prepared.kwargs)  # read once, for both uses below
+    decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder, keys)
     prefix = static_prefix(prepared.kwargs)  # read once, before cache breakpoints change the request
     auto = auto_classifier(policy)
     if auto is not None and prefix is not None and caching:
         decision = _keep_warm(runtime, auto, decision, provider, prefix, ladder)
     # Remembered once a model has answered (Call._complete): not the model chosen here, which a
     # budget downgrade, a fallback or a cascade may replace, nor one whose request failed.
-    prepared.footprint = runtime.affinity.footprint(provider, prepared.kwargs, prefix)
+    prepared.footprint = runtime.affinity.footprint(provider, prepared.kwargs, prefix, keys)
     if decision.chosen_model and decision.changed:
         prepared.kwargs = {**prepared.kwargs, "model": decision.chosen_model}
     prepared.attributes.extend(decision_attributes(decision))
@@ -270,22 +271,37 @@ class Affinity:
         return seen is not None and self._clock() - seen <= WARM_S
 
     @staticmethod
-    def _key(provider: str, kwargs: Any, turns: int | None) -> bytes | None:
+    def keys(provider: str, kwargs: Any) -> tuple[bytes | None, bytes | None]:
+        """The request's conversation keys: (through its previous user turn, through its last), each
+        ``None`` when there is no such turn. One pass: the system prompt and each user turn are hashed
+        in order, a string as it is (a long document is not serialised first), anything else as JSON."""
         messages = kwargs.get("messages")
         if not isinstance(messages, (list, tuple)):
-            return None
+            return None, None
         users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        if turns is not None:
-            users = users[:turns]
         if not users:
-            return None
-        text = _KEY_JSON.encode([provider, kwargs.get("system"), users])
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+            return None, None
+        hasher = hashlib.blake2b(_KEY_JSON.encode([provider, kwargs.get("system")]).encode(), digest_size=16)
+        previous = None
+        for turn, content in enumerate(users):
+            if turn == len(users) - 1 and turn:
+                previous = hasher.copy().digest()
+            data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else None
+            tagged = b"s" + data if data is not None else b"j" + _KEY_JSON.encode(content).encode()
+            hasher.update(len(tagged).to_bytes(8, "big") + tagged)
+        return previous, hasher.digest()
 
-    def footprint(self, provider: str, kwargs: Any, prefix: tuple[str, int] | None) -> Footprint | None:
+    def footprint(
+        self,
+        provider: str,
+        kwargs: Any,
+        prefix: tuple[str, int] | None,
+        keys: tuple[bytes | None, bytes | None] | None = None,
+    ) -> Footprint | None:
         """What to remember of this request (read as routed, before cache breakpoints are placed) once
-        a model has answered it: its conversation and its static ``prefix`` (:func:`static_prefix`)."""
-        key = self._key(provider, kwargs, None)
+        a model has answered it: its conversation and its static ``prefix`` (:func:`static_prefix`).
+        ``keys``: its :meth:`keys`, if already read."""
+        key = (keys or self.keys(provider, kwargs))[1]
         if key is None and prefix is None:
             return None
         return Footprint(provider, key, prefix[0] if prefix is not None else None)
@@ -313,11 +329,17 @@ class Affinity:
                 while len(self._prefixes) > self._capacity:
                     self._prefixes.popitem(last=False)
 
-    def apply(self, decision: Decision, provider: str, kwargs: Any, ladder: Any) -> Decision:
-        """``decision``, or the conversation's previous model when that is at least as strong."""
-        messages = kwargs.get("messages")
-        users = sum(1 for m in messages or () if isinstance(m, dict) and m.get("role") == "user")
-        key = self._key(provider, kwargs, users - 1) if users > 1 else None
+    def apply(
+        self,
+        decision: Decision,
+        provider: str,
+        kwargs: Any,
+        ladder: Any,
+        keys: tuple[bytes | None, bytes | None] | None = None,
+    ) -> Decision:
+        """``decision``, or the conversation's previous model when that is at least as strong.
+        ``keys``: the request's :meth:`keys`, if already read."""
+        key = (keys or self.keys(provider, kwargs))[0]
         if key is None or ladder is None:
             return decision
         with self._lock:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import doctest
+import json
 from decimal import Decimal
 
 import pytest
 
 from costaware.core.pricing import ModelPrice
 from costaware.core.routing import warmth
-from costaware.core.routing.warmth import characters, leave_cutoff, static_prefix
+from costaware.core.routing.warmth import leave_cutoff, static_prefix
 
 HAIKU = ModelPrice(input=Decimal(1), output=Decimal(5), cache_read=Decimal("0.1"))
 SONNET = ModelPrice(input=Decimal(3), output=Decimal(15), cache_read=Decimal("0.3"))
@@ -82,14 +83,11 @@ def test_an_unserialisable_request_has_no_prefix_rather_than_an_error() -> None:
     assert static_prefix({"system": loop, "messages": []}) is None
 
 
-def test_what_follows_the_prefix_is_measured_by_its_text_without_serialising_it() -> None:
-    loop: list[object] = []
-    loop.append(loop)
-    turns = [{"role": "user", "content": [{"type": "text", "text": "Read this."}, loop]}]
+def test_what_follows_the_prefix_is_measured_as_its_json() -> None:
+    turns = [{"role": "user", "content": [{"type": "text", "text": "Read this, caf\u00e9."}]}]
     found = static_prefix({"system": "Policy.", "messages": turns})
-    assert found is not None and "Policy." in found[0]  # a cycle after the prefix voids nothing
-    assert found[1] == len("user") + len("text") + len("Read this.")
-    assert characters("x" * 10_000) == 10_000
+    assert found is not None and "Policy." in found[0]
+    assert found[1] == len(json.dumps(turns, ensure_ascii=False).encode("utf-8"))
 
 
 def test_a_turns_conversation_key_is_the_next_turns_previous_key() -> None:

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 
 from costaware.core.pricing import ModelPrice
 from costaware.core.routing.reading import is_mapping
+from costaware.core.tokens import json_size
 
-__all__ = ["characters", "leave_cutoff", "static_prefix"]
+__all__ = ["leave_cutoff", "static_prefix"]
 
 _LEADING_ROLES = frozenset({"system", "developer"})
 _SORTED_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
@@ -32,8 +33,8 @@ _SORTED_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
 
 def static_prefix(kwargs: Mapping[str, object]) -> tuple[str, int] | None:
     """The request's static prefix as canonical text (tool definitions, the system prompt or
-    instructions, leading system/developer messages), and about how many characters of text follow
-    it (:func:`characters`: the strings of the turns after it, not serialised); or ``None`` when it
+    instructions, leading system/developer messages), and the size of everything after it (its JSON's
+    bytes, measured without writing it: :func:`costaware.core.tokens.json_size`); or ``None`` when it
     has none. Read by shape, for any provider.
 
     >>> text, rest = static_prefix({"system": "You answer questions about costaware.",
@@ -60,30 +61,10 @@ def static_prefix(kwargs: Mapping[str, object]) -> tuple[str, int] | None:
         return None
     try:
         text = _SORTED_JSON.encode([tools, system, turns[:leading]])
+        rest = json_size(turns[leading:])
     except (TypeError, ValueError):  # circular or unserialisable: no prefix to weigh
         return None
-    return text, characters(turns[leading:])
-
-
-def characters(value: object, depth: int = 0) -> int:
-    """The characters of the text in ``value``: its strings, through dicts, lists and tuples (keys
-    and JSON punctuation left out), anything else as ``str()`` would write it. A size for weighing,
-    read in one pass over the structure: a conversation's long strings are measured, not copied
-    (serialising the rest of a 400 KB conversation to measure it took ~0.5 ms per routed call).
-    Nesting past 32 levels (or a cycle) is not counted.
-
-    >>> characters([{"role": "user", "content": "Hello"}, {"content": [{"text": "abc"}, 7]}])
-    13
-    """
-    if isinstance(value, str):
-        return len(value)
-    if depth > 32:
-        return 0
-    if is_mapping(value):
-        return sum(characters(item, depth + 1) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(characters(item, depth + 1) for item in value)
-    return 0 if value is None else len(str(value))
+    return text, rest
 
 
 def _role(message: object) -> object:

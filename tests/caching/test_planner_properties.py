@@ -231,3 +231,27 @@ def test_automatic_caching_is_left_alone(case: tuple[dict[str, Any], CachePlan])
     if "cache_control" in kwargs:
         assert plan.automatic and plan.breakpoints == ()
         assert apply(kwargs, plan) == kwargs
+
+
+@given(requests())
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+def test_prefix_sizes_and_keys_are_those_of_the_joined_prompt(kwargs: dict[str, Any]) -> None:
+    """The planner's prefix estimates (read from sizes while hashing) and tracker keys are exactly
+    those of the prompt through each segment, joined by newlines, as first written."""
+    import hashlib
+
+    from costaware.core.caching import estimate_tokens
+    from costaware.core.caching.reading import _Prefixes, _read_anthropic
+
+    request = _read_anthropic(kwargs)
+    if isinstance(request, str):
+        return
+    model = kwargs["model"]
+    prefixes = _Prefixes(model, request, estimate_tokens)
+    joined = _Prefixes(model, request, lambda text: estimate_tokens(text))  # not the default: joins
+    texts = [segment.text for segment in request.segments]
+    for end in range(len(texts)):
+        whole = "\n".join(texts[: end + 1])
+        assert prefixes.tokens(end) == joined.tokens(end) == estimate_tokens(whole)
+        key = hashlib.blake2b(model.encode() + b"\0" + whole.encode(), digest_size=16).digest()
+        assert prefixes.digests[end] == key

@@ -37,7 +37,7 @@ def typical_tokens(text: str) -> int:
 
 
 def typical_tokens_of_length(characters: int) -> int:
-    """:func:`typical_tokens` of a text known only by its length in characters (one byte each).
+    """:func:`typical_tokens` of a text known only by its size: UTF-8 bytes (characters, for ASCII).
 
     >>> typical_tokens_of_length(9)
     3

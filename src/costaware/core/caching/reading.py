@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from costaware.core.caching.tracker import _UNMARKABLE_TYPES, TTL, Section
+from costaware.core.tokens import typical_tokens, typical_tokens_of_length
 
 # -- plans ---------------------------------------------------------------------------------------
 
@@ -254,13 +255,25 @@ class _Prefixes:
         self._estimate = estimate
         self._tokens: dict[int, int] = {}
         self.digests: list[bytes] = []
+        self._sizes: list[int] = []
+        """UTF-8 bytes of the prompt through each segment, newlines between segments included."""
         hasher = hashlib.blake2b(model.encode("utf-8") + b"\0", digest_size=16)
-        for i, text in enumerate(self._texts):
-            hasher.update(("\n" + text if i else text).encode("utf-8"))
+        size = -1
+        for text in self._texts:
+            data = text.encode("utf-8")
+            if size >= 0:
+                hasher.update(b"\n")
+            hasher.update(data)
+            size += len(data) + 1
+            self._sizes.append(size)
             self.digests.append(hasher.copy().digest())
 
     def tokens(self, end: int) -> int:
-        """Estimated tokens of the prompt through segment ``end``."""
+        """Estimated tokens of the prompt through segment ``end`` (the default estimate from the
+        sizes read while hashing: a long conversation is not joined again for each candidate)."""
         if end not in self._tokens:
-            self._tokens[end] = self._estimate("\n".join(self._texts[: end + 1]))
+            if self._estimate is typical_tokens:
+                self._tokens[end] = typical_tokens_of_length(self._sizes[end])
+            else:
+                self._tokens[end] = self._estimate("\n".join(self._texts[: end + 1]))
         return self._tokens[end]

@@ -77,9 +77,11 @@ DEFAULT_POLICY = CachePolicy()
 # -- reading a request ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Segment:
-    """One block of the canonical serialisation (the simulator's, see ``costaware.sim.tokens``)."""
+    """One block of the canonical serialisation (the simulator's, see ``costaware.sim.tokens``). Not
+    frozen: one is made for every block of every planned request, and a frozen dataclass's
+    ``__init__`` (``object.__setattr__`` per field) took twice as long."""
 
     text: str
     section: Section
@@ -196,11 +198,23 @@ def _read_anthropic(kwargs: Mapping[str, Any]) -> _Request | str:
         segments.extend(_part_segment("system: ", part, "system", i, None) for i, part in enumerate(system))
     request.system_end = len(segments) - 1 if len(segments) - 1 > request.tools_end else -1
     request.messages_start = len(segments)
+    roles, ends = request.roles, request.message_ends
     for m, message in enumerate(messages):
+        # The common shape, a dict with text content, read here as _read_message would read it.
+        if (
+            type(message) is dict
+            and type(content := message.get("content")) is str
+            and not message.get("tool_calls")
+        ):
+            role = message.get("role", "user")
+            roles.append(role)
+            segments.append(_Segment(f"{role}: {content}", "messages", m, 0, None, bool(content)))
+            ends.append(len(segments) - 1)
+            continue
         message = _dump(message)
-        request.roles.append(message.get("role", "user") if _is_mapping(message) else None)
+        roles.append(message.get("role", "user") if _is_mapping(message) else None)
         _read_message(request, m, message)
-        request.message_ends.append(len(segments) - 1)
+        ends.append(len(segments) - 1)
     return request
 
 

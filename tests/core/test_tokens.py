@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import enum
 import json
 
 import pytest
@@ -29,6 +30,25 @@ class _Block:
         return "TextBlock(text='Earlier answer.', type='text')"
 
 
+class _Field(str, enum.Enum):
+    """A str enum as a key: ``json`` writes its value, not its name."""
+
+    DESCRIPTION = "description " * 20
+    NAME = "n\u00e4me"
+
+
+class _Code(enum.IntEnum):
+    BIG = 12_345_678_901
+
+
+_KEYS = (
+    st.text(max_size=8)
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.none()
+    | st.sampled_from([*_Field, *_Code])
+)
 _LEAVES = (
     st.text()
     | st.integers()
@@ -40,9 +60,7 @@ _LEAVES = (
 _JSON_LIKE = st.recursive(
     _LEAVES,
     lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.tuples(inner, inner)
-        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+        st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(_KEYS, inner, max_size=4)
     ),
     max_leaves=30,
 )
@@ -79,3 +97,21 @@ def test_json_size_refuses_a_cycle_as_json_does() -> None:
         tokens.json_size(loop)
     with pytest.raises(ValueError):
         json.dumps(loop)
+
+
+def test_a_budget_counts_a_str_enum_key_by_its_value() -> None:
+    from costaware.providers.anthropic import MESSAGES
+    from costaware.steps.spend import estimate_input_tokens
+
+    schema = {"type": "object", "properties": {_Field.DESCRIPTION: {"type": "string"}}}
+    tools = [{"name": "lookup", "input_schema": schema}]
+    estimate = estimate_input_tokens({"tools": tools, "messages": []}, MESSAGES)
+    assert estimate >= tokens.tokens_at_most(_Field.DESCRIPTION.value)
+    assert tokens.json_size(schema) == len(_written(schema))
+
+
+def test_json_size_serialises_what_is_nested_past_its_depth() -> None:
+    deep: object = "x"
+    for _ in range(tokens.MAX_DEPTH + 10):
+        deep = [deep]
+    assert tokens.json_size({"messages": deep}) == len(_written({"messages": deep}))

@@ -88,6 +88,11 @@ def test_what_follows_the_prefix_is_measured_as_its_json() -> None:
     found = static_prefix({"system": "Policy.", "messages": turns})
     assert found is not None and "Policy." in found[0]
     assert found[1] == len(json.dumps(turns, ensure_ascii=False).encode("utf-8"))
+    deep: object = "Q"
+    for _ in range(100):  # deeper than json_size walks: measured by serialising, as before
+        deep = [deep]
+    nested = static_prefix({"system": "Policy.", "messages": [{"role": "user", "content": deep}]})
+    assert nested is not None and nested[1] > 200
 
 
 def test_a_turns_conversation_key_is_the_next_turns_previous_key() -> None:

@@ -15,6 +15,7 @@ Two estimates, for two different questions:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 BYTES_PER_TOKEN = 4
@@ -64,7 +65,8 @@ def tokens_at_most_of_size(size: int) -> int:
 
 
 MAX_DEPTH = 64
-"""Nesting :func:`json_size` follows; deeper (or a cycle) raises ``ValueError``, as ``json`` does."""
+"""Nesting :func:`json_size` walks; below it, a value is serialised to be measured (``json`` raises
+``ValueError`` there on a cycle, as it would for the whole request)."""
 
 
 def json_size(value: object, depth: int = 0) -> int:
@@ -72,7 +74,9 @@ def json_size(value: object, depth: int = 0) -> int:
     it, escapes left out (``"``, ``\\`` and control characters count one byte, not two or six, as a
     tokenizer sees them), measured without writing it: a request's long strings are measured, not
     copied (serialising a 400 KB prompt to measure it took as long as the SDK's own serialisation).
-    ``ValueError`` past :data:`MAX_DEPTH` levels of nesting (a cycle), as ``json`` raises on a cycle.
+    Any mapping is measured as a JSON object (``json`` writes a mapping other than a dict as its
+    ``str``, a similar size). Past :data:`MAX_DEPTH` levels a value is serialised instead; a cycle
+    raises ``ValueError`` there, as ``json.dumps`` of the whole value would.
 
     >>> import json
     >>> request = {"messages": [{"role": "user", "content": "Caf\u00e9"}], "max_tokens": 5, "n": None}
@@ -81,9 +85,9 @@ def json_size(value: object, depth: int = 0) -> int:
     """
     if type(value) is str:  # the common leaves are measured here and in the loops below, without a call
         return 2 + (len(value) if value.isascii() else _utf8(value))
+    if depth >= MAX_DEPTH and isinstance(value, (list, tuple, Mapping)):
+        return _utf8(_DEEP_JSON.encode(value))  # raises ValueError on a cycle
     if isinstance(value, (list, tuple)):
-        if depth >= MAX_DEPTH:
-            raise ValueError(f"nested more than {MAX_DEPTH} levels deep (or circular)")
         size = 2 * len(value) if value else 2  # [] and ", " between items
         for item in value:
             if type(item) is str:
@@ -92,11 +96,9 @@ def json_size(value: object, depth: int = 0) -> int:
                 size += json_size(item, depth + 1)
         return size
     if isinstance(value, Mapping):
-        if depth >= MAX_DEPTH:
-            raise ValueError(f"nested more than {MAX_DEPTH} levels deep (or circular)")
         size = 6 * len(value) if value else 2  # {}, ", " between items, the quotes and ": " of each key
         for key, item in value.items():
-            size += len(key) if type(key) is str and key.isascii() else json_size(str(key)) - 2
+            size += len(key) if type(key) is str and key.isascii() else _key_size(key)
             if type(item) is str:
                 size += 2 + (len(item) if item.isascii() else _utf8(item))
             else:
@@ -107,6 +109,16 @@ def json_size(value: object, depth: int = 0) -> int:
 
 def _utf8(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _key_size(key: object) -> int:
+    """A mapping key's characters as ``json`` writes them (without quotes): a ``str`` (an enum's too)
+    as its own text, numbers and constants converted, anything else as its ``str``."""
+    if isinstance(key, str):
+        return _utf8(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return _scalar_size(key)
+    return _utf8(str(key))
 
 
 def _scalar_size(value: object) -> int:
@@ -122,6 +134,10 @@ def _scalar_size(value: object) -> int:
         return _NON_FINITE.get(float.__repr__(value)) or len(float.__repr__(value))
     return json_size(str(value))
 
+
+_DEEP_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+"""Serialises what is nested past :data:`MAX_DEPTH` (made once: ``json.dumps`` with options builds one
+per call)."""
 
 _NON_FINITE = {"nan": 3, "inf": 8, "-inf": 9}
 """What ``json`` writes for them: NaN, Infinity, -Infinity."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
 import os
 import threading
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from costaware.config import internal_error
 from costaware.core.budget import Budget, BudgetLedger, Charge, Reservation, Store, parse_store_url
 from costaware.core.errors import BudgetExceededError
-from costaware.core.tokens import json_size, tokens_at_most, tokens_at_most_of_size
+from costaware.core.tokens import json_size, tokens_at_most_of_size
 from costaware.core.types import ZERO, Cost, integral
 from costaware.stores.guarded import StoreUnavailable
 
@@ -263,14 +262,7 @@ def estimate_input_tokens(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
     endpoint's prompt arguments (every argument, for an endpoint that declares none)."""
     fields = endpoint.prompt_fields or tuple(kwargs)
     parts = {k: kwargs[k] for k in fields if k in kwargs and _given(kwargs[k])}
-    try:
-        return tokens_at_most_of_size(json_size(parts))
-    except ValueError:  # nested past json_size's depth: serialise it (a cycle raises there too)
-        return tokens_at_most(_PROMPT_JSON.encode(parts))
-
-
-_PROMPT_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
-"""The encoder for a prompt nested too deeply to measure (``json.dumps`` with options builds one per call)."""
+    return tokens_at_most_of_size(json_size(parts))
 
 
 def _given(value: Any) -> bool:

@@ -83,8 +83,9 @@ def test_json_size_is_the_json_less_its_escapes(value: object) -> None:
 
 
 @given(st.lists(st.text(), max_size=6))
-def test_a_prompts_estimate_never_falls_below_its_texts_bound(texts: list[str]) -> None:
-    """A budget's worst case counts at least ``tokens_at_most`` of the text the provider reads."""
+def test_a_conversations_size_is_never_below_its_texts(texts: list[str]) -> None:
+    """What routing weighs a conversation by: at least the UTF-8 bytes of the text the provider reads,
+    so an estimate from it never falls below that text's own."""
     messages = [{"role": "user", "content": text} for text in texts]
     estimate = tokens.tokens_at_most_of_size(tokens.json_size(messages))
     assert estimate >= tokens.tokens_at_most("".join(texts))

@@ -163,15 +163,13 @@ def test_an_endpoint_that_declares_no_prompt_fields_counts_every_argument() -> N
     assert estimate_input_tokens(kwargs, CHAT) < 10  # "contents" is not a chat argument
 
 
-def test_a_prompt_nested_past_what_is_measured_is_serialised_instead() -> None:
-    import json
-
-    from costaware.core.tokens import MAX_DEPTH, tokens_at_most
+def test_a_str_enum_key_counts_by_its_value() -> None:
+    from costaware.core.tokens import tokens_at_most
     from costaware.steps.spend import estimate_input_tokens
 
-    deep: object = "x"
-    for _ in range(MAX_DEPTH + 10):
-        deep = [deep]
-    messages = [{"role": "user", "content": deep}]
-    expected = tokens_at_most(json.dumps({"messages": messages}, ensure_ascii=False))
-    assert estimate_input_tokens({"model": MINI, "messages": messages}, CHAT) == expected
+    class Field(str, enum.Enum):
+        DESCRIPTION = "description " * 250
+
+    schema = {"type": "object", "properties": {Field.DESCRIPTION: {"type": "string"}}}
+    kwargs = {"model": MINI, "messages": user("hi"), "tools": [{"type": "function", "parameters": schema}]}
+    assert estimate_input_tokens(kwargs, CHAT) >= tokens_at_most(Field.DESCRIPTION.value)

@@ -10,7 +10,7 @@ import pytest
 
 from costaware.core.pricing import ModelPrice
 from costaware.core.routing import warmth
-from costaware.core.routing.warmth import leave_cutoff, static_prefix
+from costaware.core.routing.warmth import characters_after, leave_cutoff, static_prefix
 
 HAIKU = ModelPrice(input=Decimal(1), output=Decimal(5), cache_read=Decimal("0.1"))
 SONNET = ModelPrice(input=Decimal(3), output=Decimal(15), cache_read=Decimal("0.3"))
@@ -57,7 +57,7 @@ def test_static_prefix_reads_every_shape() -> None:
     responses = static_prefix({"instructions": "Policy.", "input": "Q"})
     assert anthropic is not None and "Policy." in anthropic[0] and "lookup" in anthropic[0]
     assert chat is not None and "Be brief." in chat[0] and '"Q"' not in chat[0]
-    assert responses is not None and "Policy." in responses[0] and responses[1] > 0
+    assert responses is not None and "Policy." in responses[0] and (characters_after(responses) or 0) > 0
     # The prefix is the same text whatever the question: the question is not part of it.
     other = static_prefix({"instructions": "Policy.", "input": "Another question entirely"})
     assert other is not None and other[0] == responses[0]
@@ -83,16 +83,15 @@ def test_an_unserialisable_request_has_no_prefix_rather_than_an_error() -> None:
     assert static_prefix({"system": loop, "messages": []}) is None
 
 
-def test_what_follows_the_prefix_is_measured_as_its_json() -> None:
+def test_what_follows_the_prefix_is_measured_as_its_json_only_when_asked() -> None:
     turns = [{"role": "user", "content": [{"type": "text", "text": "Read this, caf\u00e9."}]}]
     found = static_prefix({"system": "Policy.", "messages": turns})
-    assert found is not None and "Policy." in found[0]
-    assert found[1] == len(json.dumps(turns, ensure_ascii=False).encode("utf-8"))
-    deep: object = "Q"
-    for _ in range(100):  # deeper than json_size walks: measured by serialising, as before
-        deep = [deep]
-    nested = static_prefix({"system": "Policy.", "messages": [{"role": "user", "content": deep}]})
-    assert nested is not None and nested[1] > 200
+    assert found is not None and "Policy." in found.text and found.after == turns
+    assert characters_after(found) == len(json.dumps(turns, ensure_ascii=False))
+    loop: list[object] = []
+    loop.append(loop)
+    cyclic = static_prefix({"system": "Policy.", "messages": [{"role": "user", "content": loop}]})
+    assert cyclic is not None and characters_after(cyclic) is None  # nothing to weigh, no error
 
 
 def test_a_turns_conversation_key_is_the_next_turns_previous_key() -> None:

@@ -25,7 +25,7 @@ from costaware.core.routing import (
     route,
 )
 from costaware.core.routing.router import auto_classifier
-from costaware.core.routing.warmth import leave_cutoff, static_prefix
+from costaware.core.routing.warmth import StaticPrefix, characters_after, leave_cutoff, static_prefix
 from costaware.core.tokens import typical_tokens, typical_tokens_of_length
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _keep_warm(
     auto: AutoClassifier,
     decision: Decision,
     provider: str,
-    prefix: tuple[str, int],
+    prefix: StaticPrefix,
     ladder: Any,
 ) -> Decision:
     """``decision``, or a cheaper tier whose model's prompt cache holds the request's static
@@ -155,7 +155,7 @@ def _keep_warm(
     cutoff = dict(auto.cut_table(ladder)).get(decision.tier)
     if p is None or cutoff is None:
         return decision
-    text, rest = prefix
+    text = prefix.text
     affinity = runtime.affinity
     if affinity.warm(provider, decision.chosen_model, text):
         return decision
@@ -171,6 +171,9 @@ def _keep_warm(
         )
         if warm is None or cold is None or tokens < min_cacheable_tokens(tier.model):
             return decision
+        rest = characters_after(prefix)
+        if rest is None:
+            return decision  # what follows the prefix cannot be serialised: nothing to weigh
         needed = leave_cutoff(cutoff, tokens, tokens + typical_tokens_of_length(rest), warm, cold)
         if p >= needed:
             return decision
@@ -295,7 +298,7 @@ class Affinity:
         self,
         provider: str,
         kwargs: Any,
-        prefix: tuple[str, int] | None,
+        prefix: StaticPrefix | None,
         keys: tuple[bytes | None, bytes | None] | None = None,
     ) -> Footprint | None:
         """What to remember of this request (read as routed, before cache breakpoints are placed) once
@@ -304,7 +307,7 @@ class Affinity:
         key = (keys or self.keys(provider, kwargs))[1]
         if key is None and prefix is None:
             return None
-        return Footprint(provider, key, prefix[0] if prefix is not None else None)
+        return Footprint(provider, key, prefix.text if prefix is not None else None)
 
     def remember(self, footprint: Footprint, model: str, at: float | None = None) -> None:
         """``model`` answered the request seen in ``footprint`` (its prompt was read at ``at``, by the

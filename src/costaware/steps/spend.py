@@ -261,8 +261,8 @@ def estimate_input_tokens(kwargs: Mapping[str, Any], endpoint: Endpoint) -> int:
     endpoint's prompt arguments (every argument, for an endpoint that declares none)."""
     fields = endpoint.prompt_fields or tuple(kwargs)
     parts = {k: kwargs[k] for k in fields if k in kwargs and _given(kwargs[k])}
-    # Serialised, not measured with json_size: the escapes json writes (a newline, a quote: two
-    # bytes) add ~2% on real prompts and up to 13% on code, a margin "never overspent" keeps.
+    # Serialised, escapes and all: a newline or a quote is two bytes of JSON, ~2% more on real
+    # prompts and up to 13% on code, a margin "never overspent" keeps.
     return tokens_at_most(_PROMPT_JSON.encode(parts))
 
 

@@ -18,29 +18,39 @@ only what moving costs is weighed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from costaware.core.pricing import ModelPrice
 from costaware.core.routing.reading import is_mapping
-from costaware.core.tokens import json_size
 
-__all__ = ["leave_cutoff", "static_prefix"]
+__all__ = ["StaticPrefix", "characters_after", "leave_cutoff", "static_prefix"]
 
 _LEADING_ROLES = frozenset({"system", "developer"})
 _SORTED_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
-# Made once: ``json.dumps`` with options builds a new encoder on every call.
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+# One encoder each, made once: ``json.dumps`` with options builds a new one on every call.
 
 
-def static_prefix(kwargs: Mapping[str, object]) -> tuple[str, int] | None:
-    """The request's static prefix as canonical text (tool definitions, the system prompt or
-    instructions, leading system/developer messages), and the size of everything after it (its JSON's
-    bytes, measured without writing it: :func:`costaware.core.tokens.json_size`); or ``None`` when it
-    has none. Read by shape, for any provider.
+class StaticPrefix(NamedTuple):
+    """A request's static prefix (:func:`static_prefix`)."""
 
-    >>> text, rest = static_prefix({"system": "You answer questions about costaware.",
+    text: str
+    """Its canonical text: tool definitions, the system prompt or instructions, leading
+    system/developer messages."""
+    after: Sequence[object]
+    """The turns that follow it (measured only where a move's cost is weighed:
+    :func:`characters_after`)."""
+
+
+def static_prefix(kwargs: Mapping[str, object]) -> StaticPrefix | None:
+    """The request's static prefix and the turns after it; or ``None`` when it has none (or it
+    cannot be serialised). Read by shape, for any provider.
+
+    >>> found = static_prefix({"system": "You answer questions about costaware.",
     ...     "messages": [{"role": "user", "content": "How do budgets work?"}]})
-    >>> text, rest > 0
-    ('[null, "You answer questions about costaware.", []]', True)
+    >>> found.text, characters_after(found)
+    ('[null, "You answer questions about costaware.", []]', 53)
     >>> static_prefix({"messages": [{"role": "user", "content": "Hi"}]}) is None
     True
     """
@@ -61,10 +71,19 @@ def static_prefix(kwargs: Mapping[str, object]) -> tuple[str, int] | None:
         return None
     try:
         text = _SORTED_JSON.encode([tools, system, turns[:leading]])
-        rest = json_size(turns[leading:])
     except (TypeError, ValueError):  # circular or unserialisable: no prefix to weigh
         return None
-    return text, rest
+    return StaticPrefix(text, turns[leading:])
+
+
+def characters_after(prefix: StaticPrefix) -> int | None:
+    """The characters of what follows ``prefix``, as JSON; ``None`` when it cannot be serialised.
+    Written only when a move away from a warm cache is weighed, not for every routed request (a long
+    conversation's serialisation costs as much as the SDK's own)."""
+    try:
+        return len(_JSON.encode(prefix.after))
+    except (TypeError, ValueError):
+        return None
 
 
 def _role(message: object) -> object:

@@ -141,9 +141,9 @@ def worker(spec: dict[str, Any]) -> None:
         return 0
 
     if spec.get("options") is not None:  # a configuration of policy_parts.py
-        import costaware
+        from policy_parts import configured
 
-        call = costaware.cost_aware(name="bench", **spec["options"])(plain)
+        call = configured(plain, spec["options"])
     else:
         call = _with_policies(plain) if config == POLICIES else plain
 

@@ -1,6 +1,8 @@
 """What each policy adds to an instrumented call: the scope alone, then a per-invocation budget,
 retries, ``route="auto"`` and prompt-cache breakpoints one at a time, then all of them (the
-``costaware-policies`` configuration of ``bench/overhead.py``).
+``costaware-policies`` configuration of ``bench/overhead.py``). Beside them, the plain call inside a
+span made with OpenTelemetry alone as a scope's span is made: the least a scope can cost while it
+keeps its span.
 
 One measuring process (the simulator runs in a process of its own, as in ``bench/overhead.py``), the
 same client for every configuration; configurations interleaved in blocks of ``--block``
@@ -32,8 +34,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 PROMPT = "Tell me about budgets."  # as bench/overhead.py: a 7-token prompt, 183 tokens answered
+BARE: dict[str, Any] = {"bare_span": True}
+"""Not a costaware configuration: the plain call inside a span made with OpenTelemetry alone, as a
+decorated call's scope span is made (named, current, given the scope's totals at the end). What no
+implementation of a scope can spend less on, short of dropping its span."""
 PARTS: dict[str, dict[str, Any] | None] = {
     "plain": None,
+    "plain + bare scope span": BARE,
     "scope": {},
     "scope + budget": {"budget": 1000},
     "scope + retries": {"retries": 2},
@@ -70,8 +77,6 @@ def _conversation(characters: int) -> list[dict[str, str]]:
 
 
 def _calls(case: str, url: str, conversation_kb: int = 0) -> dict[str, Callable[[], Any]]:
-    import costaware
-
     messages = (
         _conversation(conversation_kb * 1000) if conversation_kb else [{"role": "user", "content": PROMPT}]
     )
@@ -91,10 +96,49 @@ def _calls(case: str, url: str, conversation_kb: int = 0) -> dict[str, Callable[
         def call() -> Any:
             return client.chat.completions.create(model="gpt-4o-mini", max_tokens=200, messages=messages)
 
-    made: dict[str, Callable[[], Any]] = {}
-    for label, options in PARTS.items():
-        made[label] = call if options is None else costaware.cost_aware(name="bench", **options)(call)
-    return made
+    return {label: configured(call, options) for label, options in PARTS.items()}
+
+
+def configured(call: Callable[[], Any], options: dict[str, Any] | None) -> Callable[[], Any]:
+    """``call`` as a configuration of :data:`PARTS` makes it (OpenTelemetry's global providers)."""
+    if options is None:
+        return call
+    if options == BARE:
+        return _with_bare_span(call)
+    import costaware
+
+    return costaware.cost_aware(name="bench", **options)(call)  # type: ignore[no-any-return]
+
+
+def _with_bare_span(call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` inside an INTERNAL span named, made current and given totals as a scope's span is
+    (``telemetry/emit.py``: ``open_scope``, ``close_scope``), with OpenTelemetry alone."""
+    from opentelemetry import trace
+    from opentelemetry.context import attach, detach
+
+    tracer = trace.get_tracer("bench")
+    totals: dict[str, Any] = {
+        "costaware.scope.calls": 1,
+        "costaware.scope.attempts": 1,
+        "costaware.scope.cost.usd": 0.000922,
+        "costaware.scope.cost.usd_exact": "0.000922",
+        "costaware.scope.unpriced_calls": 0,
+        "gen_ai.usage.input_tokens": 7,
+        "gen_ai.usage.output_tokens": 183,
+    }
+
+    def spanned() -> Any:
+        named = {"costaware.scope.name": "bench"}
+        span = tracer.start_span("costaware.scope bench", kind=trace.SpanKind.INTERNAL, attributes=named)
+        token = attach(trace.set_span_in_context(span))
+        try:
+            return call()
+        finally:
+            detach(token)
+            span.set_attributes(totals)
+            span.end()
+
+    return spanned
 
 
 @contextlib.contextmanager
@@ -136,6 +180,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -147,9 +192,10 @@ def main() -> int:
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    costaware.instrument(
-        tracer_provider=tracer_provider, meter_provider=MeterProvider([InMemoryMetricReader()])
-    )
+    meter_provider = MeterProvider([InMemoryMetricReader()])
+    trace.set_tracer_provider(tracer_provider)  # for the bare span
+    metrics.set_meter_provider(meter_provider)
+    costaware.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     times: dict[str, list[float]] = {label: [] for label in PARTS}
     cpu: dict[str, list[float]] = {label: [] for label in PARTS}
     with _simulator() as url:

@@ -5,6 +5,7 @@ costaware modules. A count, not a time: machine noise cannot move it.
 
     .venv/bin/python bench/call_count.py            # prints the total and the busiest functions
     .venv/bin/python bench/call_count.py --all      # every function with its count
+    .venv/bin/python bench/call_count.py --plain    # the same call undecorated (plain instrumentation)
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ def main() -> int:
     with Simulator() as sim:
         client = anthropic.Anthropic(base_url=sim.anthropic_base_url, api_key="bench", max_retries=0)
 
-        @costaware.cost_aware(budget=0.5, route="auto")
         def summarize(doc: str) -> str:
             reply = client.messages.create(
                 model="claude-sonnet-4-6", max_tokens=300, messages=[{"role": "user", "content": doc}]
             )
             return str(reply.content[0].text)
+
+        if "--plain" not in sys.argv:
+            summarize = costaware.cost_aware(budget=0.5, route="auto")(summarize)
 
         document = "Summarise the attached meeting notes in three bullet points. " * 4
         for _ in range(3):  # warm: imports, caches, instruments

@@ -182,3 +182,35 @@ def test_content_is_off_by_default_and_opt_in(anthropic_client: Any, telemetry: 
         {"role": "user", "parts": [{"type": "text", "content": "shared prompt"}]}
     ]  # the conventions' shape, as gen_ai.output.messages
     assert message.content[0].text[:20] in attrs["gen_ai.output.messages"]
+
+
+def _no_usage_warnings(caplog: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "returned no token usage" in r.getMessage()]
+
+
+def test_a_chat_stream_without_usage_warns_once_with_the_option_that_reports_it(
+    openai_client: Any, telemetry: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.WARNING, logger="costaware")
+    for _ in range(2):
+        stream = openai_client.chat.completions.create(model="gpt-4.1-mini", messages=user("hi"), stream=True)
+        assert list(stream)
+    assert [s.attributes["costaware.cost.unpriced"] for s in telemetry.spans()] == [True, True]
+    (warning,) = _no_usage_warnings(caplog)
+    assert "openai chat call" in warning and "reserved worst case" in warning
+    assert "stream_options={'include_usage': True}" in warning
+
+
+def test_no_usage_warning_when_the_stream_reports_usage_or_is_closed_early(
+    openai_client: Any, telemetry: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.WARNING, logger="costaware")
+    stream = openai_client.chat.completions.create(
+        model="gpt-4.1-mini", messages=user("hi"), stream=True, stream_options={"include_usage": True}
+    )
+    assert list(stream)
+    closed = openai_client.chat.completions.create(model="gpt-4.1-mini", messages=user("hi"), stream=True)
+    next(iter(closed))
+    closed.close()  # the caller stopped reading: no usage is expected
+    assert [s.attributes["costaware.stream.end"] for s in telemetry.spans()] == ["completed", "closed"]
+    assert _no_usage_warnings(caplog) == []

@@ -173,6 +173,21 @@ class Runtime:
             self._warn_unpriced(result.response_model or request.model or "<no model>")
         return cost
 
+    def warn_no_usage(self, request: CallRequest, hint: str) -> None:
+        """Once per endpoint: an answer came back without token usage, so its cost is unknown."""
+        with self._lock:
+            key = f"no usage: {request.provider} {request.operation}"
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        log.warning(
+            "costaware: a %s %s call returned no token usage, so its cost is unknown: it is recorded "
+            "as unpriced, and a budget it runs under is charged its whole reserved worst case.%s",
+            request.provider,
+            request.operation,
+            f" {hint}" if hint else "",
+        )
+
     def _warn_unpriced(self, model: str) -> None:
         with self._lock:
             if model in self._warned:

@@ -117,6 +117,9 @@ class Endpoint:
     replay: Replay | None = None
     """How the response cache keys, stores and replays this endpoint's answers (``None``: they are
     never cached)."""
+    no_usage_hint: str = ""
+    """What the caller can do when an answer of this endpoint carries no token usage (logged once
+    with the warning that its cost is unknown), e.g. the request option that makes a stream report it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,6 +268,10 @@ CHAT = Endpoint(
     output_cap_fields=("max_completion_tokens", "max_tokens"),
     output_copies_fields=("n",),
     plan_cache=_plan_cache,
+    no_usage_hint=(
+        "A streamed chat completion reports its usage only when asked: pass "
+        "stream_options={'include_usage': True} (its last chunk then has an empty choices list)."
+    ),
     replay=Replay(
         openai_replay.cache_parts,
         openai_replay.final_of,

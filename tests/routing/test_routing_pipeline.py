@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -134,6 +135,47 @@ def test_cascade_escalates_until_accepted_and_charges_every_hop(
     assert events[0].attributes["costaware.cascade.cost_usd"] == pytest.approx(float(haiku_hop))
     assert tracker.total_cost == anthropic_cost(SONNET, final.usage) + haiku_hop
     assert telemetry.counter_value("costaware.cascade.checks", costaware__cascade__escalated=True) == 1
+
+
+def test_an_accept_function_that_raises_rejects_the_answer_and_is_logged(
+    anthropic_client: Any, sim: Any, telemetry: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.WARNING, logger="costaware")
+
+    def accept(text: str) -> bool:
+        raise ZeroDivisionError("my check's bug")
+
+    @cost_aware(route=Cascade([HAIKU, SONNET], accept=accept, max_hops=1))
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=1000, messages=TRIVIAL)
+
+    assert ask().model == SONNET  # the cheap answer its check could not pass is not trusted
+    assert sim.requests(model=HAIKU) == 1 and sim.requests(model=SONNET) == 1
+    (event,) = [e for e in telemetry.span().events if e.name == "costaware.cascade.escalated"]
+    assert "accept raised ZeroDivisionError: my check's bug" in event.attributes["costaware.cascade.reason"]
+    assert any("accept function raised ZeroDivisionError" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if "internal error" in r.getMessage()]
+
+
+def test_a_routing_callable_that_raises_keeps_the_requested_model_and_is_logged_once(
+    anthropic_client: Any, sim: Any, telemetry: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.WARNING, logger="costaware")
+
+    def policy(request: Any) -> str:
+        raise RuntimeError("my policy's bug")
+
+    @cost_aware(route=policy)
+    def ask() -> Any:
+        return anthropic_client.messages.create(model=OPUS, max_tokens=100, messages=TRIVIAL)
+
+    assert ask().model == OPUS and ask().model == OPUS
+    warnings = [r for r in caplog.records if "routing policy" in r.getMessage()]
+    assert len(warnings) == 1 and "RuntimeError: my policy's bug" in warnings[0].getMessage()
+    assert warnings[0].exc_info is not None  # with its traceback
+    routed = [s for s in telemetry.spans() if "costaware.route.reason" in s.attributes]
+    assert len(routed) == 2
+    assert all("routing failed (RuntimeError" in s.attributes["costaware.route.reason"] for s in routed)
 
 
 def test_cascade_never_starts_on_another_providers_model(

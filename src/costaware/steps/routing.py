@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from costaware.core.types import CallRequest
     from costaware.current import Scope
     from costaware.providers.base import Endpoint, PatchTarget
+
+log = logging.getLogger("costaware")
 
 
 class Machinery(Protocol):
@@ -121,6 +124,8 @@ def apply_route(
         decision = _cascade_start(policy, provider, prepared.kwargs, tiers, label, upgrade)
     else:
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
+    if decision.failure is not None:
+        _warn_policy_failed(decision)
     ladder = tiers.get(provider)
     keys = runtime.affinity.keys(provider, prepared.kwargs)  # read once, for both uses below
     decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder, keys)
@@ -209,6 +214,7 @@ def _cascade_start(
         "cascade",
         f"cascade starts at the classifier's tier: {decision.reason}",
         decision.signals,
+        failure=decision.failure,
     )
 
 
@@ -373,10 +379,45 @@ def answer_of(call: RoutedCall, value: Any, kwargs: Any) -> Answer:
     )
 
 
+def _warn_policy_failed(decision: Decision) -> None:
+    """Log a routing policy's failure (the requested model was kept), once per policy and error type."""
+    failure = decision.failure
+    key = (decision.policy, type(failure).__name__)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log.warning(
+        "costaware: routing policy %s raised %s: %s; the requested model %r is kept (logged once per "
+        "policy and error type; every such call's span says so in costaware.route.reason)",
+        decision.policy,
+        type(failure).__name__,
+        failure,
+        decision.requested_model,
+        exc_info=failure,
+    )
+
+
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
 def next_hop(call: RoutedCall, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:
-    """The model to escalate to when ``value`` fails the cascade's checks, else ``None`` (accept it)."""
+    """The model to escalate to when ``value`` fails the cascade's checks, else ``None`` (accept it).
+    An ``accept`` function that raises rejects the answer (logged): the cascade climbs, as for an
+    answer it turned down, rather than trusting an answer its check could not pass."""
     cascade: Cascade = call.cascade
-    ok, reason = cascade.check(answer_of(call, value, kwargs))
+    answer = answer_of(call, value, kwargs)
+    try:
+        ok, reason = cascade.check(answer)
+    except Exception as exc:
+        log.warning(
+            "costaware: the cascade's accept function raised %s: %s; the answer counts as rejected",
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        ok, reason = False, f"accept raised {type(exc).__name__}: {exc}"
     current = kwargs.get("model") or ""
     following = (
         None

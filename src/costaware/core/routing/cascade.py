@@ -192,6 +192,8 @@ class Cascade:
 
     models: Sequence[str] | None = None
     accept: Callable[[str], bool] | None = None
+    """Given the answer's text, whether to keep it. Inside a decorated call, one that raises rejects
+    the answer (a warning with the traceback is logged) and the cascade climbs."""
     max_hops: int = 2
     checks: Sequence[Check] = field(default=DEFAULT_CHECKS)
     start: Any = "auto"

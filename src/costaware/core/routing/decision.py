@@ -91,6 +91,8 @@ class Decision:
     policy: str
     reason: str
     signals: Pairs = ()
+    failure: BaseException | None = None
+    """What the policy raised, when it failed and the requested model was kept (the caller logs it)."""
 
     @property
     def changed(self) -> bool:

@@ -55,7 +55,7 @@ def route(
     except Exception as exc:  # a policy (user code) or a bad setting must never break the call
         tier = _tier_name(ladders, provider, requested)
         reason = f"routing failed ({type(exc).__name__}: {exc}): requested model kept"
-        return Decision(requested, requested, tier, _name_of(policy), reason)
+        return Decision(requested, requested, tier, _name_of(policy), reason, failure=exc)
 
 
 def auto_classifier(policy: object) -> AutoClassifier | None:

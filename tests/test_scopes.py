@@ -217,3 +217,20 @@ def test_a_scope_span_records_an_exception_that_leaves_it(anthropic_client: Any,
     for name in (works.__qualname__, feed.__qualname__):
         span = telemetry.span_named(f"costaware.scope {name}")
         assert span.status.status_code is StatusCode.UNSET and not span.events
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: cost_aware(budgt=1), lambda: costaware.scope("batch", budgt=1)],
+    ids=["decorator", "scope"],
+)
+def test_a_misspelled_option_is_a_configuration_error_naming_the_right_one(make: Any) -> None:
+    with pytest.raises(
+        costaware.ConfigurationError, match=r"unknown option 'budgt' \(did you mean 'budget'\?\)"
+    ):
+        make()
+
+
+def test_a_response_cache_mapping_with_a_misspelled_argument_is_a_configuration_error() -> None:
+    with pytest.raises(costaware.ConfigurationError, match=r"response_cache: .*'semantc'"):
+        costaware.configure(response_cache={"semantc": True})

@@ -48,6 +48,20 @@ _CURRENT = current.CURRENT
 _LAST = current.LAST
 
 
+def _known(options: Mapping[str, Any]) -> None:
+    """Unknown option names raise :class:`ConfigurationError` (naming the closest known one)."""
+    import difflib
+
+    known = ScopeOptions.__annotations__
+    for option in options:
+        if option not in known:
+            close = difflib.get_close_matches(option, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigurationError(
+                f"unknown option {option!r}{hint}; the options are: {', '.join(sorted(known))}"
+            )
+
+
 def build_spec(
     name: str,
     *,
@@ -255,6 +269,7 @@ def scope(name: str = "scope", **options: Unpack[ScopeOptions]) -> ScopeBlock:
     """The context-manager form of :func:`cost_aware`: ``with costaware.scope("batch", budget=5) as s:``
     (or ``async with`` in a coroutine) gives the :class:`Scope`, readable after the block. Bad
     arguments raise :class:`ConfigurationError` here."""
+    _known(options)
     spec = build_spec(name, **options)
     if callable(getattr(spec.response_cache, "namespace", None)):
         raise ConfigurationError(
@@ -286,6 +301,7 @@ def cost_aware(func: Any = None, *, name: str | None = None, **options: Unpack[S
     """
     import wrapt
 
+    _known(options)
     settings = build_spec(name or "scope", **options)  # validated now, function given or not
 
     def decorate(function: Any) -> Any:

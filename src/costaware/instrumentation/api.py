@@ -26,7 +26,10 @@ def configure(**settings: Any) -> config.Settings:
     if isinstance(cache, Mapping):  # the arguments of a ResponseCache (as COSTAWARE_RESPONSE_CACHE* give)
         from costaware.steps.response_cache import ResponseCache
 
-        settings["response_cache"] = ResponseCache(**cache)
+        try:
+            settings["response_cache"] = ResponseCache(**cache)
+        except TypeError as exc:  # an argument it does not take
+            raise config.ConfigurationError(f"response_cache: {exc}") from None
     if callable(getattr(settings.get("response_cache"), "namespace", None)):
         raise config.ConfigurationError(
             "configure(response_cache=...) applies to calls outside decorated functions, which have no "

@@ -238,3 +238,33 @@ def test_opentelemetry_instrument_without_a_distro_says_nothing_is_exported(sim:
     assert done.returncode == 0, done.stderr
     assert "no OpenTelemetry SDK is configured" in done.stderr
     assert "costaware[instrument]" in done.stderr
+
+
+def test_a_decorated_call_after_uninstrument_leaves_the_sdks_alone_until_instrument() -> None:
+    out = run_python(
+        """
+        import anthropic
+        import costaware
+        from costaware.sim import Simulator
+
+        with Simulator() as sim:
+            client = anthropic.Anthropic(base_url=sim.anthropic_base_url, api_key="x", max_retries=0)
+
+            @costaware.cost_aware(budget=1)
+            def ask():
+                return client.messages.create(
+                    model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+                )
+
+            ask()  # the decorator instruments on first use
+            seen = [costaware.is_instrumented(), costaware.last_scope().tracker.calls]
+            costaware.uninstrument()
+            ask()  # the application asked for the SDKs as they were: no patching behind its back
+            seen += [costaware.is_instrumented(), costaware.last_scope().tracker.calls]
+            costaware.instrument()
+            ask()
+            seen += [costaware.is_instrumented(), costaware.last_scope().tracker.calls]
+        print(*seen)
+        """
+    )
+    assert out.split() == ["True", "1", "False", "0", "True", "1"]

@@ -26,6 +26,8 @@ log = logging.getLogger("costaware")
 
 _lock = threading.RLock()
 _runtime: Runtime | None = None
+_uninstrumented = False
+"""``uninstrument()`` was called (and ``instrument()`` not since): decorated calls leave the SDKs alone."""
 _patched: dict[tuple[type, str], tuple[Any, Any]] = {}
 """(owner class, attribute) -> (original, our wrapper)."""
 _hooked: set[str] = set()
@@ -45,8 +47,9 @@ def is_instrumented() -> bool:
 
 def instrument() -> None:
     """Patch the clients of every provider adapter (those installed). Safe to call again."""
-    global _runtime
+    global _runtime, _uninstrumented
     with _lock:
+        _uninstrumented = False
         settings = current_settings()
         if not settings.enabled:
             log.info("costaware: disabled by configuration; nothing patched")
@@ -62,8 +65,9 @@ def instrument() -> None:
 
 
 def ensure_instrumented() -> None:
-    """Instrument unless already done (the decorator's entrance: one decorator, nothing else to call)."""
-    if _runtime is None:
+    """Instrument unless already done (the decorator's entrance: one decorator, nothing else to call),
+    or unless the application called ``uninstrument()``: then it stays so until ``instrument()``."""
+    if _runtime is None and not _uninstrumented:
         instrument()
 
 
@@ -76,10 +80,12 @@ def refresh_runtime() -> None:
 
 
 def uninstrument() -> None:
-    """Restore every patched method. Safe to call when not instrumented."""
-    global _runtime
+    """Restore every patched method. Safe to call when not instrumented. A decorated function called
+    afterwards runs with the SDKs as they are (its scope still opens), until ``instrument()``."""
+    global _runtime, _uninstrumented
     with _lock:
         _runtime = None
+        _uninstrumented = True
         for (owner, name), (original, wrapper) in list(_patched.items()):
             if owner.__dict__.get(name) is wrapper:
                 setattr(owner, name, original)

@@ -154,3 +154,17 @@ def test_module_cli_serves(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_module_cli_on_a_port_in_use_says_so_in_one_line() -> None:
+    with Simulator() as busy:
+        port = busy.port
+        out = subprocess.run(
+            [sys.executable, "-m", "costaware.sim", "--port", str(port)],
+            env={"PYTHONPATH": SRC},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"costaware sim: cannot listen on 127.0.0.1:{port}: Address already in use"

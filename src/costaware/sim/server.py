@@ -275,8 +275,12 @@ class Simulator:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, *, clock: Callable[[], float] | None = None) -> None:
-    """Run a simulator in the foreground until Ctrl-C (the ``costaware sim`` command)."""
-    sim = Simulator(host=host, port=port, clock=clock).start()
+    """Run a simulator in the foreground until Ctrl-C (the ``costaware sim`` command). A port it cannot
+    bind (in use, or not allowed) ends the command with a one-line message."""
+    try:
+        sim = Simulator(host=host, port=port, clock=clock).start()
+    except OSError as exc:
+        raise SystemExit(f"costaware sim: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     print(f"costaware.sim listening on {sim.url}", flush=True)
     print(f"  ANTHROPIC_BASE_URL={sim.anthropic_base_url}", flush=True)
     print(f"  OPENAI_BASE_URL={sim.openai_base_url}", flush=True)

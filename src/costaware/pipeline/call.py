@@ -368,6 +368,9 @@ class Call:
             )
             self.cache_lookup = response_cache.Lookup("skipped", skipped="namespace_error")
             return None
+        if namespace is None:  # the namespace function's way of saying "not this call"
+            self.cache_lookup = response_cache.Lookup("skipped", skipped="no_namespace")
+            return None
         target = self.target
         family = response_cache.family_of(
             f"{target.endpoint.provider}.{target.resource_path}",

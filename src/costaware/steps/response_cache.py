@@ -189,17 +189,16 @@ class ResponseCache:
             raise ConfigurationError("invalidate() takes exactly one of key= or namespace=")
         return self.store.invalidate(key=key, namespace=namespace)
 
-    def namespace_for(self, arguments: Mapping[str, Any] | None, tenant: str | None) -> str:
+    def namespace_for(self, arguments: Mapping[str, Any] | None, tenant: str | None) -> str | None:
         """The namespace of one invocation: the configured one (called with the function's arguments
-        when it is a callable), else the scope's tenant, else ``""``."""
+        when it is a callable), else the scope's tenant, else ``""``. ``None``: the namespace function
+        returned ``None`` or ``""``, so this invocation is not cached (never the shared namespace)."""
         namespace = self.namespace
         if callable(namespace):
             if arguments is None:
                 raise TypeError("a namespace function needs a decorated function's arguments")
             value = namespace(**arguments)
-            if value is None or value == "":  # a tenant missing: never the shared namespace
-                raise ValueError(f"the namespace function returned {value!r}")
-            return str(value)
+            return None if value is None or value == "" else str(value)
         if isinstance(namespace, str):
             return namespace
         return tenant or ""
@@ -253,7 +252,8 @@ class Lookup:
     hit: Hit | None = None
     skipped: str | None = None
     """Why the request was not cached: a blocker (``"tool_results"``, ``"images"``, ``"n>1"``,
-    ``"temperature"``...) or ``"namespace_error"``."""
+    ``"temperature"``...), ``"no_namespace"`` (the namespace function returned ``None`` or ``""``) or
+    ``"namespace_error"`` (it raised)."""
     rejected: tuple[str, ...] = ()
     """Semantic candidates above the similarity threshold that the paraphrase rule turned down: why."""
     checks: tuple[str, ...] = ()

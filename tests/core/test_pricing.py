@@ -268,6 +268,15 @@ def test_provider_qualified_override_applies_to_that_provider_only() -> None:
     assert book.lookup("anthropic", "shared-name") is None
 
 
+def test_a_misspelled_provider_prefix_is_refused_not_read_as_a_model_id() -> None:
+    with pytest.raises(ValueError, match=r"unknown provider 'antropic' \(did you mean 'anthropic'\?\)"):
+        PriceBook({"antropic:claude-sonnet-4-6": {"input": 1, "output": 1}})
+    # A model id with a colon that names no provider stays a model id (OpenAI fine-tunes).
+    assert PriceBook({"ft:gpt-4o-mini:org::id": {"input": 1, "output": 1}}).lookup(
+        "openai", "ft:gpt-4o-mini:org::id"
+    )
+
+
 def test_override_without_cache_prices_for_anthropic_derives_them_from_input() -> None:
     book = PriceBook({"claude-custom": {"input": 4, "output": 20}})
 

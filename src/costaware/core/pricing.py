@@ -25,6 +25,7 @@ How genai-prices' data is read (see ``_from_genai``):
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -310,6 +311,9 @@ def _split_override_key(key: str) -> tuple[str | None, str]:
     prefix, sep, rest = key.strip().lower().partition(":")
     if sep and prefix in _OVERRIDE_PROVIDERS and rest:
         return _provider_id(prefix), rest
+    close = difflib.get_close_matches(prefix, _OVERRIDE_PROVIDERS, n=1, cutoff=0.8) if sep and rest else []
+    if close:  # "antropic:claude-sonnet-4-6" would name a model no call ever has
+        raise ValueError(f"price override {key!r}: unknown provider {prefix!r} (did you mean {close[0]!r}?)")
     return None, key.strip().lower()
 
 

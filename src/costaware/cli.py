@@ -37,7 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--timezone", default=os.environ.get("COSTAWARE_BUDGET_TIMEZONE", "UTC"))
     explain = commands.add_parser("explain", help="show how route='auto' would route a prompt, and why")
     explain.add_argument("prompt")
-    explain.add_argument("--provider", choices=PROVIDERS, default=PROVIDERS[0])
+    explain.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=None,
+        help=f"default: the provider --model names, else {PROVIDERS[0]}",
+    )
     explain.add_argument("--model", default=None, help="the model the call would request")
     explain.add_argument("--policy", default="auto", help="auto (default), a tier name or a model id")
     explain.add_argument("--max-tokens", type=int, default=None, help="the call's output cap, if it sets one")
@@ -63,21 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from costaware.config import current_settings
+    from costaware.config import current_settings, validate_policy
     from costaware.core.errors import ConfigurationError
     from costaware.core.routing import AutoClassifier, explain, ladders
     from costaware.core.routing.policies import RoutePolicy
+    from costaware.core.routing.tiers import provider_of_model
 
     settings = current_settings()
+    provider = args.provider or (provider_of_model(args.model) if args.model else None) or PROVIDERS[0]
     try:
-        policy: RoutePolicy = args.policy
+        policy: RoutePolicy = validate_policy(args.policy)  # as @cost_aware(route=...) checks it
         if args.quality is not None:
             if args.policy != "auto":
                 raise ConfigurationError("--quality applies to --policy auto only")
             policy = AutoClassifier(quality=args.quality)
         text = explain(
             args.prompt,
-            provider=args.provider,
+            provider=provider,
             policy=policy,
             model=args.model,
             max_tokens=args.max_tokens,

@@ -407,6 +407,16 @@ def test_a_long_conversation_stays_where_its_cache_is_after_its_hard_turn_scroll
     assert "its prompt cache holds this conversation" in reason
 
 
+def test_explain_command_reads_the_provider_from_the_model_and_refuses_an_unknown_policy(capsys: Any) -> None:
+    from costaware.cli import main
+
+    assert main(["explain", "What is 2+2?", "--model", "gpt-4.1"]) == 0
+    out = capsys.readouterr().out
+    assert "(openai)" in out and "not a known anthropic model" not in out
+    assert main(["explain", "hi", "--policy", "nonsense"]) == 2  # as @cost_aware(route="nonsense") refuses it
+    assert "neither a tier name" in capsys.readouterr().err
+
+
 def test_explain_command_takes_a_quality(capsys: Any) -> None:
     from costaware.cli import main
 

@@ -549,7 +549,8 @@ class Call:
         """Price the call, settle its budget, record it in its scopes, then hand it to telemetry."""
         end = time.perf_counter()
         cost = self._settled_cost(result, error, sent)
-        if sent and error is None and result.usage is None and stream_end in (None, "completed"):
+        unknown = cost.total is None and result.usage is None  # not a response-cache hit ($0)
+        if unknown and sent and error is None and stream_end in (None, "completed"):
             self.runtime.warn_no_usage(self.request, self.target.endpoint.no_usage_hint)
         overhead = self.failed_attempts_cost + self.cascade_cost
         total_cost = _plus(cost, overhead)

@@ -137,15 +137,23 @@ def test_cascade_escalates_until_accepted_and_charges_every_hop(
     assert telemetry.counter_value("costaware.cascade.checks", costaware__cascade__escalated=True) == 1
 
 
+def _raising(error: Exception) -> Any:
+    """A caller's function (a cascade's accept, a routing policy) with a bug: it raises ``error``."""
+
+    def broken(*_: Any) -> Any:
+        raise error
+
+    return broken
+
+
 def test_an_accept_function_that_raises_rejects_the_answer_and_is_logged(
     anthropic_client: Any, sim: Any, telemetry: Any, caplog: Any
 ) -> None:
     caplog.set_level(logging.WARNING, logger="costaware")
 
-    def accept(text: str) -> bool:
-        raise ZeroDivisionError("my check's bug")
-
-    @cost_aware(route=Cascade([HAIKU, SONNET], accept=accept, max_hops=1))
+    @cost_aware(
+        route=Cascade([HAIKU, SONNET], accept=_raising(ZeroDivisionError("my check's bug")), max_hops=1)
+    )
     def ask() -> Any:
         return anthropic_client.messages.create(model=OPUS, max_tokens=1000, messages=TRIVIAL)
 
@@ -162,10 +170,7 @@ def test_a_routing_callable_that_raises_keeps_the_requested_model_and_is_logged_
 ) -> None:
     caplog.set_level(logging.WARNING, logger="costaware")
 
-    def policy(request: Any) -> str:
-        raise RuntimeError("my policy's bug")
-
-    @cost_aware(route=policy)
+    @cost_aware(route=_raising(RuntimeError("my policy's bug")))
     def ask() -> Any:
         return anthropic_client.messages.create(model=OPUS, max_tokens=100, messages=TRIVIAL)
 

@@ -175,12 +175,8 @@ class Runtime:
 
     def warn_no_usage(self, request: CallRequest, hint: str) -> None:
         """Once per endpoint: an answer came back without token usage, so its cost is unknown."""
-        with self._lock:
-            key = f"no usage: {request.provider} {request.operation}"
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        log.warning(
+        self.warn_once(
+            f"no usage: {request.provider} {request.operation}",
             "costaware: a %s %s call returned no token usage, so its cost is unknown: it is recorded "
             "as unpriced, and a budget it runs under is charged its whole reserved worst case.%s",
             request.provider,
@@ -189,12 +185,17 @@ class Runtime:
         )
 
     def _warn_unpriced(self, model: str) -> None:
-        with self._lock:
-            if model in self._warned:
-                return
-            self._warned.add(model)
-        log.warning(
+        self.warn_once(
+            f"unpriced: {model}",
             "costaware: no price known for model %r; its calls are recorded as unpriced "
             "(add one with costaware.configure(prices={...}) or COSTAWARE_PRICES)",
             model,
         )
+
+    def warn_once(self, key: str, message: str, *args: Any, exc_info: BaseException | None = None) -> None:
+        """Log ``message % args`` as a warning the first time this runtime sees ``key``."""
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        log.warning(message, *args, exc_info=exc_info)

@@ -44,6 +44,10 @@ class Machinery(Protocol):
 
     def budgeted(self, scope: Scope | None) -> bool: ...
 
+    def warn_once(
+        self, key: str, message: str, *args: Any, exc_info: BaseException | None = None
+    ) -> None: ...
+
 
 @dataclass
 class Prepared:

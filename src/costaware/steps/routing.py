@@ -55,6 +55,10 @@ class Machinery(Protocol):
         """The tier ladders: defaults, ``COSTAWARE_TIERS``, ``configure(tiers=...)``."""
         ...
 
+    def warn_once(self, key: str, message: str, *args: Any, exc_info: BaseException | None = None) -> None:
+        """Log a warning the first time this runtime sees ``key``."""
+        ...
+
 
 class Routable(Protocol):
     """The request being prepared (``costaware.steps.prepare.Prepared``): routing replaces its
@@ -125,7 +129,7 @@ def apply_route(
     else:
         decision = route(policy, provider, prepared.kwargs, tiers, label, allow_upgrade=upgrade)
     if decision.failure is not None:
-        _warn_policy_failed(decision)
+        _warn_policy_failed(runtime, decision)
     ladder = tiers.get(provider)
     keys = runtime.affinity.keys(provider, prepared.kwargs)  # read once, for both uses below
     decision = runtime.affinity.apply(decision, provider, prepared.kwargs, ladder, keys)
@@ -379,15 +383,11 @@ def answer_of(call: RoutedCall, value: Any, kwargs: Any) -> Answer:
     )
 
 
-def _warn_policy_failed(decision: Decision) -> None:
+def _warn_policy_failed(runtime: Machinery, decision: Decision) -> None:
     """Log a routing policy's failure (the requested model was kept), once per policy and error type."""
     failure = decision.failure
-    key = (decision.policy, type(failure).__name__)
-    with _warned_lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    log.warning(
+    runtime.warn_once(
+        f"routing failed: {decision.policy} {type(failure).__name__}",
         "costaware: routing policy %s raised %s: %s; the requested model %r is kept (logged once per "
         "policy and error type; every such call's span says so in costaware.route.reason)",
         decision.policy,
@@ -396,10 +396,6 @@ def _warn_policy_failed(decision: Decision) -> None:
         decision.requested_model,
         exc_info=failure,
     )
-
-
-_warned: set[tuple[str, str]] = set()
-_warned_lock = threading.Lock()
 
 
 def next_hop(call: RoutedCall, value: Any, kwargs: dict[str, Any], hops: int) -> str | None:

@@ -62,8 +62,9 @@ class FakeClock:
         self.now += seconds
 
 
-def start_redis_server() -> tuple[Any, str]:
-    """A real redis-server on a free loopback port: ``(process, url)``; the caller stops it."""
+def start_redis_server(*options: str) -> tuple[Any, str]:
+    """A real redis-server on a free loopback port: ``(process, url)``; the caller stops it.
+    ``options``: more of its command line, e.g. ``"--replicaof", "127.0.0.1", "6379"``."""
     import shutil
     import socket
     import subprocess
@@ -75,7 +76,7 @@ def start_redis_server() -> tuple[Any, str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *options],
         stdout=subprocess.DEVNULL,
     )
     wait_until_listening(server, port)

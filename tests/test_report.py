@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -16,7 +17,7 @@ from costaware.cli import main
 from costaware.report import period_start, render
 from costaware.stores import open_store
 
-from helpers import HAIKU, SONNET, anthropic_cost, user
+from helpers import HAIKU, SONNET, anthropic_cost, start_redis_server, user
 
 
 def spend_some(client: Any, store: str) -> dict[str, Decimal]:
@@ -97,6 +98,54 @@ def test_report_with_a_bad_store_or_budget(
         captured = capsys.readouterr()
         assert captured.out == ""  # refused before any table is printed
         assert "costaware report:" in captured.err
+
+
+def test_report_reads_a_read_only_redis_replica(
+    anthropic_client: Any, telemetry: Any, redis_url: str, capsys: Any
+) -> None:
+    prefix = f"report-{uuid.uuid4().hex[:8]}"
+    spent = spend_some(anthropic_client, f"{redis_url}?prefix={prefix}")
+    primary_port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    replica, replica_url = start_redis_server("--replicaof", "127.0.0.1", primary_port)
+    try:
+        args = [
+            "report",
+            "--store",
+            f"{replica_url}?prefix={prefix}",
+            "--by",
+            "feature",
+            "--budget",
+            "support-bot=5/day",
+        ]
+        deadline = time.monotonic() + 20
+        while True:  # until the replica has caught up with the primary
+            code = main(args)
+            printed = capsys.readouterr()
+            lines = [line for line in printed.out.splitlines() if line.startswith(("total", "support-bot"))]
+            if code == 0 and len(lines) == 2 and lines[0].split()[1] == "4":
+                break
+            assert time.monotonic() < deadline, (code, printed)
+            time.sleep(0.2)
+        total, budget = lines
+        assert Decimal(total.split()[-1]) == spent["triage"] + spent["answer"]
+        assert [Decimal(v) for v in budget.split()[3:5]] == [spent["triage"] + spent["answer"], 0]
+    finally:
+        replica.terminate()
+        replica.wait(timeout=10)
+
+
+def test_read_only_usage_leaves_out_expired_reservations_as_the_script_does(redis_url: str) -> None:
+    from costaware.stores.redis import RedisStore
+
+    prefix = f"ro-{uuid.uuid4().hex[:8]}"
+    writer = RedisStore.from_url(redis_url, reservation_ttl=0.2, prefix=prefix)
+    reader = RedisStore.from_url(redis_url, prefix=prefix, read_only=True)
+    writer.reserve("k", "day:1", Decimal("0.25"), Decimal(10))
+    writer.reserve("k", "day:1", Decimal("0.5"), Decimal(10), reservation_id="kept")
+    assert reader.usage("k", "day:1") == (0, Decimal("0.75"))
+    time.sleep(0.3)  # both expired: left out by the reader, dropped by the writer's script
+    writer.reserve("k", "day:1", Decimal("0.125"), Decimal(10))
+    assert reader.usage("k", "day:1") == writer.usage("k", "day:1") == (0, Decimal("0.125"))
 
 
 def test_period_starts_on_calendar_boundaries() -> None:

@@ -108,7 +108,7 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     try:
         _existing(args.store)
-        store = open_store(args.store)
+        store = open_store(args.store, read_only=True)  # a report only reads: a replica serves
         render(
             store,
             period=args.period,

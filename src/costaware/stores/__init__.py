@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["open_ledger", "open_response_store", "open_store"]
 
 
-def open_store(url_or_store: Any = None) -> Store:
+def open_store(url_or_store: Any = None, *, read_only: bool = False) -> Store:
     """Open the store a URL names (``None`` -> a new in-memory store); a Store object is returned as is.
+    ``read_only``: the store is only read (``costaware report``), so a Redis replica serves.
 
     Raises :class:`ConfigurationError` when the URL is invalid or the store cannot be reached
     (an unreachable Redis fails here, not at the first call).
@@ -63,7 +64,11 @@ def open_store(url_or_store: Any = None) -> Store:
         from costaware.stores.redis import RedisStore
 
         inner = RedisStore.from_url(
-            spec.location, reservation_ttl=spec.reservation_ttl, prefix=spec.prefix, timeout=spec.timeout
+            spec.location,
+            reservation_ttl=spec.reservation_ttl,
+            prefix=spec.prefix,
+            timeout=spec.timeout,
+            read_only=read_only,
         )
     return GuardedStore(inner, name=redact_url(url_or_store), retry_after=spec.retry_after)
 

@@ -206,8 +206,11 @@ class RedisStore:
         reservation_ttl: float = DEFAULT_RESERVATION_TTL,
         prefix: str = "costaware",
         max_charges: int = 100_000,
+        read_only: bool = False,
     ) -> None:
         self._client = client
+        self._read_only = read_only
+        """Only read (a report, possibly from a replica): usage reads leave expired reservations be."""
         self._ttl = reservation_ttl
         self._prefix = prefix
         self._max_charges = max_charges
@@ -225,9 +228,11 @@ class RedisStore:
         reservation_ttl: float = DEFAULT_RESERVATION_TTL,
         prefix: str = "costaware",
         timeout: float = DEFAULT_STORE_TIMEOUT,
+        read_only: bool = False,
     ) -> RedisStore:
         """Connect and write a short-lived key; raise :class:`ConfigurationError` naming the URL if
-        Redis is unreachable or read-only (a replica).
+        Redis is unreachable or read-only (a replica). ``read_only``: a store that is only read (a
+        report): a PING instead of the write, so a replica serves.
 
         Every command waits at most ``timeout`` seconds (connect and socket timeouts) and is not
         retried by redis-py: a failure goes to the store's breaker at once (``stores/guarded.py``)."""
@@ -251,12 +256,15 @@ class RedisStore:
         except (ValueError, TypeError) as error:
             raise ConfigurationError(f"budget store URL {shown!r} is invalid: {error}") from None
         try:
-            # A write, not a PING: a read-only replica must fail here, not leave every call unbudgeted.
-            client.set(f"{prefix}:open-check", "1", ex=60)
+            if read_only:
+                client.ping()
+            else:  # a write, not a PING: a read-only replica must fail here, not leave calls unbudgeted
+                client.set(f"{prefix}:open-check", "1", ex=60)
         except redis.RedisError as error:
             client.close()
-            raise ConfigurationError(f"cannot write to the budget store at {shown!r}: {error}") from None
-        return cls(client, reservation_ttl=reservation_ttl, prefix=prefix)
+            doing = "reach" if read_only else "write to"
+            raise ConfigurationError(f"cannot {doing} the budget store at {shown!r}: {error}") from None
+        return cls(client, reservation_ttl=reservation_ttl, prefix=prefix, read_only=read_only)
 
     def reserve(
         self, key: str, window: str, amount: Decimal, limit: Decimal, *, reservation_id: str | None = None
@@ -310,8 +318,22 @@ class RedisStore:
         self._release(keys=self._window_keys(reservation.key, reservation.window), args=[reservation.id])
 
     def usage(self, key: str, window: str) -> tuple[Decimal, Decimal]:
+        if self._read_only:
+            return self._usage_read_only(self._window_keys(key, window))
         spent, reserved = self._usage(keys=self._window_keys(key, window))
         return _from_units(spent), _from_units(reserved)
+
+    def _usage_read_only(self, keys: list[str]) -> tuple[Decimal, Decimal]:
+        """What the usage script returns, with reads only (a replica refuses the script, which drops
+        expired reservations): expired ones are left out of the total, not deleted."""
+        usage, amounts, expiries = keys
+        client: Any = self._client  # the sync client (its stubs type every reply as sync or async)
+        spent, reserved = client.hmget(usage, ["spent", "reserved"])
+        seconds, micros = client.time()
+        stale = client.zrangebyscore(expiries, "-inf", seconds + micros / 1_000_000)
+        expired = sum(int(_text(a)) for a in client.hmget(amounts, stale) if a) if stale else 0
+        held = max(int(_text(reserved or "0")) - expired, 0)
+        return _from_units(spent or "0"), _from_units(str(held))
 
     def charges(self, since: datetime | None = None) -> list[Charge]:
         start = "-"

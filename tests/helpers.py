@@ -68,6 +68,7 @@ def start_redis_server(*options: str) -> tuple[Any, str]:
     import shutil
     import socket
     import subprocess
+    import tempfile
 
     binary = shutil.which("redis-server")
     if binary is None:
@@ -75,8 +76,28 @@ def start_redis_server(*options: str) -> tuple[Any, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # Its own empty folder, and replicas fed without a file: no dump.rdb is written where the tests
+    # run, so none is loaded by the next server started there (it would bring old budgets back).
+    folder = tempfile.mkdtemp(prefix="costaware-redis-")
     server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *options],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            folder,
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+            *options,
+        ],
         stdout=subprocess.DEVNULL,
     )
     wait_until_listening(server, port)
